@@ -1,0 +1,3 @@
+from farga.cli import app
+
+app()

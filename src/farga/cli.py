@@ -1,0 +1,126 @@
+"""The ``farga`` command: every lifecycle step of every component, one verb each."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from farga import components
+from farga.config import ConfigError, StageContext
+
+for _var, _value in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+app = typer.Typer(help="Farga: prototype models forged into production ML components.", no_args_is_help=True)
+data_app = typer.Typer(help="Obtain, prepare and validate a component's data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+ComponentArg = Annotated[str, typer.Argument(help="component name, e.g. symbols")]
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input or a missing step, reported as a message instead of a traceback."""
+    errors: list[type[BaseException]] = [ConfigError, components.UnknownComponentError, FileNotFoundError]
+    try:
+        from farga.symbols.acquire import FetchError
+        from farga.symbols.archive import ArchiveError
+
+        errors += [FetchError, ArchiveError]
+    except ImportError:  # pragma: no cover - pipeline extras not installed
+        pass
+    try:
+        from farga.validation import ContractViolation
+
+        errors.append(ContractViolation)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _run(stage: str, component: str, **kwargs: Any) -> None:
+    from farga.pipeline import run_stage
+
+    try:
+        ctx = StageContext.load(component)
+        components.get(component)
+        result = run_stage(stage, ctx, **kwargs)
+    except _expected_errors() as exc:
+        console.print(f"[bold red]farga {stage} {component} failed:[/bold red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]{stage} {component}: done[/green]")
+    typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+
+
+@data_app.command("fetch")
+def fetch(
+    component: ComponentArg,
+    archive: Annotated[
+        Path | None,
+        typer.Option(help="local copy of the data archive (else $FARGA_HASYV2_ARCHIVE, else download)"),
+    ] = None,
+) -> None:
+    """Obtain the raw data (download, or a local archive) and verify it."""
+    _run("fetch", component, archive=archive)
+
+
+@data_app.command("prepare")
+def prepare(component: ComponentArg) -> None:
+    """Split the data and cache arrays plus a per-sample manifest."""
+    _run("prepare", component)
+
+
+@data_app.command("validate")
+def validate(component: ComponentArg) -> None:
+    """Check the prepared data against its contract; stop with a report on any violation."""
+    _run("validate", component)
+
+
+@app.command()
+def train(component: ComponentArg) -> None:
+    """Train the model, log it to MLflow and export it to ONNX."""
+    _run("train", component)
+
+
+@app.command()
+def evaluate(component: ComponentArg) -> None:
+    """Score the exported model on the test split; write metrics and plots."""
+    _run("evaluate", component)
+
+
+@app.command()
+def register(component: ComponentArg) -> None:
+    """Register the model as candidate; promote it to champion only if it beats the champion."""
+    _run("register", component)
+
+
+@app.command()
+def pipeline(component: ComponentArg) -> None:
+    """Run every stage in order, in this process (``dvc repro`` is the tracked way)."""
+    from farga.pipeline import STAGES
+
+    for stage in STAGES:
+        _run(stage, component)
+
+
+@app.command("components")
+def list_components() -> None:
+    """List the installed components."""
+    for name in sorted(components.available()):
+        typer.echo(f"{name}\t{components.get(name).summary}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,124 @@
+"""One place that knows where things live and which knobs are set.
+
+Knobs that change results live in ``params.yaml`` (tracked by DVC); knobs that only say *where*
+(tracking server, data archive) come from the environment, so the same pipeline runs on a laptop
+with embedded backends and against servers in production.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A params file or setting that cannot be used; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    """Environment settings (prefix ``FARGA_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore")
+
+    root: Path = Path.cwd()
+    params_file: str = "params.yaml"
+    # Empty means embedded: a SQLite file and a local artifact folder inside the project.
+    tracking_uri: str = ""
+
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{(self.root / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.root / "mlartifacts").resolve()
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_params(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"params file not found: {path} (run from the project root or set FARGA_ROOT)")
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+def component_params(params: dict[str, Any], component: str) -> dict[str, Any]:
+    """The component's section with its active profile's overrides applied.
+
+    A profile (e.g. ``quick``) is a partial copy of the section; ``profile: full`` means no override.
+    """
+    if component not in params:
+        raise ConfigError(f"params.yaml has no section for component {component!r}")
+    section = dict(params[component])
+    profiles = section.pop("profiles", {}) or {}
+    profile = section.get("profile", "full")
+    if profile != "full":
+        if profile not in profiles:
+            known = ", ".join(["full", *profiles]) or "full"
+            raise ConfigError(f"unknown profile {profile!r} for {component}; known: {known}")
+        section = deep_merge(section, profiles[profile])
+    return section
+
+
+@dataclass(frozen=True)
+class ComponentPaths:
+    """The cookiecutter-style layout, one folder per component at each level."""
+
+    root: Path
+    name: str
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "data" / "raw" / self.name
+
+    @property
+    def prepared(self) -> Path:
+        return self.root / "data" / "prepared" / self.name
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models" / self.name
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports" / self.name
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What every pipeline stage gets: where, which knobs, which component."""
+
+    component: str
+    settings: Settings
+    params: dict[str, Any]
+    all_params: dict[str, Any]
+
+    @property
+    def paths(self) -> ComponentPaths:
+        return ComponentPaths(self.settings.root, self.component)
+
+    @classmethod
+    def load(cls, component: str, settings: Settings | None = None) -> StageContext:
+        settings = settings or Settings()
+        all_params = load_params(settings.root / settings.params_file)
+        return cls(component, settings, component_params(all_params, component), all_params)

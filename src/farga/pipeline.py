@@ -1,0 +1,62 @@
+"""The lifecycle stages, generic over components: what ``dvc.yaml`` and the CLI call.
+
+Component-specific work is delegated to the component; the registry gate and the cards are
+shared, so every component is promoted and documented by the same rules.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from farga import components, tracking
+from farga.config import StageContext
+from farga.hashing import read_json, write_json
+
+STAGES = ("fetch", "prepare", "validate", "train", "evaluate", "register")
+
+
+def register(ctx: StageContext) -> dict[str, Any]:
+    component = components.get(ctx.component)
+    run_info = read_json(ctx.paths.models / "run.json")
+    metrics = read_json(ctx.paths.metrics)
+    cfg = ctx.params["register"]
+    tracking.configure(ctx.settings, ctx.component)
+    with tempfile.TemporaryDirectory() as tmp:
+        decision = tracking.register(
+            model_name=ctx.component,
+            model_uri=run_info["model_uri"],
+            candidate=tracking.numeric(metrics),
+            score_champion=lambda model_dir: tracking.numeric(component.call("score", ctx, model_dir)),
+            metric=str(cfg["metric"]),
+            margin=float(cfg["margin"]),
+            tags={
+                "run_id": run_info["run_id"],
+                "data_sha256": run_info["data_sha256"],
+                "data_source": run_info["data_source"],
+            },
+            workdir=Path(tmp),
+        )
+    reports = ctx.paths.reports
+    write_json(reports / "registry.json", decision)
+    cards = component.call("cards", ctx, {**metrics, "registry": decision, "run": run_info})
+    paths = [card.write(reports / f"{kind}.md") for kind, card in cards.items()]
+    with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
+        import mlflow
+
+        mlflow.set_tags({"registry.version": decision["version"], "registry.promoted": decision["promoted"]})
+        for path in paths:
+            mlflow.log_artifact(str(path), artifact_path="cards")
+    return decision
+
+
+def run_stage(stage: str, ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
+    if stage == "register":
+        return register(ctx)
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    component = components.get(ctx.component)
+    args = (ctx, kwargs.get("archive")) if stage == "fetch" else (ctx,)
+    result: dict[str, Any] = component.call(stage, *args)
+    return result

@@ -1,0 +1,17 @@
+"""symbols: draw a math symbol, get its LaTeX command (a CNN trained on HASYv2)."""
+
+from farga.components import Component
+
+component = Component(
+    name="symbols",
+    summary="handwritten math symbol -> LaTeX command (HASYv2, 369 classes)",
+    functions={
+        "fetch": "farga.symbols.acquire:fetch",
+        "prepare": "farga.symbols.prepare:prepare",
+        "validate": "farga.symbols.contract:validate",
+        "train": "farga.symbols.train:train",
+        "evaluate": "farga.symbols.evaluate:evaluate",
+        "score": "farga.symbols.evaluate:score",
+        "cards": "farga.symbols.cards:card_sections",
+    },
+)

@@ -1,0 +1,157 @@
+"""The 369 HASYv2 symbols as a user needs them: LaTeX command, package, mode, Unicode, family.
+
+``catalogue.csv`` was built from HASYv2's ``symbols.csv`` (ids and commands) and curated by hand
+(packages, modes, families); ``render`` is a matplotlib mathtext expression that draws the symbol,
+used by the synthetic data source and by previews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+import pandas as pd
+
+FAMILIES = (
+    "latin",
+    "digit",
+    "greek",
+    "blackboard",
+    "calligraphic",
+    "arrow",
+    "relation",
+    "operator",
+    "logic",
+    "delimiter",
+    "text",
+    "misc",
+)
+
+# Symbols that even careful writers draw alike; a prediction inside the true symbol's group is
+# "correct up to a confusable group" (HASYv2 paper, section 5: 32 classes no model got right).
+CONFUSABLE_GROUPS: tuple[tuple[str, ...], ...] = (
+    (r"\mid", "|"),
+    (r"\|", r"\parallel"),
+    (r"\triangle", r"\Delta", r"\vartriangle"),
+    ("O", "o", "0", r"\circ", r"\fullmoon", r"\degree"),
+    (r"\emptyset", r"\varnothing", r"\diameter", r"\O", r"\o", r"\phi"),
+    (r"\epsilon", r"\varepsilon", r"\in", r"\mathcal{E}"),
+    (r"\Sigma", r"\sum"),
+    (r"\Pi", r"\prod"),
+    (r"\amalg", r"\coprod"),
+    (r"\lhd", r"\triangleleft"),
+    (r"\vee", "v", r"\nu"),
+    (r"\wedge", r"\barwedge"),
+    (r"\cdot", r"\bullet"),
+    (r"\setminus", r"\backslash"),
+    (r"\times", "x", "X", r"\chi"),
+    (r"\sqcup", r"\cup", "u", "U"),
+    (r"\square", r"\Box"),
+    (r"\perp", r"\bot"),
+    (r"\top", "T"),
+    (r"\dots", r"\dotsc"),
+    (r"\leq", r"\leqslant", r"\preceq"),
+    (r"\geq", r"\geqslant", r"\succeq"),
+    (r"\subsetneq", r"\varsubsetneq"),
+    (r"\propto", r"\varpropto", r"\alpha"),
+    (r"\diamond", r"\lozenge", r"\diamondsuit"),
+    (r"\ell", "l"),
+    (r"\rho", "p", r"\varrho"),
+    (r"\kappa", r"\varkappa", "k", "K"),
+    (r"\omega", "w"),
+    (r"\S", r"\mathsection"),
+    (r"\sun", r"\astrosun", r"\odot"),
+    (r"\checked", r"\checkmark"),
+    (r"\Rightarrow", r"\Longrightarrow"),
+    (r"\Leftrightarrow", r"\Longleftrightarrow"),
+    (r"\rightarrow", r"\longrightarrow", r"\shortrightarrow"),
+    (r"\mapsto", r"\longmapsto"),
+    (r"\with", r"\&"),
+    (r"\venus", r"\female"),
+    (r"\mars", r"\male"),
+    (r"\Bowtie", r"\bowtie"),
+    (r"\mathbb{1}", r"\mathds{1}"),
+    (r"\mathbb{R}", r"\mathds{R}"),
+    (r"\mathbb{Q}", r"\mathds{Q}"),
+    (r"\mathbb{N}", r"\mathds{N}"),
+    (r"\mathbb{Z}", r"\mathds{Z}"),
+    ("C", "c", r"\mathcal{C}", r"\subset"),
+    ("S", "s", r"\mathcal{S}"),
+    ("Z", "z", r"\mathcal{Z}"),
+    ("1", "|", "l", "I"),
+    ("-", r"\shortrightarrow"),
+    (r"\iota", "i"),
+    (r"\sim", r"\backsim"),
+)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    symbol_id: int
+    latex: str
+    package: str | None
+    mode: str
+    unicode: str | None
+    family: str
+    render: str
+
+    @property
+    def usepackage(self) -> str | None:
+        return rf"\usepackage{{{self.package}}}" if self.package else None
+
+
+@cache
+def load_frame() -> pd.DataFrame:
+    path = files("farga.symbols").joinpath("catalogue.csv")
+    with path.open(encoding="utf-8") as fh:
+        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    frame["symbol_id"] = frame["symbol_id"].astype(int)
+    return frame
+
+
+@cache
+def symbols() -> tuple[Symbol, ...]:
+    return tuple(
+        Symbol(
+            symbol_id=int(row.symbol_id),
+            latex=row.latex,
+            package=row.package or None,
+            mode=row.mode,
+            unicode=row.unicode or None,
+            family=row.family,
+            render=row.render,
+        )
+        for row in load_frame().itertuples()
+    )
+
+
+@cache
+def by_latex() -> dict[str, Symbol]:
+    return {s.latex: s for s in symbols()}
+
+
+@cache
+def by_id() -> dict[int, Symbol]:
+    return {s.symbol_id: s for s in symbols()}
+
+
+def confusable_index(latex_names: list[str]) -> list[int]:
+    """Group number per class (classes outside any group get a group of their own).
+
+    A symbol in two groups (``|``) joins them: confusability is transitive for scoring.
+    """
+    parent = {name: name for name in latex_names}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for group in CONFUSABLE_GROUPS:
+        present = [g for g in group if g in parent]
+        for other in present[1:]:
+            parent[find(other)] = find(present[0])
+    roots: dict[str, int] = {}
+    return [roots.setdefault(find(name), len(roots)) for name in latex_names]

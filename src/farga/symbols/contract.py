@@ -1,0 +1,132 @@
+"""The symbols data contract: what a prepared dataset must be before any model may learn from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from farga.config import StageContext
+from farga.hashing import write_json
+from farga.symbols import catalogue
+from farga.symbols.prepare import IMAGES, MANIFEST, load_classes
+from farga.validation import ContractReport, ContractViolation, check, check_frame
+
+SPLITS = ("train", "val", "test")
+
+
+def manifest_schema(n_classes: int) -> pa.DataFrameSchema:
+    known_ids = sorted(catalogue.by_id())
+    return pa.DataFrameSchema(
+        {
+            "path": pa.Column(str, unique=True, nullable=False),
+            "symbol_id": pa.Column(int, pa.Check.isin(known_ids)),
+            "latex": pa.Column(str, pa.Check.isin(sorted(catalogue.by_latex()))),
+            "label": pa.Column(int, pa.Check.in_range(0, n_classes - 1)),
+            "writer": pa.Column(int, pa.Check.ge(0)),
+            "split": pa.Column(str, pa.Check.isin(SPLITS)),
+            "sha256": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
+            "ink_fraction": pa.Column(float, pa.Check.in_range(0.0, 1.0, include_min=False)),
+            "bbox_height": pa.Column(int, pa.Check.in_range(1, 32)),
+            "bbox_width": pa.Column(int, pa.Check.in_range(1, 32)),
+            "centroid_x": pa.Column(float, pa.Check.in_range(0.0, 1.0)),
+            "centroid_y": pa.Column(float, pa.Check.in_range(0.0, 1.0)),
+        },
+        checks=[
+            pa.Check(
+                lambda df: df.symbol_id.map(lambda i: catalogue.by_id()[i].latex) == df.latex,
+                name="latex matches symbol_id in the catalogue",
+            )
+        ],
+        strict=True,
+        coerce=False,
+    )
+
+
+def validate_dataset(
+    manifest: pd.DataFrame, images: np.ndarray, classes: list[dict[str, Any]], cfg: dict[str, Any]
+) -> ContractReport:
+    report = ContractReport("symbols")
+    check_frame(report, manifest_schema(len(classes)), manifest)
+
+    def arrays() -> str | None:
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (32, 32):
+            return f"images must be uint8 (N, 32, 32), got {images.dtype} {images.shape}"
+        if len(images) != len(manifest):
+            return f"{len(images)} images but {len(manifest)} manifest rows"
+        values = np.unique(images)
+        if not set(values.tolist()) <= {0, 255}:
+            return f"images must be binary ink maps (0/255), found values {values[:8].tolist()}"
+        empty = int((images.reshape(len(images), -1).max(axis=1) == 0).sum())
+        return f"{empty} images have no ink" if empty else None
+
+    def label_set() -> str | None:
+        present = set(manifest.symbol_id)
+        declared = {int(c["symbol_id"]) for c in classes}
+        full = set(catalogue.by_id())
+        if cfg.get("require_full_catalogue", True) and declared != full:
+            return f"classes declare {len(declared)} symbols, the catalogue has {len(full)}"
+        if present != declared:
+            missing = sorted(declared - present)[:5]
+            return f"labels present {len(present)} != declared classes {len(declared)}; missing: {missing}"
+        return None
+
+    def disjoint() -> str | None:
+        test = set(manifest.sha256[manifest.split == "test"])
+        shared = manifest[(manifest.split != "test") & manifest.sha256.isin(test)]
+        return f"{len(shared)} train/val images are pixel-identical to test images" if len(shared) else None
+
+    def per_class() -> str | None:
+        counts = manifest[manifest.split == "train"].groupby("symbol_id").size()
+        counts = counts.reindex([int(c["symbol_id"]) for c in classes], fill_value=0)
+        low = counts[counts < int(cfg["min_train_per_class"])]
+        if low.empty:
+            return None
+        minimum = cfg["min_train_per_class"]
+        return f"{len(low)} classes have fewer than {minimum} training samples, e.g. {low.head(3).to_dict()}"
+
+    def split_sizes() -> str | None:
+        shares = manifest.split.value_counts(normalize=True).reindex(SPLITS, fill_value=0.0)
+        problems = [
+            f"{split} holds {shares[split]:.1%} (allowed {lo:.0%}-{hi:.0%})"
+            for split, (lo, hi) in cfg["split_share"].items()
+            if not lo <= shares[split] <= hi
+        ]
+        return "; ".join(problems) or None
+
+    for name, predicate in [
+        ("arrays: shape, dtype and values", arrays),
+        ("label set = catalogue", label_set),
+        ("no image shared between train/val and test", disjoint),
+        ("minimum training samples per class", per_class),
+        ("split sizes", split_sizes),
+    ]:
+        check(report, name, predicate)
+    report.facts = {
+        "rows": len(manifest),
+        "splits": manifest.split.value_counts().to_dict(),
+        "classes": len(classes),
+        "writers": int(manifest.writer.nunique()),
+        "main_writer_share": float(manifest.writer.value_counts(normalize=True).iloc[0]),
+        "samples_per_class_min": int(manifest.groupby("symbol_id").size().min()),
+        "samples_per_class_median": float(manifest.groupby("symbol_id").size().median()),
+        "ink_fraction_mean": float(manifest.ink_fraction.mean()),
+    }
+    return report
+
+
+def validate(ctx: StageContext) -> dict[str, Any]:
+    prepared = ctx.paths.prepared
+    manifest = pd.read_parquet(prepared / MANIFEST)
+    images = np.load(prepared / IMAGES, mmap_mode="r")
+    classes = load_classes(prepared)
+    cfg = dict(ctx.params["contract"])
+    cfg.setdefault("require_full_catalogue", ctx.params["data"]["source"] == "hasyv2")
+    report = validate_dataset(manifest, np.asarray(images), classes, cfg)
+    write_json(ctx.paths.reports / "validation.json", report.as_dict())
+    report.render()
+    if not report.ok:
+        raise ContractViolation(report)
+    return report.as_dict()

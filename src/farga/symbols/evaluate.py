@@ -1,0 +1,112 @@
+"""Scoring the exported ONNX model (the exact artifact that will be served) on the test fold.
+
+Beyond top-k accuracy: macro-F1, per-class accuracy, accuracy by symbol family, by writer (the
+main writer holds ~91% of HASYv2) and "correct up to a confusable group" — the part of the error
+that no model can remove because writers draw those symbols alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, f1_score
+
+from farga import tracking
+from farga.config import StageContext
+from farga.hashing import read_json, write_json
+from farga.onnx_runtime import OnnxModel
+from farga.plots import plot_bars, plot_confusion
+from farga.symbols import catalogue
+from farga.symbols.prepare import load_split
+from farga.symbols.preprocess import to_model_input
+
+
+def predict_symbol_ids(model: OnnxModel, images: np.ndarray, k: int = 5, batch: int = 4096) -> np.ndarray:
+    """(N, k) symbol ids, best first, in the model's own label map (so any model can be scored)."""
+    ids = np.array([int(c["symbol_id"]) for c in model.labels])
+    out = []
+    for start in range(0, len(images), batch):
+        probs = model.run(to_model_input(images[start : start + batch]))["probabilities"]
+        out.append(ids[np.argsort(-probs, axis=1)[:, :k]])
+    return np.concatenate(out) if out else np.empty((0, k), dtype=int)
+
+
+def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFrame) -> dict[str, Any]:
+    top1 = topk[:, 0]
+    hit = top1 == truth
+    known = catalogue.by_id()
+    names = sorted({*truth.tolist(), *top1.tolist()})
+    group = dict(zip(names, catalogue.confusable_index([known[i].latex for i in names]), strict=True))
+    up_to_group = np.array([group[p] == group[t] for p, t in zip(top1, truth, strict=True)])
+    family = np.array([known[int(t)].family for t in truth])
+    main_writer = manifest.writer.value_counts().index[0] if len(manifest) else -1
+    is_main = (manifest.writer == main_writer).to_numpy()
+
+    def acc(mask: np.ndarray) -> float | None:
+        return float(hit[mask].mean()) if mask.any() else None
+
+    return {
+        "top1": float(hit.mean()),
+        "top3": float((topk[:, :3] == truth[:, None]).any(1).mean()),
+        "top5": float((topk[:, :5] == truth[:, None]).any(1).mean()),
+        "macro_f1": float(f1_score(truth, top1, average="macro", labels=np.unique(truth), zero_division=0)),
+        "top1_up_to_confusable": float(up_to_group.mean()),
+        "n": len(truth),
+        "by_family": {f: acc(family == f) for f in catalogue.FAMILIES if (family == f).any()},
+        "by_writer": {"main_writer": acc(is_main), "other_writers": acc(~is_main)},
+    }
+
+
+def per_class_table(topk: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    known = catalogue.by_id()
+    frame = pd.DataFrame({"symbol_id": truth, "top1": topk[:, 0] == truth, "top5": (topk == truth[:, None]).any(1)})
+    table = frame.groupby("symbol_id").agg(n=("top1", "size"), top1=("top1", "mean"), top5=("top5", "mean"))
+    table.insert(0, "latex", [known[i].latex for i in table.index])
+    table.insert(1, "family", [known[i].family for i in table.index])
+    return table.reset_index().sort_values(["top1", "n"], ascending=[True, False])
+
+
+def score(ctx: StageContext, model_dir: Path) -> dict[str, Any]:
+    """Any exported model directory, scored on the current test set (used by the registry gate)."""
+    images, _, manifest = load_split(ctx.paths.prepared, "test")
+    model = OnnxModel.load(model_dir)
+    topk = predict_symbol_ids(model, images)
+    return {f"test_{k}": v for k, v in score_predictions(topk, manifest.symbol_id.to_numpy(), manifest).items()}
+
+
+def evaluate(ctx: StageContext) -> dict[str, Any]:
+    images, _, manifest = load_split(ctx.paths.prepared, "test")
+    model_dir, reports = ctx.paths.models, ctx.paths.reports
+    reports.mkdir(parents=True, exist_ok=True)
+    model = OnnxModel.load(model_dir)
+    truth = manifest.symbol_id.to_numpy()
+    topk = predict_symbol_ids(model, images)
+    metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest).items()}
+    run_info = read_json(model_dir / "run.json")
+    metrics["val_top1"] = run_info["val_top1"]
+    metrics["train_seconds"] = run_info["train_seconds"]
+
+    table = per_class_table(topk, truth)
+    table.to_csv(reports / "per_class.csv", index=False)
+    known = catalogue.by_id()
+    ids = sorted(known) if len(set(truth)) > 50 else sorted(set(truth))
+    matrix = confusion_matrix(truth, topk[:, 0], labels=ids)
+    plots = [
+        plot_confusion(matrix, [known[i].latex for i in ids], reports / "confusion.png"),
+        plot_bars(
+            {k: v for k, v in metrics["test_by_family"].items() if v is not None},
+            reports / "families.png",
+            "Test top-1 accuracy by symbol family",
+        ),
+    ]
+    write_json(ctx.paths.metrics, metrics)
+    with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
+        import mlflow
+
+        mlflow.log_metrics(tracking.numeric(metrics))
+        for path in [*plots, reports / "per_class.csv"]:
+            mlflow.log_artifact(str(path), artifact_path="evaluation")
+    return metrics

@@ -1,0 +1,81 @@
+"""Export to ONNX, the serving format: one self-describing file plus readable sidecars.
+
+The graph outputs class probabilities and the penultimate embedding (for drift and neighbour
+checks); the label map, preprocessing spec and provenance ride inside the file's metadata too, so
+a model file alone is enough to serve it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+from farga.hashing import write_json
+from farga.symbols import catalogue
+from farga.symbols.preprocess import SPEC
+
+OPSET = 17
+
+
+class Exported(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.model.embedding(image)
+        return torch.softmax(self.model.head(embedding), dim=1), embedding
+
+
+def label_map(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = catalogue.by_id()
+    out = []
+    for index, c in enumerate(classes):
+        sym = known[int(c["symbol_id"])]
+        out.append(
+            {
+                "index": index,
+                "symbol_id": sym.symbol_id,
+                "latex": sym.latex,
+                "package": sym.package,
+                "mode": sym.mode,
+                "unicode": sym.unicode,
+                "family": sym.family,
+            }
+        )
+    return out
+
+
+def export_onnx(
+    model: nn.Module, classes: list[dict[str, Any]], out: Path, provenance: dict[str, Any]
+) -> dict[str, Path]:
+    model = model.eval().to(memory_format=torch.contiguous_format)
+    path = out / "model.onnx"
+    torch.onnx.export(
+        Exported(model),
+        (torch.zeros(1, 1, 32, 32),),
+        str(path),
+        input_names=["image"],
+        output_names=["probabilities", "embedding"],
+        dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}, "embedding": {0: "batch"}},
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    labels = label_map(classes)
+    proto = onnx.load(str(path))
+    meta = {"farga.labels": labels, "farga.preprocessing": SPEC, "farga.provenance": provenance}
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value, sort_keys=True)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    return {
+        "model": path,
+        "labels": write_json(out / "labels.json", labels),
+        "preprocessing": write_json(out / "preprocessing.json", SPEC),
+    }

@@ -1,0 +1,126 @@
+"""Splits, cached arrays and a per-sample manifest from a verified HASYv2-layout archive.
+
+Splits follow HASYv2's official ``fold-k`` protocol; validation is carved from training only, so
+the test fold stays the paper's. Training images identical to a test image (same pixels after
+preprocessing) are dropped from training: they would leak the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.progress import track
+
+from farga.config import StageContext
+from farga.hashing import read_json, write_json
+from farga.symbols.archive import read_archive
+from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
+
+IMAGES = "images.npy"
+MANIFEST = "manifest.parquet"
+CLASSES = "classes.json"
+
+
+def image_stats(ink: np.ndarray) -> dict[str, float]:
+    mask = ink >= INK_THRESHOLD
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return {"ink_fraction": 0.0, "bbox_height": 0, "bbox_width": 0, "centroid_x": 0.0, "centroid_y": 0.0}
+    return {
+        "ink_fraction": float(mask.mean()),
+        "bbox_height": int(ys.max() - ys.min() + 1),
+        "bbox_width": int(xs.max() - xs.min() + 1),
+        "centroid_x": float(xs.mean() / ink.shape[1]),
+        "centroid_y": float(ys.mean() / ink.shape[0]),
+    }
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask choosing ``fraction`` of each class (at least one when the class has two)."""
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(len(labels), dtype=bool)
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        n = round(len(idx) * fraction)
+        n = max(n, 1) if len(idx) > 1 and fraction > 0 else n
+        chosen[rng.choice(idx, size=n, replace=False)] = True
+    return chosen
+
+
+def raw_archive_path(ctx: StageContext) -> Path:
+    info = read_json(ctx.paths.raw / "fetch.json")
+    return ctx.paths.raw / str(info["file"])
+
+
+def prepare(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.params["data"]
+    fold, val_fraction, seed = int(cfg["fold"]), float(cfg["val_fraction"]), int(cfg["seed"])
+    archive = read_archive(raw_archive_path(ctx))
+    if fold not in archive.folds:
+        raise ValueError(f"fold {fold} is not in the archive (has {sorted(archive.folds)})")
+    classes = archive.symbols.sort_values("symbol_id").reset_index(drop=True)
+    class_index = {int(sid): i for i, sid in enumerate(classes.symbol_id)}
+    listed = pd.concat(
+        [pd.DataFrame({"path": archive.folds[fold][split], "split": split}) for split in ("train", "test")]
+    )
+    manifest = listed.merge(archive.labels, on="path", how="left", validate="many_to_one")
+    unlabelled = manifest.symbol_id.isna()
+    if unlabelled.any():
+        raise ValueError(
+            f"{int(unlabelled.sum())} images of fold {fold} have no label, e.g. {manifest.path[unlabelled].iloc[0]}"
+        )
+    manifest = manifest.rename(columns={"user_id": "writer"}).astype({"symbol_id": int, "writer": int})
+    manifest["label"] = manifest.symbol_id.map(class_index)
+
+    inks, hashes, stats = [], [], []
+    for path in track(manifest.path, description="preprocessing images"):
+        raw = archive.images[path]
+        ink = normalise_image(raw)
+        inks.append(ink)
+        hashes.append(hashlib.sha256(ink.tobytes()).hexdigest())
+        stats.append(image_stats(255 - raw))  # statistics of the image as the writer drew it
+    images = np.stack(inks)
+    manifest["sha256"] = hashes
+    manifest = pd.concat([manifest.reset_index(drop=True), pd.DataFrame(stats)], axis=1)
+    manifest = manifest[["path", "symbol_id", "latex", "label", "writer", "split", "sha256", *stats[0]]]
+
+    test_hashes = set(manifest.loc[manifest.split == "test", "sha256"])
+    leak = (manifest.split == "train") & manifest.sha256.isin(test_hashes)
+    keep = ~leak.to_numpy()
+    manifest, images = manifest[keep].reset_index(drop=True), images[keep]
+    train = (manifest.split == "train").to_numpy()
+    val = np.zeros(len(manifest), dtype=bool)
+    val[np.flatnonzero(train)] = stratified_holdout(manifest.label.to_numpy()[train], val_fraction, seed)
+    manifest.loc[val, "split"] = "val"
+
+    out = ctx.paths.prepared
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / IMAGES, images)
+    manifest.to_parquet(out / MANIFEST, index=False)
+    write_json(out / CLASSES, classes[["symbol_id", "latex"]].to_dict(orient="records"))
+    summary = {
+        "fold": fold,
+        "splits": manifest.split.value_counts().to_dict(),
+        "classes": len(classes),
+        "writers": int(manifest.writer.nunique()),
+        "dropped_train_duplicates_of_test": int(leak.sum()),
+        "source_sha256": read_json(ctx.paths.raw / "fetch.json")["sha256"],
+    }
+    write_json(out / "prepare.json", summary)
+    return summary
+
+
+def load_split(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    manifest = pd.read_parquet(prepared / MANIFEST)
+    images = np.load(prepared / IMAGES, mmap_mode="r")
+    mask = (manifest.split == split).to_numpy()
+    return np.asarray(images[mask]), manifest.label.to_numpy()[mask], manifest[mask].reset_index(drop=True)
+
+
+def load_classes(prepared: Path) -> list[dict[str, Any]]:
+    classes: list[dict[str, Any]] = read_json(prepared / CLASSES)
+    return classes

@@ -1,0 +1,122 @@
+"""The one preprocessing shared by training and serving (numpy and Pillow only: no torch).
+
+Every image, whether a HASYv2 PNG, an upload or a rendered stroke drawing, becomes the same thing:
+a 32x32 uint8 *ink* map (255 = ink, 0 = paper), the symbol cropped to its ink, scaled so its long
+side spans the box (as HASYv2 was made), and centred. The model sees ``ink / 255``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SIZE = 32
+INK_THRESHOLD = 128  # after polarity fix, a pixel with at least this much ink counts for the bounding box
+SPEC = {
+    "size": SIZE,
+    "layout": "NCHW",
+    "dtype": "float32",
+    "ink": "ink=1.0, paper=0.0 (value = ink / 255)",
+    "steps": [
+        "grey",
+        "polarity: paper is the majority of the border",
+        "crop to ink",
+        "keep aspect",
+        "long side to 32 px",
+        "centre",
+        "binarise at 128",
+    ],
+}
+
+
+class ImageInputError(ValueError):
+    """An image or drawing that cannot be turned into a model input; the message says why."""
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        grey = image
+    elif image.ndim == 3 and image.shape[2] in (3, 4):
+        rgb = image[..., :3].astype(np.float32)
+        if image.shape[2] == 4:  # transparent paper counts as white
+            alpha = image[..., 3:4].astype(np.float32) / 255.0
+            rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+        grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    else:
+        raise ImageInputError(f"expected a 2-D grey or RGB(A) image, got shape {image.shape}")
+    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def to_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink map from a grey image of either polarity: the paper is what most of the border is."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    dark_paper = np.median(border) < 128
+    return grey.copy() if dark_paper else (255 - grey)
+
+
+def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
+    mask = ink >= INK_THRESHOLD
+    if not mask.any():
+        raise ImageInputError("the image has no ink: nothing is drawn on it")
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = size / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    if (new_h, new_w) != (h, w):
+        resized = Image.fromarray(crop).resize((new_w, new_h), Image.Resampling.BOX)
+        crop = np.asarray(resized, dtype=np.uint8)
+    out = np.zeros((size, size), dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = crop
+    # HASYv2 is black and white: binarise so every source matches it.
+    return np.where(out >= INK_THRESHOLD, 255, 0).astype(np.uint8)
+
+
+def normalise_image(image: np.ndarray) -> np.ndarray:
+    """Any grey/RGB(A) image of either polarity -> 32x32 ink map."""
+    return fit_to_box(to_ink(to_grey(image)))
+
+
+Point = tuple[float, float]
+
+
+def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas: int = 256) -> np.ndarray:
+    """Draw strokes (any coordinate range) the way HASYv2's drawings were rasterised.
+
+    Coordinates are fitted to a square canvas keeping the aspect ratio, drawn with a pen whose
+    width scales with the canvas, then fitted to the box like any image.
+    """
+    points = [p for stroke in strokes for p in stroke]
+    if not points:
+        raise ImageInputError("the drawing has no points")
+    xs = np.array([p[0] for p in points], dtype=np.float64)
+    ys = np.array([p[1] for p in points], dtype=np.float64)
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise ImageInputError("stroke coordinates must be finite numbers")
+    span = max(xs.max() - xs.min(), ys.max() - ys.min(), 1e-9)
+    margin = canvas * 0.1
+    scale = (canvas - 2 * margin) / span
+    off_x = (canvas - (xs.max() - xs.min()) * scale) / 2
+    off_y = (canvas - (ys.max() - ys.min()) * scale) / 2
+    pen = max(1, round(canvas / 24))
+    img = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(img)
+    for stroke in strokes:
+        pts = [((x - xs.min()) * scale + off_x, (y - ys.min()) * scale + off_y) for x, y in stroke]
+        if len(pts) == 1:
+            (x, y) = pts[0]
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+        else:
+            draw.line(pts, fill=255, width=pen, joint="curve")
+            for x, y in (pts[0], pts[-1]):
+                draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+    return fit_to_box(np.asarray(img, dtype=np.uint8), size)
+
+
+def to_model_input(inks: np.ndarray) -> np.ndarray:
+    """(N, 32, 32) uint8 ink maps -> (N, 1, 32, 32) float32 in [0, 1]."""
+    return (inks.astype(np.float32) / 255.0)[:, None, :, :]

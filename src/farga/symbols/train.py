@@ -1,0 +1,201 @@
+"""Training the symbols CNN on the CPU, deterministically, with everything logged to MLflow.
+
+The loop: AdamW + one-cycle learning rate, label smoothing, light geometric augmentation done on
+whole batches in torch (random rotation, scale and shift of the ink map). Validation after every
+epoch; the best epoch by validation top-1 is exported to ONNX, the serving format.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from farga import tracking
+from farga.config import StageContext
+from farga.hashing import read_json, sha256_file, write_json
+from farga.plots import plot_learning_curves
+from farga.symbols.export import export_onnx
+from farga.symbols.model import CNNConfig, SymbolCNN, n_params
+from farga.symbols.prepare import load_classes, load_split
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - third-party code may use the global generator
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def augment(x: torch.Tensor, cfg: dict[str, Any], gen: torch.Generator) -> torch.Tensor:
+    """Random rotation, scale and shift of a batch of ink maps (plain torch: no torchvision here)."""
+    n = x.shape[0]
+
+    def uniform(limit: float) -> torch.Tensor:
+        return (torch.rand(n, generator=gen) * 2 - 1) * limit
+
+    angle = uniform(math.radians(float(cfg["rotate_deg"])))
+    scale = 1 + uniform(float(cfg["scale"]))
+    tx, ty = uniform(float(cfg["shift"])), uniform(float(cfg["shift"]))
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False)
+
+
+def to_input(batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(batch)).float().div_(255.0).unsqueeze(1)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch: int = 2048) -> torch.Tensor:
+    model.eval()
+    out = [model(to_input(images[i : i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def evaluate_split(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    logits = predict_logits(model, images)
+    y = torch.as_tensor(labels)
+    top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
+    return {
+        "loss": float(F.cross_entropy(logits, y)),
+        "top1": float((top5[:, 0] == y).float().mean()),
+        "top5": float((top5 == y[:, None]).any(1).float().mean()),
+    }
+
+
+def fit(
+    model: SymbolCNN,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: dict[str, Any],
+    on_epoch: Any = None,
+) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
+    """The training loop. Returns the best state (by validation top-1) and the per-epoch history."""
+    x_train, y_train = torch.as_tensor(train[0]), torch.as_tensor(train[1])
+    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    epochs, batch = int(cfg["epochs"]), int(cfg["batch_size"])
+    steps = epochs * math.ceil(len(x_train) / batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=float(cfg["lr"]), total_steps=steps, pct_start=float(cfg["warmup_fraction"])
+    )
+    model.to(memory_format=torch.channels_last)
+    history: list[dict[str, float]] = []
+    best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=gen)
+        started, total, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(range(0, len(perm), batch), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False)
+        for start in bar:
+            idx = perm[start : start + batch]
+            x = to_input(x_train[idx])
+            if cfg["augment"]["enabled"]:
+                x = augment(x, cfg["augment"], gen).contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=float(cfg["label_smoothing"]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+        scores = evaluate_split(model, *val)
+        row = {
+            "epoch": epoch,
+            "train_loss": total / seen,
+            "val_loss": scores["loss"],
+            "val_top1": scores["top1"],
+            "val_top5": scores["top5"],
+            "lr": sched.get_last_lr()[0],
+            "epoch_seconds": time.perf_counter() - started,
+        }
+        history.append(row)
+        tqdm.write(
+            f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
+            f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s)"
+        )
+        if on_epoch is not None:
+            on_epoch(row)
+        if scores["top1"] > best[0]:
+            best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+    return best[1], history
+
+
+def train(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.params["train"]
+    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    prepared, out = ctx.paths.prepared, ctx.paths.models
+    classes = load_classes(prepared)
+    x_train, y_train, _ = load_split(prepared, "train")
+    x_val, y_val, _ = load_split(prepared, "val")
+    model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+    data_sha = read_json(prepared / "prepare.json")["source_sha256"]
+    source = ctx.params["data"]["source"]
+
+    with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
+        import mlflow
+
+        mlflow.set_tags(
+            {
+                "component": ctx.component,
+                "stage": "train",
+                "data.source": source,
+                "data.sha256": data_sha,
+                "profile": ctx.params.get("profile", "full"),
+            }
+        )
+        mlflow.log_params(tracking.flatten({"train": cfg, "data": ctx.params["data"]}))
+        mlflow.log_params({"model.parameters": n_params(model), "data.train_size": len(x_train)})
+
+        def log_epoch(row: dict[str, float]) -> None:
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+        started = time.perf_counter()
+        state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, on_epoch=log_epoch)
+        train_seconds = time.perf_counter() - started
+        model.load_state_dict(state)
+
+        out.mkdir(parents=True, exist_ok=True)
+        reports = ctx.paths.reports
+        reports.mkdir(parents=True, exist_ok=True)
+        curves = plot_learning_curves(history, reports / "learning_curves.png")
+        mlflow.log_artifact(str(curves), artifact_path="plots")
+        provenance = {"run_id": run.info.run_id, "data_sha256": data_sha, "data_source": source}
+        files = export_onnx(model, classes, out, provenance)
+        model_info = mlflow.onnx.log_model(
+            onnx_model=onnx.load(str(files["model"])),
+            save_as_external_data=False,
+            name="model",
+            extra_files=[str(files["labels"]), str(files["preprocessing"])],
+            pip_requirements=["onnxruntime", "numpy"],
+            metadata=provenance,
+        )
+        best = max(history, key=lambda r: r["val_top1"])
+        summary = {
+            "run_id": run.info.run_id,
+            "model_uri": model_info.model_uri,
+            "model_sha256": sha256_file(files["model"]),
+            "parameters": n_params(model),
+            "train_seconds": round(train_seconds, 1),
+            "best_epoch": int(best["epoch"]),
+            "val_top1": best["val_top1"],
+            "val_top5": best["val_top5"],
+            "data_source": source,
+            "data_sha256": data_sha,
+        }
+        mlflow.log_metrics({"train_seconds": train_seconds, "best_val_top1": best["val_top1"]})
+    write_json(out / "run.json", summary)
+    write_json(ctx.paths.reports / "history.json", history)
+    return summary

@@ -1,0 +1,128 @@
+"""MLflow tracking and the model registry, embedded by default, a server by one setting.
+
+Default: a SQLite file (``mlflow.db``) and a local artifact folder (``mlartifacts/``) in the
+project. ``FARGA_TRACKING_URI=http://host:5000`` (or any MLflow URI) points both at a server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from farga.config import Settings
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+CANDIDATE, CHAMPION, PREVIOUS = "candidate", "champion", "previous-champion"
+
+
+def configure(settings: Settings, experiment: str) -> str:
+    """Point MLflow at the configured backend and make sure the experiment exists; returns its id."""
+    import mlflow
+
+    uri = settings.resolved_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = str(found.experiment_id)
+    else:
+        location = None if settings.tracking_uri else settings.artifact_root.joinpath(experiment).as_uri()
+        experiment_id = str(mlflow.create_experiment(experiment, artifact_location=location))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+@contextmanager
+def run(settings: Settings, experiment: str, *, run_id: str | None = None, **kwargs: Any) -> Iterator[Any]:
+    """Start a new run, or resume ``run_id`` so later stages add to the run that trained the model."""
+    import mlflow
+
+    configure(settings, experiment)
+    with mlflow.start_run(run_id=run_id, **kwargs) as active:
+        yield active
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def numeric(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric leaves of a nested metrics dict, as MLflow metric names."""
+    return {k: float(v) for k, v in flatten(metrics, prefix).items() if isinstance(v, int | float)}
+
+
+def aliases_of(model_name: str) -> dict[str, str]:
+    """alias -> version for a registered model ({} when it is not registered yet)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return {k: str(v) for k, v in MlflowClient().get_registered_model(model_name).aliases.items()}
+    except MlflowException:
+        return {}
+
+
+def download_version(model_name: str, version: str, dest: Path) -> Path:
+    import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=str(dest)))
+
+
+def register(
+    model_name: str,
+    model_uri: str,
+    candidate: dict[str, float],
+    score_champion: Callable[[Path], dict[str, float]],
+    metric: str,
+    margin: float,
+    tags: dict[str, str],
+    workdir: Path,
+) -> dict[str, Any]:
+    """Register a model version as ``candidate``; make it ``champion`` only if it beats the champion.
+
+    The champion is re-scored on the *current* test set by ``score_champion``, so the comparison
+    is always on the same data, even when the test set changed since it was promoted.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    version = mlflow.register_model(model_uri, model_name, tags=tags).version
+    client.set_registered_model_alias(model_name, CANDIDATE, version)
+    current = aliases_of(model_name).get(CHAMPION)
+    decision: dict[str, Any] = {
+        "model": model_name,
+        "version": str(version),
+        "metric": metric,
+        "margin": margin,
+        "candidate_score": candidate[metric],
+        "champion_version": current,
+    }
+    if current is None:
+        promote, reason = True, "no champion yet"
+    else:
+        champion_scores = score_champion(download_version(model_name, current, workdir / f"v{current}"))
+        decision["champion_score"] = champion_scores[metric]
+        promote = candidate[metric] >= champion_scores[metric] + margin
+        verb = "beats" if promote else "does not beat"
+        reason = (
+            f"candidate {metric}={candidate[metric]:.4f} {verb} champion v{current} "
+            f"{metric}={champion_scores[metric]:.4f} + margin {margin}"
+        )
+    if promote:
+        if current is not None:
+            client.set_registered_model_alias(model_name, PREVIOUS, current)
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    decision.update(promoted=promote, reason=reason, aliases=aliases_of(model_name))
+    return decision
