@@ -74,6 +74,9 @@ def check_frame(report: ContractReport, schema: pa.DataFrameSchema, frame: pd.Da
 def check(report: ContractReport, name: str, predicate: Callable[[], str | None]) -> None:
     """A custom check: the predicate returns None when it holds, or what is wrong."""
     report.checks_run += 1
-    problem = predicate()
+    try:
+        problem = predicate()
+    except (KeyError, AttributeError, ValueError, TypeError) as exc:
+        problem = f"could not be checked: {type(exc).__name__}: {exc}"
     if problem:
         report.findings.append(Finding(name, problem))

@@ -24,6 +24,7 @@ from farga.symbols.synthetic import write_synthetic
 
 ZENODO_URL = "https://zenodo.org/record/259444/files/HASYv2.tar.bz2"
 ARCHIVE_ENV = "FARGA_HASYV2_ARCHIVE"
+URL_ENV = "FARGA_HASYV2_URL"  # a mirror of the public archive
 ARCHIVE_NAME = "HASYv2.tar.bz2"
 
 
@@ -60,7 +61,7 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
     return dest
 
 
-def locate_archive(root: Path, archive: Path | None, url: str = ZENODO_URL) -> Path:
+def locate_archive(root: Path, archive: Path | None) -> Path:
     if archive is not None:
         if not archive.is_file():
             raise FetchError(f"--archive {archive} does not exist or is not a file.\n{remedies()}")
@@ -73,7 +74,7 @@ def locate_archive(root: Path, archive: Path | None, url: str = ZENODO_URL) -> P
     external = root / "data" / "external" / ARCHIVE_NAME
     if external.is_file():
         return external
-    return download(url, external)
+    return download(os.environ.get(URL_ENV, ZENODO_URL), external)
 
 
 def verify(archive: HasyArchive, *, full_catalogue: bool) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
         import mlflow
 
-        mlflow.log_metrics(tracking.numeric(metrics))
+        mlflow.log_metrics({k: v for k, v in tracking.numeric(metrics).items() if k.startswith("test_")})
         for path in [*plots, reports / "per_class.csv"]:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
     return metrics

@@ -57,7 +57,7 @@ def export_onnx(
     model = model.eval().to(memory_format=torch.contiguous_format)
     path = out / "model.onnx"
     torch.onnx.export(
-        Exported(model),
+        Exported(model).eval(),
         (torch.zeros(1, 1, 32, 32),),
         str(path),
         input_names=["image"],

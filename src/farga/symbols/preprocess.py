@@ -7,10 +7,11 @@ side spans the box (as HASYv2 was made), and centred. The model sees ``ink / 255
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 SIZE = 32
 INK_THRESHOLD = 128  # after polarity fix, a pixel with at least this much ink counts for the bounding box
@@ -67,7 +68,12 @@ def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
     scale = size / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (new_h, new_w) != (h, w):
-        resized = Image.fromarray(crop).resize((new_w, new_h), Image.Resampling.BOX)
+        img = Image.fromarray(crop)
+        if scale < 1:
+            # Thicken strokes first, so a thin pen line stays at least a pixel wide when shrunk
+            # (HASYv2 drawings are 1-px strokes at 32x32); then average, then binarise below.
+            img = img.filter(ImageFilter.MaxFilter(2 * math.ceil(0.5 / scale) + 1))
+        resized = img.resize((new_w, new_h), Image.Resampling.BOX)
         crop = np.asarray(resized, dtype=np.uint8)
     out = np.zeros((size, size), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2

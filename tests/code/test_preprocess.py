@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from farga.symbols.preprocess import (
+    ImageInputError,
+    fit_to_box,
+    normalise_image,
+    render_strokes,
+    to_model_input,
+)
+
+pytestmark = pytest.mark.code
+
+
+def drawing(h: int = 120, w: int = 80) -> np.ndarray:
+    """A dark 'L' on white paper."""
+    img = np.full((h, w), 255, dtype=np.uint8)
+    img[20:100, 20:30] = 0
+    img[90:100, 20:60] = 0
+    return img
+
+
+def test_output_is_a_binary_32x32_ink_map():
+    out = normalise_image(drawing())
+    assert out.shape == (32, 32)
+    assert out.dtype == np.uint8
+    assert set(np.unique(out)) <= {0, 255}
+
+
+def test_polarity_does_not_matter():
+    img = drawing()
+    assert np.array_equal(normalise_image(img), normalise_image(255 - img))
+
+
+def test_rgb_and_rgba_match_grey():
+    grey = drawing()
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    rgba = np.concatenate([rgb, np.full((*grey.shape, 1), 255, np.uint8)], axis=2)
+    assert np.array_equal(normalise_image(rgb), normalise_image(grey))
+    assert np.array_equal(normalise_image(rgba), normalise_image(grey))
+
+
+def test_long_side_spans_the_box_and_symbol_is_centred():
+    out = normalise_image(drawing())
+    rows, cols = np.flatnonzero(out.any(1)), np.flatnonzero(out.any(0))
+    assert rows[0] == 0
+    assert rows[-1] == 31
+    assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1  # centred horizontally
+    assert cols[-1] - cols[0] + 1 < 32  # aspect kept, not stretched
+
+
+def test_position_and_scale_of_the_drawing_do_not_matter():
+    small = drawing()
+    big = np.full((480, 320), 255, np.uint8)
+    big[100:220, 150:230] = small
+    a, b = normalise_image(small), normalise_image(big)
+    assert (a != b).mean() < 0.02
+
+
+def test_empty_image_is_rejected_with_a_reason():
+    with pytest.raises(ImageInputError, match="no ink"):
+        normalise_image(np.full((40, 40), 255, np.uint8))
+
+
+def test_bad_shape_is_rejected():
+    with pytest.raises(ImageInputError, match="shape"):
+        normalise_image(np.zeros((4, 4, 2), np.uint8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(4, 64), st.integers(4, 64), st.integers(0, 2**31 - 1))
+def test_normalising_is_idempotent(h: int, w: int, seed: int):
+    rng = np.random.default_rng(seed)
+    ink = np.zeros((h, w), np.uint8)
+    ink[rng.integers(0, h, 6), rng.integers(0, w, 6)] = 255
+    once = fit_to_box(ink)
+    assert np.array_equal(fit_to_box(once), once)
+
+
+def test_strokes_in_any_coordinate_range_give_the_same_input():
+    stroke = [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0)]
+    a = render_strokes([stroke])
+    b = render_strokes([[(x * 300 + 17, y * 300 - 5) for x, y in stroke]])
+    assert np.array_equal(a, b)
+    assert a.shape == (32, 32)
+    assert a.max() == 255
+
+
+def test_strokes_must_have_finite_points():
+    with pytest.raises(ImageInputError, match="finite"):
+        render_strokes([[(0.0, 0.0), (float("nan"), 1.0)]])
+    with pytest.raises(ImageInputError, match="no points"):
+        render_strokes([[]])
+
+
+def test_model_input_is_nchw_float_in_unit_range():
+    x = to_model_input(np.stack([normalise_image(drawing())] * 3))
+    assert x.shape == (3, 1, 32, 32)
+    assert x.dtype == np.float32
+    assert x.min() == 0.0
+    assert x.max() == 1.0

@@ -1,0 +1,69 @@
+"""The registry gate, against a real MLflow (SQLite) and real logged ONNX models."""
+
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from farga import tracking
+from farga.config import Settings
+
+pytestmark = pytest.mark.code
+
+
+def log_identity_model(settings: Settings) -> str:
+    import mlflow
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(proto)
+    with tracking.run(settings, "gate"):
+        info = mlflow.onnx.log_model(proto, name="model", save_as_external_data=False)
+    return str(info.model_uri)
+
+
+def gate(settings: Settings, tmp_path: Path, candidate: float, champion: float) -> dict:
+    tracking.configure(settings, "gate")
+    scored = []
+
+    def score_champion(model_dir: Path) -> dict[str, float]:
+        scored.append(model_dir)
+        assert (model_dir / "model.onnx").exists()  # the champion's artifact really was fetched
+        return {"test_top1": champion}
+
+    decision = tracking.register("gate-model", log_identity_model(settings), {"test_top1": candidate},
+                                 score_champion, "test_top1", 0.01, {"source": "test"}, tmp_path)  # fmt: skip
+    decision["scored"] = len(scored)
+    return decision
+
+
+def test_first_model_becomes_champion_then_only_a_better_one_replaces_it(tmp_path: Path):
+    settings = Settings(root=tmp_path)
+    first = gate(settings, tmp_path, 0.80, 0.0)
+    assert first["promoted"]
+    assert first["reason"] == "no champion yet"
+    assert first["scored"] == 0
+    assert first["aliases"] == {"candidate": "1", "champion": "1"}
+
+    within_margin = gate(settings, tmp_path, 0.805, 0.80)
+    assert not within_margin["promoted"]
+    assert within_margin["scored"] == 1
+    assert within_margin["aliases"] == {"candidate": "2", "champion": "1"}
+    assert "does not beat champion v1" in within_margin["reason"]
+
+    better = gate(settings, tmp_path, 0.85, 0.80)
+    assert better["promoted"]
+    assert better["aliases"] == {"candidate": "3", "champion": "3", "previous-champion": "1"}
+    assert tracking.aliases_of("gate-model")["champion"] == "3"
+
+
+def test_flatten_and_numeric():
+    nested = {"a": {"b": 1, "c": {"d": 0.5}}, "e": "text", "f": None}
+    assert tracking.flatten(nested) == {"a.b": 1, "a.c.d": 0.5, "e": "text", "f": None}
+    assert tracking.numeric(nested) == {"a.b": 1.0, "a.c.d": 0.5}

@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from farga.config import Settings, StageContext
+from farga.hashing import read_json
+from farga.symbols.contract import validate, validate_dataset
+from farga.symbols.prepare import IMAGES, MANIFEST, load_classes, stratified_holdout
+from farga.validation import ContractViolation
+
+pytestmark = pytest.mark.data
+
+
+def load(root: Path):
+    prepared = root / "data" / "prepared" / "symbols"
+    return pd.read_parquet(prepared / MANIFEST), np.load(prepared / IMAGES), load_classes(prepared)
+
+
+def contract_cfg(root: Path) -> dict:
+    ctx = StageContext.load("symbols", Settings(root=root))
+    return {**ctx.params["contract"], "require_full_catalogue": False}
+
+
+def test_prepare_follows_the_fold_and_carves_validation_from_training(prepared_project: Path):
+    manifest, images, classes = load(prepared_project)
+    assert len(images) == len(manifest)
+    assert images.shape[1:] == (32, 32)
+    assert set(manifest.split) == {"train", "val", "test"}
+    # synthetic fold 1 holds out sample k % 10 == 0 of each class: 3 of 30
+    assert (manifest.split == "test").sum() == 12 * 3
+    assert manifest.groupby("label").size().min() == 30 - 0  # every sample is kept
+    assert read_json(prepared_project / "data/prepared/symbols/prepare.json")["classes"] == len(classes) == 12
+
+
+def test_the_prepared_data_passes_its_contract(prepared_project: Path):
+    report = read_json(prepared_project / "reports" / "symbols" / "validation.json")
+    assert report["ok"]
+    assert report["checks_run"] == 6
+    assert report["findings"] == []
+
+
+def test_stratified_holdout_takes_each_class_share():
+    labels = np.repeat(np.arange(5), 40)
+    chosen = stratified_holdout(labels, 0.1, seed=0)
+    assert np.bincount(labels[chosen]).tolist() == [4] * 5
+    assert np.array_equal(chosen, stratified_holdout(labels, 0.1, seed=0))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda m, i: m.assign(label=m.label.where(m.index != 0, 999)), "label: in_range"),
+        (lambda m, i: m.assign(latex=m.latex.where(m.index != 1, r"\notasymbol")), "latex: isin"),
+        (lambda m, i: m.assign(latex=m.latex.where(m.index != 2, m.latex.iloc[-1])), "latex matches symbol_id"),
+        (lambda m, i: m.assign(split=m.split.where(m.index != 3, "holdout")), "split: isin"),
+        (lambda m, i: m.assign(ink_fraction=-m.ink_fraction), "ink_fraction: in_range"),
+        (
+            lambda m, i: m.assign(sha256=m.sha256.where(m.split != "train", m.sha256[m.split == "test"].iloc[0])),
+            "no image shared between train/val and test",
+        ),
+        (lambda m, i: m.assign(split=m.split.where(m.split != "train", "val")), "minimum training samples"),
+        (lambda m, i: m.assign(split=m.split.where(m.split != "train", "val")), "split sizes"),
+        (lambda m, i: m.drop(columns="writer"), "writer"),
+        (lambda m, i: m.iloc[:-1], "manifest rows"),
+    ],
+)
+def test_the_contract_rejects_a_corrupted_manifest(prepared_project: Path, corrupt, expected):
+    manifest, images, classes = load(prepared_project)
+    report = validate_dataset(corrupt(manifest, images), images, classes, contract_cfg(prepared_project))
+    assert not report.ok
+    assert any(expected in f"{f.check} {f.detail}" for f in report.findings), report.findings
+
+
+def test_the_contract_rejects_corrupted_arrays(prepared_project: Path):
+    manifest, images, classes = load(prepared_project)
+    grey = images.copy()
+    grey[0, 0, 0] = 7
+    blank = images.copy()
+    blank[5] = 0
+    for bad, expected in [(grey, "binary"), (blank, "no ink"), (images[:, :16, :16], "(N, 32, 32)")]:
+        report = validate_dataset(manifest, bad, classes, contract_cfg(prepared_project))
+        assert any(expected in f.detail for f in report.findings), report.findings
+
+
+def test_real_data_must_cover_the_whole_catalogue(prepared_project: Path):
+    manifest, images, classes = load(prepared_project)
+    report = validate_dataset(
+        manifest, images, classes, {**contract_cfg(prepared_project), "require_full_catalogue": True}
+    )
+    assert any("the catalogue has 369" in f.detail for f in report.findings)
+
+
+def test_a_violation_stops_the_stage_with_a_readable_report(prepared_copy: Path):
+    manifest_path = prepared_copy / "data" / "prepared" / "symbols" / MANIFEST
+    manifest = pd.read_parquet(manifest_path)
+    manifest.loc[0, "symbol_id"] = 123456
+    manifest.to_parquet(manifest_path, index=False)
+    with pytest.raises(ContractViolation) as err:
+        validate(StageContext.load("symbols", Settings(root=prepared_copy)))
+    assert "symbol_id: isin" in str(err.value)
+    saved = read_json(prepared_copy / "reports" / "symbols" / "validation.json")
+    assert saved["ok"] is False
+    assert saved["findings"]

@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from farga.onnx_runtime import OnnxModel
+from farga.symbols.export import export_onnx
+from farga.symbols.model import CNNConfig, SymbolCNN
+from farga.symbols.prepare import load_classes, load_split
+from farga.symbols.train import augment, fit, seed_everything, to_input
+
+pytestmark = pytest.mark.model
+
+TINY = {"channels": [8, 16, 32], "convs_per_stage": [1, 1, 1], "hidden": 32, "dropout": 0.0}
+
+
+def train_cfg(**overrides):
+    cfg = {"seed": 0, "epochs": 1, "batch_size": 16, "lr": 0.01, "weight_decay": 0.0, "warmup_fraction": 0.3,
+           "label_smoothing": 0.0, "augment": {"enabled": False}}  # fmt: skip
+    cfg.update(overrides)
+    return cfg
+
+
+def test_overfitting_one_batch_drives_the_loss_down(prepared_project: Path):
+    seed_everything(0, 2)
+    x, y, _ = load_split(prepared_project / "data/prepared/symbols", "train")
+    x, y = x[:32], torch.as_tensor(y[:32])
+    model = SymbolCNN(CNNConfig.from_params(12, TINY))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(60):
+        model.train()
+        loss = torch.nn.functional.cross_entropy(model(to_input(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+    model.eval()
+    assert (model(to_input(x)).argmax(1) == y).float().mean() == 1.0
+
+
+def test_training_is_deterministic_for_a_seed(prepared_project: Path):
+    prepared = prepared_project / "data/prepared/symbols"
+    train, val = load_split(prepared, "train")[:2], load_split(prepared, "val")[:2]
+    runs = []
+    for _ in range(2):
+        seed_everything(5, 2)
+        model = SymbolCNN(CNNConfig.from_params(12, TINY))
+        _, history = fit(
+            model, train, val, train_cfg(seed=5, augment={"enabled": True, "rotate_deg": 8, "scale": 0.1, "shift": 0.1})
+        )
+        runs.append(history[-1])
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+    assert runs[0]["val_top1"] == runs[1]["val_top1"]
+
+
+def test_fit_returns_the_best_epoch_and_a_history(prepared_project: Path):
+    prepared = prepared_project / "data/prepared/symbols"
+    seed_everything(1, 2)
+    model = SymbolCNN(CNNConfig.from_params(12, TINY))
+    state, history = fit(model, load_split(prepared, "train")[:2], load_split(prepared, "val")[:2], train_cfg(epochs=3))
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert set(state) == set(model.state_dict())
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_augmentation_keeps_shape_and_moves_ink():
+    x = torch.zeros(4, 1, 32, 32)
+    x[:, :, 10:20, 14:16] = 1.0
+    out = augment(x, {"rotate_deg": 15, "scale": 0.1, "shift": 0.1}, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert not torch.allclose(out, x)
+    assert out.sum() > 0.5 * x.sum()
+
+
+def test_onnx_export_matches_torch_and_describes_itself(prepared_project: Path, tmp_path: Path):
+    prepared = prepared_project / "data/prepared/symbols"
+    classes = load_classes(prepared)
+    model = SymbolCNN(CNNConfig.from_params(len(classes), TINY)).eval()
+    export_onnx(model, classes, tmp_path, {"run_id": "r1", "data_sha256": "abc"})
+    onnx_model = OnnxModel.load(tmp_path)
+    x, _, _ = load_split(prepared, "test")
+    inputs = to_input(x[:8]).contiguous()
+    with torch.no_grad():
+        expected = torch.softmax(model(inputs), 1).numpy()
+    got = onnx_model.run(inputs.numpy())
+    np.testing.assert_allclose(got["probabilities"], expected, atol=1e-5)
+    assert got["embedding"].shape == (8, 32)
+    assert [c["symbol_id"] for c in onnx_model.labels] == [c["symbol_id"] for c in classes]
+    assert onnx_model.provenance["run_id"] == "r1"
+    assert onnx_model.preprocessing["size"] == 32

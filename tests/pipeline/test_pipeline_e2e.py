@@ -1,0 +1,100 @@
+"""The whole pipeline on synthetic data, driven by the repository's own dvc.yaml, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, tiny_params
+from farga.cards import parse
+
+pytestmark = pytest.mark.pipeline
+
+
+def sh(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("repo")
+    shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    sh("git", "init", "-q", cwd=root)
+    sh("git", "config", "user.email", "ci@farga.local", cwd=root)
+    sh("git", "config", "user.name", "farga ci", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "init", cwd=root)
+    sh("dvc", "repro", cwd=root)
+    return root
+
+
+def test_dvc_repro_runs_every_stage_and_registers_a_champion(repo: Path):
+    reports = repo / "reports" / "symbols"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    for key in ("test_top1", "test_top3", "test_top5", "test_macro_f1", "test_top1_up_to_confusable"):
+        assert 0.0 <= metrics[key] <= 1.0
+    assert metrics["test_top1"] <= metrics["test_top3"] <= metrics["test_top5"]
+    registry = json.loads((reports / "registry.json").read_text())
+    assert registry["promoted"]
+    assert registry["aliases"]["champion"] == registry["version"] == "1"
+    for name in ("confusion.png", "families.png", "learning_curves.png", "per_class.csv", "validation.json"):
+        assert (reports / name).stat().st_size > 0
+    assert (repo / "dvc.lock").exists()
+    assert (repo / "models" / "symbols" / "model.onnx").exists()
+
+
+def test_cards_are_generated_from_the_run(repo: Path):
+    reports = repo / "reports" / "symbols"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    header, body = parse((reports / "model_card.md").read_text())
+    reported = header["model-index"][0]["results"][0]["metrics"][0]["value"]
+    assert reported == round(metrics["test_top1"], 4)
+    assert "SYNTHETIC" in body  # a model trained on synthetic data says so
+    dheader, dbody = parse((reports / "dataset_card.md").read_text())
+    assert dheader["task_categories"] == ["image-classification"]
+    assert "checks, all passed" in dbody
+
+
+def test_an_unchanged_pipeline_is_a_no_op(repo: Path):
+    out = sh("dvc", "repro", cwd=repo)
+    assert "Running stage" not in out
+    assert "up to date" in out
+
+
+def test_mlflow_holds_the_run_metrics_and_artifacts(repo: Path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    run_id = json.loads((repo / "models" / "symbols" / "run.json").read_text())["run_id"]
+    run = mlflow.get_run(run_id)
+    assert "test_top1" in run.data.metrics
+    assert "val_top1" in run.data.metrics
+    assert run.data.tags["data.source"] == "synthetic"
+    history = mlflow.MlflowClient().get_metric_history(run_id, "val_top1")
+    assert len(history) == 2  # one point per epoch
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "evaluation")}
+    assert "evaluation/confusion.png" in artifacts
+
+
+def test_a_param_change_reruns_only_what_depends_on_it(repo: Path):
+    out = sh("dvc", "exp", "run", "-S", "symbols.register.margin=0.5", cwd=repo)
+    assert "Running stage 'symbols-register'" in out
+    assert "Running stage 'symbols-train'" not in out
+    registry = json.loads((repo / "reports" / "symbols" / "registry.json").read_text())
+    assert registry["version"] == "2"
+    assert not registry["promoted"]
+    shown = sh("dvc", "metrics", "show", "--json", cwd=repo)
+    assert "test_top1" in shown
