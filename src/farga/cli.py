@@ -76,6 +76,12 @@ def fetch(
     _run("fetch", component, archive=archive)
 
 
+@data_app.command("check")
+def check(component: ComponentArg) -> None:
+    """Make sure the raw data can be obtained (finds or downloads it) before a long pipeline run."""
+    _run("check", component)
+
+
 @data_app.command("prepare")
 def prepare(component: ComponentArg) -> None:
     """Split the data and cache arrays plus a per-sample manifest."""

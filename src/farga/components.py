@@ -17,6 +17,7 @@ from typing import Any
 # fetch(ctx, archive) / prepare, validate, train, evaluate (ctx) -> facts
 # score(ctx, model_dir) -> metrics of any exported model on the current test set (registry gate)
 # cards(ctx, facts) -> {"model_card": Card, "dataset_card": Card}
+# check(ctx) -> facts (optional): can the data be obtained? a preflight before a long pipeline
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
 
 
@@ -34,6 +35,9 @@ class Component:
         missing = [f for f in REQUIRED if f not in self.functions]
         if missing:
             raise TypeError(f"component {self.name!r} lacks {', '.join(missing)}")
+
+    def has(self, function: str) -> bool:
+        return function in self.functions
 
     def call(self, function: str, *args: Any) -> Any:
         module, _, attr = self.functions[function].partition(":")

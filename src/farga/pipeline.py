@@ -51,9 +51,19 @@ def register(ctx: StageContext) -> dict[str, Any]:
     return decision
 
 
+def check(ctx: StageContext) -> dict[str, Any]:
+    component = components.get(ctx.component)
+    if not component.has("check"):
+        return {"checked": False, "reason": f"{ctx.component} has no data preflight"}
+    result: dict[str, Any] = component.call("check", ctx)
+    return result
+
+
 def run_stage(stage: str, ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
     if stage == "register":
         return register(ctx)
+    if stage == "check":
+        return check(ctx)
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     component = components.get(ctx.component)

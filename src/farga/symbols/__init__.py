@@ -6,6 +6,7 @@ component = Component(
     name="symbols",
     summary="handwritten math symbol -> LaTeX command (HASYv2, 369 classes)",
     functions={
+        "check": "farga.symbols.acquire:check",
         "fetch": "farga.symbols.acquire:fetch",
         "prepare": "farga.symbols.prepare:prepare",
         "validate": "farga.symbols.contract:validate",

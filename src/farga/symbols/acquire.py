@@ -143,3 +143,11 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> dict[str, Any]:
     }
     write_json(raw / "fetch.json", info)
     return info
+
+
+def check(ctx: StageContext) -> dict[str, Any]:
+    """Preflight for ``make run``: find (or download) the archive before the pipeline starts."""
+    source = ctx.params["data"]["source"]
+    if source != "hasyv2":
+        return {"source": source, "archive": None}
+    return {"source": source, "archive": str(locate_archive(ctx.settings.root, None))}

@@ -108,7 +108,7 @@ def fit(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}")
         scores = evaluate_split(model, *val)

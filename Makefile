@@ -1,0 +1,51 @@
+# Verbs for the whole lifecycle. `make run` and `make test` are the two the README starts with.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
+
+.PHONY: help setup run data pipeline quick full test lint format typecheck clean
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[pipeline,serve,dev]'
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv with the pipeline, serving and dev extras
+
+run: setup  ## set up, get HASYv2, run the pipeline with the quick profile
+	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }
+	$(BIN)/farga data check symbols
+	$(BIN)/dvc exp run -S symbols.profile=quick
+	$(BIN)/dvc metrics show
+	@echo "Model registered in MLflow (mlflow.db). Serving arrives with the serving issue; see README."
+
+pipeline: setup  ## dvc repro with params.yaml as it is (full profile: ~40 min on 2 cores)
+	$(BIN)/dvc repro
+
+test: setup  ## static analysis and every test layer
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(PY) -m pytest --cov=farga --cov-report=term -q
+
+lint:  ## ruff lint and format check
+	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+
+format:  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+
+clean:  ## remove caches (not data, models or the MLflow store)
+	rm -rf .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
