@@ -7,9 +7,9 @@ from farga.symbols.preprocess import (
     ImageInputError,
     fit_to_box,
     normalise_image,
-    render_strokes,
     to_model_input,
 )
+from farga.symbols.strokes import render_strokes
 
 pytestmark = pytest.mark.code
 

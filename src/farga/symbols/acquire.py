@@ -82,10 +82,10 @@ def verify(archive: HasyArchive, *, full_catalogue: bool) -> dict[str, Any]:
     problems: list[str] = []
     known = catalogue.by_id()
     labels, symbols = archive.labels, archive.symbols
-    for row in symbols.itertuples():
-        sym = known.get(int(row.symbol_id))
-        if sym is None or sym.latex != row.latex:
-            problems.append(f"symbol {row.symbol_id} {row.latex!r} is not in the catalogue")
+    for sid, latex in zip(symbols.symbol_id.astype(int), symbols.latex, strict=True):
+        sym = known.get(sid)
+        if sym is None or sym.latex != latex:
+            problems.append(f"symbol {sid} {latex!r} is not in the catalogue")
     expected = len(known) if full_catalogue else len(symbols)
     if symbols.symbol_id.nunique() != expected:
         problems.append(f"{symbols.symbol_id.nunique()} classes in symbols.csv, expected {expected}")

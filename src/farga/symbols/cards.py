@@ -134,6 +134,15 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         ),
         ("Promotion", registry["reason"]),
         (
+            "Energy",
+            (
+                f"Training used {facts['train_energy_kwh'] * 1000:.1f} Wh "
+                f"({facts['train_emissions_kg_co2eq'] * 1000:.2f} g CO2eq); evaluation "
+                f"{facts['evaluate_energy_kwh'] * 1000:.2f} Wh. Measured with CodeCarbon's offline tracker: "
+                f"{run['energy']['caveat']}."
+            ),
+        ),
+        (
             "Limitations",
             (
                 "91% of HASYv2 comes from one writer, and the official folds are not writer-disjoint: the "

@@ -114,15 +114,15 @@ def load_frame() -> pd.DataFrame:
 def symbols() -> tuple[Symbol, ...]:
     return tuple(
         Symbol(
-            symbol_id=int(row.symbol_id),
-            latex=row.latex,
-            package=row.package or None,
-            mode=row.mode,
-            unicode=row.unicode or None,
-            family=row.family,
-            render=row.render,
+            symbol_id=int(row["symbol_id"]),
+            latex=row["latex"],
+            package=row["package"] or None,
+            mode=row["mode"],
+            unicode=row["unicode"] or None,
+            family=row["family"],
+            render=row["render"],
         )
-        for row in load_frame().itertuples()
+        for row in load_frame().to_dict(orient="records")
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
-from farga import tracking
+from farga import energy, tracking
 from farga.config import StageContext
 from farga.hashing import read_json, write_json
 from farga.onnx_runtime import OnnxModel
@@ -83,11 +83,13 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     reports.mkdir(parents=True, exist_ok=True)
     model = OnnxModel.load(model_dir)
     truth = manifest.symbol_id.to_numpy()
-    topk = predict_symbol_ids(model, images)
+    with energy.track("evaluate") as used:
+        topk = predict_symbol_ids(model, images)
     metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest).items()}
     run_info = read_json(model_dir / "run.json")
     metrics["val_top1"] = run_info["val_top1"]
     metrics["train_seconds"] = run_info["train_seconds"]
+    metrics.update(energy.as_metrics(run_info["energy"]) | energy.as_metrics(used))
 
     table = per_class_table(topk, truth)
     table.to_csv(reports / "per_class.csv", index=False)
@@ -107,6 +109,7 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
         import mlflow
 
         mlflow.log_metrics({k: v for k, v in tracking.numeric(metrics).items() if k.startswith("test_")})
+        mlflow.log_metrics(energy.as_metrics(used))
         for path in [*plots, reports / "per_class.csv"]:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
     return metrics

@@ -17,13 +17,14 @@ from torch import nn
 
 from farga.hashing import write_json
 from farga.symbols import catalogue
+from farga.symbols.model import SymbolCNN
 from farga.symbols.preprocess import SPEC
 
 OPSET = 17
 
 
 class Exported(nn.Module):
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: SymbolCNN):
         super().__init__()
         self.model = model
 
@@ -52,9 +53,9 @@ def label_map(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def export_onnx(
-    model: nn.Module, classes: list[dict[str, Any]], out: Path, provenance: dict[str, Any]
+    model: SymbolCNN, classes: list[dict[str, Any]], out: Path, provenance: dict[str, Any]
 ) -> dict[str, Path]:
-    model = model.eval().to(memory_format=torch.contiguous_format)
+    model = model.eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     path = out / "model.onnx"
     torch.onnx.export(
         Exported(model).eval(),

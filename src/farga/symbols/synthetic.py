@@ -92,7 +92,7 @@ def generate(cfg: dict[str, Any], *, progress: bool = True) -> HasyArchive:
     n_writers = int(cfg.get("writers", 8))
     strengths = np.linspace(0.6, 1.4, n_writers)
     images: dict[str, np.ndarray] = {}
-    rows = []
+    rows: list[tuple[str, int, str, int, int]] = []
     iterator = track(symbols, description="rendering synthetic symbols") if progress else symbols
     for sym in iterator:
         glyph = render_glyph(sym.render)

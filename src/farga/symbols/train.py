@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from farga import tracking
+from farga import energy, tracking
 from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
@@ -90,7 +90,7 @@ def fit(
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=float(cfg["lr"]), total_steps=steps, pct_start=float(cfg["warmup_fraction"])
     )
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
     for epoch in range(1, epochs + 1):
@@ -118,7 +118,7 @@ def fit(
             "val_loss": scores["loss"],
             "val_top1": scores["top1"],
             "val_top5": scores["top5"],
-            "lr": sched.get_last_lr()[0],
+            "lr": float(sched.get_last_lr()[0]),
             "epoch_seconds": time.perf_counter() - started,
         }
         history.append(row)
@@ -163,8 +163,11 @@ def train(ctx: StageContext) -> dict[str, Any]:
             mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
         started = time.perf_counter()
-        state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, on_epoch=log_epoch)
+        with energy.track("train") as used:
+            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, on_epoch=log_epoch)
         train_seconds = time.perf_counter() - started
+        mlflow.log_metrics(energy.as_metrics(used))
+        mlflow.set_tag("energy.caveat", energy.CAVEAT)
         model.load_state_dict(state)
 
         out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +197,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             "val_top5": best["val_top5"],
             "data_source": source,
             "data_sha256": data_sha,
+            "energy": used,
         }
         mlflow.log_metrics({"train_seconds": train_seconds, "best_val_top1": best["val_top1"]})
     write_json(out / "run.json", summary)

@@ -1,0 +1,45 @@
+"""Rendering a drawing given as strokes (what a canvas sends) into the model's input format."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from farga.symbols.preprocess import SIZE, ImageInputError, fit_to_box
+
+Point = tuple[float, float]
+
+
+def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas: int = 256) -> np.ndarray:
+    """Draw strokes (any coordinate range) the way HASYv2's drawings were rasterised.
+
+    Coordinates are fitted to a square canvas keeping the aspect ratio, drawn with a pen whose
+    width scales with the canvas, then fitted to the box like any image.
+    """
+    points = [p for stroke in strokes for p in stroke]
+    if not points:
+        raise ImageInputError("the drawing has no points")
+    xs = np.array([p[0] for p in points], dtype=np.float64)
+    ys = np.array([p[1] for p in points], dtype=np.float64)
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise ImageInputError("stroke coordinates must be finite numbers")
+    span = max(xs.max() - xs.min(), ys.max() - ys.min(), 1e-9)
+    margin = canvas * 0.1
+    scale = (canvas - 2 * margin) / span
+    off_x = (canvas - (xs.max() - xs.min()) * scale) / 2
+    off_y = (canvas - (ys.max() - ys.min()) * scale) / 2
+    pen = max(1, round(canvas / 24))
+    img = Image.new("L", (canvas, canvas), 0)
+    draw = ImageDraw.Draw(img)
+    for stroke in strokes:
+        pts = [((x - xs.min()) * scale + off_x, (y - ys.min()) * scale + off_y) for x, y in stroke]
+        if len(pts) == 1:
+            (x, y) = pts[0]
+            draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+        else:
+            draw.line(pts, fill=255, width=pen, joint="curve")
+            for x, y in (pts[0], pts[-1]):
+                draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
+    return fit_to_box(np.asarray(img, dtype=np.uint8), size)
