@@ -121,6 +121,48 @@ def pipeline(component: ComponentArg) -> None:
         _run(stage, component)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+    components_: Annotated[str, typer.Option("--components", help="comma-separated components to serve")] = "",
+) -> None:
+    """Serve the registry's champion models over HTTP (FastAPI + ONNX Runtime), with the web page at /."""
+    import tempfile
+
+    import uvicorn
+
+    if components_:
+        os.environ["FARGA_COMPONENTS"] = components_
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every worker writes its metric samples here; /metrics aggregates them
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
+    uvicorn.run("farga.serving.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)  # fmt: skip
+
+
+feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    component: ComponentArg,
+    out: Annotated[Path, typer.Option(help="file to write (symbols: a HASYv2-layout .tar)")],
+) -> None:
+    """Write the labelled feedback in the component's training format."""
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
+
+    comp = components.get(component)
+    if not comp.has("export_feedback"):
+        console.print(f"[red]{component} has no feedback export[/red]")
+        raise typer.Exit(code=1)
+    store = FeedbackStore(ServeSettings().resolved_database_url())
+    typer.echo(json.dumps(comp.call("export_feedback", store, out), indent=2))
+
+
 @app.command("components")
 def list_components() -> None:
     """List the installed components."""

@@ -18,6 +18,8 @@ from typing import Any
 # score(ctx, model_dir) -> metrics of any exported model on the current test set (registry gate)
 # cards(ctx, facts) -> {"model_card": Card, "dataset_card": Card}
 # check(ctx) -> facts (optional): can the data be obtained? a preflight before a long pipeline
+# service(serve_settings, store) -> ComponentService (optional): the component's API routes and model slot
+# export_feedback(store, dest) -> facts (optional): labelled feedback in the component's training format
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
 
 

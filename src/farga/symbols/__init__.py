@@ -14,5 +14,7 @@ component = Component(
         "evaluate": "farga.symbols.evaluate:evaluate",
         "score": "farga.symbols.evaluate:score",
         "cards": "farga.symbols.cards:card_sections",
+        "service": "farga.symbols.service:service",
+        "export_feedback": "farga.symbols.feedback:export_feedback",
     },
 )

@@ -1,0 +1,110 @@
+"""Which model serves: loading the registry's champion, and swapping it without downtime.
+
+A swap loads the new model beside the old one, smoke-tests it, then replaces a single reference
+(atomic under the GIL): requests in flight finish on the model they started with. A model that
+fails to load or to pass its smoke test is never served; the old one stays and the failure is
+counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farga.onnx_runtime import OnnxModel
+
+log = logging.getLogger("farga.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    model: OnnxModel
+    source: str
+    aliases: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        prov = self.model.provenance
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": prov.get("run_id"),
+            "data_sha256": prov.get("data_sha256"),
+            "data_source": prov.get("data_source"),
+            "source": self.source,
+        }
+
+
+class ModelSource:
+    """Where models come from: the MLflow registry (alias ``champion``), or a fixed directory."""
+
+    def __init__(self, name: str, *, registry_uri: str | None, model_dir: Path | None, cache: Path, threads: int = 1):
+        self.name, self.registry_uri, self.model_dir, self.cache, self.threads = (
+            name, registry_uri, model_dir, cache, threads,
+        )  # fmt: skip
+
+    def current_version(self) -> str | None:
+        """The version the source would serve now (cheap: no download)."""
+        if self.model_dir is not None:
+            return f"dir:{self.model_dir}"
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.registry_uri, registry_uri=self.registry_uri)
+        return str(client.get_model_version_by_alias(self.name, "champion").version)
+
+    def load(self, version: str | None = None) -> LoadedModel:
+        if self.model_dir is not None:
+            model = OnnxModel.load(self.model_dir, threads=self.threads)
+            label = str(model.provenance.get("version") or "local")
+            return LoadedModel(self.name, label, model, f"dir:{self.model_dir}")
+        import mlflow
+
+        version = version or self.current_version()
+        assert version is not None
+        dest = self.cache / self.name / f"v{version}"
+        if not (dest / "model.onnx").exists():
+            mlflow.set_tracking_uri(self.registry_uri)
+            mlflow.artifacts.download_artifacts(f"models:/{self.name}/{version}", dst_path=str(dest))
+        return LoadedModel(self.name, version, OnnxModel.load(dest, threads=self.threads), f"registry:{self.registry_uri}")
+
+
+class ModelSlot:
+    """The serving reference to one component's model, with a guarded swap."""
+
+    def __init__(self, source: ModelSource, smoke_test: Callable[[LoadedModel], None]):
+        self.source = source
+        self.smoke_test = smoke_test
+        self.current: LoadedModel | None = None
+        self.last_error: str | None = None
+        self.failures = 0
+        self._lock = threading.Lock()  # one reload at a time; reads never wait for it
+
+    def reload(self, *, force: bool = False) -> dict[str, Any]:
+        with self._lock:
+            previous = self.current
+            try:
+                wanted = self.source.current_version()
+                if not force and previous is not None and wanted == previous.version:
+                    return {"changed": False, "version": previous.version}
+                candidate = self.source.load(wanted if self.source.model_dir is None else None)
+                self.smoke_test(candidate)
+            except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("model reload for %s failed; still serving %s: %s", self.source.name,
+                          previous.version if previous else "nothing", self.last_error)  # fmt: skip
+                return {"changed": False, "error": self.last_error,
+                        "version": previous.version if previous else None}  # fmt: skip
+            self.current = candidate  # the atomic swap
+            self.last_error = None
+            log.info("serving %s v%s (was %s)", candidate.name, candidate.version,
+                     previous.version if previous else "nothing")  # fmt: skip
+            return {"changed": True, "version": candidate.version,
+                    "previous": previous.version if previous else None}  # fmt: skip

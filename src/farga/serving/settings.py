@@ -1,0 +1,43 @@
+"""Serving settings, from the environment (prefix ``FARGA_``): where models and feedback live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from farga.config import Settings
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore", protected_namespaces=())
+
+    root: Path = Path.cwd()
+    components: str = "symbols"  # comma-separated names of the components to serve
+    # Models: the registry's champion (default) or a fixed exported-model directory per component
+    # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
+    tracking_uri: str = ""
+    model_cache: Path | None = None
+    reload_interval_s: float = 60.0
+    api_key: str = ""  # admin endpoints are disabled while empty
+    database_url: str = ""  # empty: SQLite file feedback.db in root
+    threads: int = 1  # ONNX Runtime intra-op threads per worker
+    max_body_bytes: int = 1 << 20
+
+    def component_names(self) -> list[str]:
+        return [c.strip() for c in self.components.split(",") if c.strip()]
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"
+
+    def resolved_tracking_uri(self) -> str:
+        return Settings(root=self.root, tracking_uri=self.tracking_uri).resolved_tracking_uri()
+
+    def cache_dir(self) -> Path:
+        return self.model_cache or self.root / "models" / "serving"
+
+    def model_dir(self, component: str) -> Path | None:
+        import os
+
+        value = os.environ.get(f"FARGA_MODEL_DIR_{component.upper()}")
+        return Path(value) if value else None

@@ -1,0 +1,95 @@
+"""The symbols API contract (pydantic): strict types, finite numbers, bounded sizes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_STROKES = 100
+MAX_POINTS = 5_000
+MAX_IMAGE_SIDE = 1024
+TopK = Annotated[int, Field(ge=1, le=20, description="how many candidates to return (1-20)")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Point(Strict):
+    x: float = Field(description="x in any coordinate range (canvas pixels, say)")
+    y: float = Field(description="y, growing downwards as on a canvas")
+    t: float | None = Field(default=None, description="time stamp (ms); kept in the log, not used by the model")
+
+
+class StrokesRequest(Strict):
+    strokes: list[Annotated[list[Point], Field(min_length=1)]] = Field(
+        min_length=1, max_length=MAX_STROKES, description=f"pen strokes, at most {MAX_STROKES}"
+    )
+    top_k: TopK = 5
+
+    @model_validator(mode="after")
+    def bounded_points(self) -> StrokesRequest:
+        total = sum(len(s) for s in self.strokes)
+        if total > MAX_POINTS:
+            raise ValueError(f"the drawing has {total} points; at most {MAX_POINTS} are accepted")
+        return self
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False,
+        json_schema_extra={"examples": [{"strokes": [[{"x": 10, "y": 80, "t": 0}, {"x": 50, "y": 10, "t": 40},
+                                                      {"x": 90, "y": 80, "t": 80}],
+                                                     [{"x": 30, "y": 50, "t": 200}, {"x": 70, "y": 50, "t": 240}]],
+                                         "top_k": 5}]},
+    )  # fmt: skip
+
+
+class Candidate(BaseModel):
+    latex: str = Field(examples=[r"\alpha"])
+    symbol_id: int = Field(examples=[160])
+    score: float = Field(ge=0, le=1, examples=[0.93])
+    package: str | None = Field(description="LaTeX package to load, null for none", examples=[None, "amssymb"])
+    mode: Literal["math", "text", "both"]
+    unicode: str | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    run_id: str | None
+    data_sha256: str | None
+    data_source: str | None
+    source: str
+
+
+class PredictResponse(BaseModel):
+    prediction_id: str
+    model: ModelInfo
+    candidates: list[Candidate]
+
+
+class FeedbackRequest(Strict):
+    prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="from the predict response")
+    latex: str = Field(min_length=1, max_length=128, description="the symbol the user meant", examples=[r"\alpha"])
+
+
+class FeedbackResponse(BaseModel):
+    prediction_id: str
+    latex: str
+    agreement: Literal["agree", "disagree", "disagree_outside_topk"]
+    stored: bool
+
+
+class SymbolInfo(BaseModel):
+    symbol_id: int
+    latex: str
+    package: str | None
+    usepackage: str | None
+    mode: Literal["math", "text", "both"]
+    unicode: str | None
+    family: str
+    preview: str | None = Field(description="a character that previews the symbol, when Unicode has one")
+
+
+class ErrorResponse(BaseModel):
+    detail: str

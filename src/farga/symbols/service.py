@@ -1,0 +1,218 @@
+"""The symbols API: predict from strokes or an uploaded image, take feedback, list the catalogue."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from PIL import Image, UnidentifiedImageError
+from pydantic import ValidationError
+
+from farga.serving import metrics
+from farga.serving.app import ComponentService
+from farga.serving.models import LoadedModel, ModelSlot, ModelSource
+from farga.serving.settings import ServeSettings
+from farga.serving.store import FeedbackStore, NotFoundError
+from farga.symbols import catalogue
+from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_input
+from farga.symbols.schemas import (
+    MAX_IMAGE_SIDE,
+    Candidate,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    PredictResponse,
+    StrokesRequest,
+    SymbolInfo,
+)
+from farga.symbols.strokes import render_strokes
+
+NAME = "symbols"
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {400: "the input cannot be read as a drawing or image", 413: "body over 1 MiB",
+                       415: "neither JSON nor multipart/form-data", 422: "fields missing, of the wrong type or out of range",
+                       503: "no model loaded yet"}.items()
+}  # fmt: skip
+IMAGE_TYPES = {"PNG", "JPEG"}
+
+
+class Predictor:
+    """Inference on the current model: preprocessed ink maps in, catalogue candidates out."""
+
+    def __init__(self, slot: ModelSlot):
+        self.slot = slot
+
+    def loaded(self) -> LoadedModel:
+        current = self.slot.current
+        if current is None:
+            raise HTTPException(status_code=503, detail="no symbols model is loaded yet; try again shortly")
+        return current
+
+    @staticmethod
+    def candidates(loaded: LoadedModel, ink: np.ndarray, top_k: int) -> list[Candidate]:
+        probs = loaded.model.run(to_model_input(ink[None]))["probabilities"][0]
+        order = np.argsort(-probs)[:top_k]
+        known = catalogue.by_id()
+        out = []
+        for index in order:
+            sym = known[int(loaded.model.labels[int(index)]["symbol_id"])]
+            out.append(Candidate(latex=sym.latex, symbol_id=sym.symbol_id, score=float(probs[index]),
+                                 package=sym.package, mode=sym.mode, unicode=sym.unicode))  # type: ignore[arg-type]  # fmt: skip
+        return out
+
+
+def smoke_test(loaded: LoadedModel) -> None:
+    """A model must map a clean drawing to a valid probability vector over catalogue symbols."""
+    known = catalogue.by_id()
+    unknown = [c["symbol_id"] for c in loaded.model.labels if int(c["symbol_id"]) not in known]
+    if unknown:
+        raise ValueError(f"model labels outside the catalogue: {unknown[:5]}")
+    ink = render_strokes([[(0.0, 0.0), (1.0, 1.0)], [(0.0, 1.0), (1.0, 0.0)]])
+    probs = loaded.model.run(to_model_input(ink[None]))["probabilities"]
+    if probs.shape != (1, len(loaded.model.labels)) or not np.isfinite(probs).all() or abs(probs.sum() - 1) > 1e-3:
+        raise ValueError(f"model output is not a probability vector over its labels: shape {probs.shape}")
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    if not data:
+        raise ImageInputError("the uploaded image is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format not in IMAGE_TYPES:
+                raise ImageInputError(f"the image must be PNG or JPEG, got {img.format}")
+            if max(img.size) > MAX_IMAGE_SIDE:
+                raise ImageInputError(f"the image is {img.size[0]}x{img.size[1]}; at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+            img.load()
+            return np.asarray(img.convert("RGBA"))
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
+        if isinstance(exc, ImageInputError):
+            raise
+        raise ImageInputError(f"the upload is not a readable PNG or JPEG image: {exc}") from exc
+
+
+def parse_top_k(value: Any) -> int:
+    try:
+        top_k = int(str(value))
+    except ValueError:
+        raise HTTPException(status_code=422, detail=f"top_k must be an integer from 1 to 20, got {value!r}") from None
+    if not 1 <= top_k <= 20:
+        raise HTTPException(status_code=422, detail=f"top_k must be from 1 to 20, got {top_k}")
+    return top_k
+
+
+def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
+    router = APIRouter()
+    strokes_schema = StrokesRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    multipart_schema = {
+        "type": "object",
+        "required": ["image"],
+        "properties": {
+            "image": {"type": "string", "format": "binary", "description": "PNG or JPEG, at most 1024x1024"},
+            "top_k": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+        },
+    }
+
+    @router.post(
+        "/predict",
+        response_model=PredictResponse,
+        summary="Recognise a drawn symbol: the top-k LaTeX commands, best first",
+        responses=ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": strokes_schema, "examples": {
+                        "A": {"value": strokes_schema["examples"][0]}}},
+                    "multipart/form-data": {"schema": multipart_schema},
+                },
+            }
+        },
+    )  # fmt: skip
+    async def predict(request: Request) -> PredictResponse:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        input_json: Any = None
+        blob: bytes | None = None
+        try:
+            if content_type == "application/json":
+                try:
+                    body = StrokesRequest.model_validate_json(await request.body())
+                except ValidationError as exc:
+                    raise HTTPException(status_code=422, detail=_explain(exc)) from None
+                top_k, kind = body.top_k, "strokes"
+                ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
+                input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
+            elif content_type == "multipart/form-data":
+                form = await request.form(max_files=1, max_fields=2)
+                upload, extra = form.get("image"), set(form.keys()) - {"image", "top_k"}
+                if extra:
+                    raise HTTPException(status_code=422, detail=f"unexpected form fields: {sorted(extra)}")
+                if upload is None or isinstance(upload, str):
+                    raise HTTPException(status_code=422, detail="the form field 'image' must hold a PNG or JPEG file")
+                top_k, kind = parse_top_k(form.get("top_k", 5)), "image"
+                blob = await upload.read()
+                ink = normalise_image(decode_image(blob))
+            else:
+                raise HTTPException(status_code=415, detail="send application/json strokes or a multipart/form-data image")
+        except ImageInputError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        loaded = predictor.loaded()
+        candidates = predictor.candidates(loaded, ink, top_k)
+        row = store.log_prediction(
+            component=NAME, model_name=loaded.name, model_version=loaded.version,
+            model_run_id=loaded.info["run_id"], input_kind=kind, input_json=input_json, input_blob=blob,
+            model_input=ink.tobytes(), candidates=[c.model_dump() for c in candidates],
+            top1=candidates[0].latex, top1_score=candidates[0].score,
+        )  # fmt: skip
+        metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0].latex).inc()
+        metrics.CONFIDENCE.labels(NAME).observe(candidates[0].score)
+        return PredictResponse(prediction_id=row.id, model=loaded.info, candidates=candidates)  # type: ignore[arg-type]
+
+    @router.post(
+        "/feedback",
+        response_model=FeedbackResponse,
+        summary="The symbol the user meant, for a prediction",
+        responses={404: {"model": ErrorResponse, "description": "no such prediction"},
+                   422: {"model": ErrorResponse, "description": "unknown symbol or malformed id"}},
+    )  # fmt: skip
+    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+        if body.latex not in catalogue.by_latex():
+            raise HTTPException(status_code=422, detail=f"{body.latex!r} is not a symbol of the catalogue")
+        try:
+            row = store.add_feedback(NAME, body.prediction_id, body.latex)
+        except NotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        shown = [c["latex"] for c in row.candidates]
+        agreement = "agree" if body.latex == row.top1 else "disagree" if body.latex in shown else "disagree_outside_topk"
+        metrics.FEEDBACK.labels(NAME, agreement).inc()
+        return FeedbackResponse(prediction_id=row.id, latex=body.latex, agreement=agreement, stored=True)  # type: ignore[arg-type]
+
+    @router.get("/classes", response_model=list[SymbolInfo], summary="The catalogue of recognisable symbols")
+    def classes() -> list[SymbolInfo]:
+        return CLASSES
+
+    return router
+
+
+def _explain(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+CLASSES = [
+    SymbolInfo(symbol_id=s.symbol_id, latex=s.latex, package=s.package, usepackage=s.usepackage,
+               mode=s.mode, unicode=s.unicode, family=s.family, preview=s.unicode)  # type: ignore[arg-type]
+    for s in catalogue.symbols()
+]  # fmt: skip
+
+
+def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:
+    source = ModelSource(NAME, registry_uri=settings.resolved_tracking_uri(), model_dir=settings.model_dir(NAME),
+                         cache=settings.cache_dir(), threads=settings.threads)  # fmt: skip
+    slot = ModelSlot(source, smoke_test)
+    return ComponentService(NAME, "draw a math symbol, get its LaTeX command", build_router(Predictor(slot), store),
+                            slot, STATIC if STATIC.exists() else None)  # fmt: skip
+
