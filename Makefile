@@ -11,7 +11,7 @@ export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help setup run data pipeline quick full test lint format typecheck clean
+.PHONY: help setup system-deps run serve pipeline bench test lint format clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -21,22 +21,35 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[pipeline,serve,dev]'
+	$(PY) -m pip install -q -e '.[pipeline,serve,postgres,dev]'
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv with the pipeline, serving and dev extras
+setup: $(VENV)/.installed  ## create .venv with the pipeline, serving, PostgreSQL and dev extras
+
+system-deps:  ## Debian packages the tests and benchmark use: Chromium + driver (browser test), wrk (load)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver wrk; }
 
 run: setup  ## set up, get HASYv2, run the pipeline with the quick profile
 	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }
 	$(BIN)/farga data check symbols
+	@# DVC records experiments as git objects: give git an identity if it has none
+	git config user.email >/dev/null || git config user.email "farga@localhost"
+	git config user.name >/dev/null || git config user.name "farga"
 	$(BIN)/dvc exp run -S symbols.profile=quick
 	$(BIN)/dvc metrics show
-	@echo "Model registered in MLflow (mlflow.db). Serving arrives with the serving issue; see README."
+	$(MAKE) serve
+
+serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the page is at /)
+	$(BIN)/farga serve --host 127.0.0.1 --port 8000 --workers 2
 
 pipeline: setup  ## dvc repro with params.yaml as it is (full profile: ~40 min on 2 cores)
 	$(BIN)/dvc repro
 
-test: setup  ## static analysis and every test layer
+bench: setup system-deps  ## serving benchmark: writes docs/performance.md
+	$(BIN)/farga bench symbols --out docs/performance.md
+
+test: setup system-deps  ## static analysis and every test layer
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(PY) -m pytest --cov=farga --cov-report=term -q

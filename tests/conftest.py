@@ -75,6 +75,20 @@ def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def trained_project(prepared_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with a registered champion trained on the small synthetic data (shared, read-only)."""
+    from farga.pipeline import run_stage
+
+    root = tmp_path_factory.mktemp("trained")
+    shutil.rmtree(root)
+    shutil.copytree(prepared_project, root)
+    ctx = make_ctx(root, yaml.safe_load((root / "params.yaml").read_text()))
+    for stage in ("train", "evaluate", "register"):
+        run_stage(stage, ctx)
+    return root
+
+
 @pytest.fixture
 def prepared_copy(prepared_project: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "project"

@@ -142,6 +142,32 @@ def serve(
                 log_level="info", access_log=False)  # fmt: skip
 
 
+@app.command()
+def bench(
+    component: ComponentArg,
+    seconds: Annotated[int, typer.Option(help="wrk duration per level")] = 10,
+    workers: Annotated[int, typer.Option(help="uvicorn workers per service")] = 2,
+    out: Annotated[Path | None, typer.Option(help="also write the report here (markdown)")] = None,
+) -> None:
+    """Benchmark serving: in-process ONNX latency and HTTP latency/throughput against a naive baseline."""
+    from farga import benchmark
+    from farga.config import Settings
+
+    if component != "symbols":
+        console.print(f"[red]no benchmark for {component}[/red]")
+        raise typer.Exit(code=1)
+    root = Settings().root
+    model = root / "models" / component / "model.onnx"
+    if not model.exists():
+        console.print(f"[red]{model} is missing: run the pipeline first (make run)[/red]")
+        raise typer.Exit(code=1)
+    report = benchmark.run(root, model, seconds, workers, (1, 8, 32))
+    text = benchmark.markdown(report, f"farga bench {component} --seconds {seconds} --workers {workers}")
+    typer.echo(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
 feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 

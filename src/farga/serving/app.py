@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -65,20 +66,27 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             raise components.UnknownComponentError(f"component {name!r} has no service to serve")
         services[name] = component.call("service", settings, store)
 
-    async def periodic_reload() -> None:
+    signal = reload_signal(settings)
+
+    async def watch_registry() -> None:
+        """Poll the registry every reload interval, and follow an admin reload made in any worker."""
+        seen, last_poll = _mtime(signal), time.monotonic()
         while True:
-            await asyncio.sleep(settings.reload_interval_s)
-            for service in services.values():
-                await asyncio.to_thread(reload_slot, service)
+            await asyncio.sleep(1.0)
+            changed = _mtime(signal) != seen
+            due = settings.reload_interval_s > 0 and time.monotonic() - last_poll >= settings.reload_interval_s
+            if changed or due:
+                seen, last_poll = _mtime(signal), time.monotonic()
+                for service in services.values():
+                    await asyncio.to_thread(reload_slot, service)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for service in services.values():
             await asyncio.to_thread(reload_slot, service, True)
-        task = asyncio.create_task(periodic_reload()) if settings.reload_interval_s > 0 else None
+        task = asyncio.create_task(watch_registry())
         yield
-        if task is not None:
-            task.cancel()
+        task.cancel()
 
     app = FastAPI(
         title="Farga",
@@ -105,6 +113,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static-app")
     app.include_router(shared_routes(services, settings))
     return app
+
+
+def reload_signal(settings: ServeSettings) -> Path:
+    return settings.cache_dir() / ".reload-requested"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except FileNotFoundError:
+        return 0.0
 
 
 def require_admin(settings: ServeSettings) -> Callable[[str | None], None]:
@@ -168,6 +187,10 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
     def admin_reload(component: str) -> dict[str, Any]:
         if component not in services:
             raise HTTPException(status_code=404, detail=f"no component {component!r}; serving {sorted(services)}")
-        return reload_slot(services[component], force=False)
+        result = reload_slot(services[component], force=False)
+        signal = reload_signal(settings)  # the other workers follow within a second
+        signal.parent.mkdir(parents=True, exist_ok=True)
+        signal.touch()
+        return result
 
     return router

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, event, select
+from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -51,9 +51,16 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")  # durable at commit: nothing accepted is lost
+        # NORMAL: a prediction log survives a crash of the service, not of the machine; feedback
+        # transactions raise it to FULL (synced at commit), see FeedbackStore.add_feedback.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")  # several workers share the file
         cursor.close()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # a feedback transaction raised this connection to FULL: give it back to the pool at NORMAL
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def migrate(url: str) -> None:
@@ -85,6 +92,8 @@ class FeedbackStore:
 
     def add_feedback(self, component: str, prediction_id: str, label: str) -> Prediction:
         with self.sessions.begin() as session:
+            if self.engine.dialect.name == "sqlite":
+                session.execute(text("PRAGMA synchronous=FULL"))  # this commit reaches the disk before 2xx
             row = session.get(Prediction, prediction_id)
             if row is None or row.component != component:
                 raise NotFoundError(f"no {component} prediction with id {prediction_id!r}")

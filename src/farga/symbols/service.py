@@ -105,9 +105,26 @@ def parse_top_k(value: Any) -> int:
     return top_k
 
 
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` inlined, to embed in an OpenAPI request body."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
 def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
     router = APIRouter()
-    strokes_schema = StrokesRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    strokes_schema = inline_refs(StrokesRequest.model_json_schema())
     multipart_schema = {
         "type": "object",
         "required": ["image"],
@@ -149,10 +166,10 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             elif content_type == "multipart/form-data":
                 form = await request.form(max_files=1, max_fields=2)
                 upload, extra = form.get("image"), set(form.keys()) - {"image", "top_k"}
-                if extra:
-                    raise HTTPException(status_code=422, detail=f"unexpected form fields: {sorted(extra)}")
                 if upload is None or isinstance(upload, str):
                     raise HTTPException(status_code=422, detail="the form field 'image' must hold a PNG or JPEG file")
+                if extra:
+                    raise HTTPException(status_code=422, detail=f"unexpected form fields: {sorted(extra)}")
                 top_k, kind = parse_top_k(form.get("top_k", 5)), "image"
                 blob = await upload.read()
                 ink = normalise_image(decode_image(blob))

@@ -25,7 +25,10 @@ def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas:
     ys = np.array([p[1] for p in points], dtype=np.float64)
     if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         raise ImageInputError("stroke coordinates must be finite numbers")
-    span = max(xs.max() - xs.min(), ys.max() - ys.min(), 1e-9)
+    with np.errstate(over="ignore"):
+        span = max(xs.max() - xs.min(), ys.max() - ys.min(), 1e-9)
+    if not np.isfinite(span):
+        raise ImageInputError("stroke coordinates must be finite and span a finite range")
     margin = canvas * 0.1
     scale = (canvas - 2 * margin) / span
     off_x = (canvas - (xs.max() - xs.min()) * scale) / 2

@@ -1,0 +1,110 @@
+"""The same API against a real uvicorn process on 127.0.0.1: several workers, a model swap under load."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.conftest import CROSS, drawing, png
+from farga.config import Settings
+from farga.serving.process import running_server
+
+pytestmark = pytest.mark.api
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_two_workers_serve_log_and_count_together(served: Path):
+    with running_server(served, workers=2, env={"FARGA_API_KEY": "secret"}) as url, httpx.Client(base_url=url) as http:
+        ids = []
+        for _ in range(20):
+            response = http.post("/v1/symbols/predict", json=CROSS)
+            assert response.status_code == 200
+            ids.append(response.json()["prediction_id"])
+        up = http.post("/v1/symbols/predict", files={"image": ("d.png", png(drawing()), "image/png")})
+        assert up.status_code == 200
+        assert http.post("/v1/symbols/predict", json={"strokes": []}).status_code == 422
+        fb = http.post("/v1/symbols/feedback", json={"prediction_id": ids[0], "latex": r"\alpha"})
+        assert fb.status_code == 200
+        text = http.get("/metrics").text
+    # requests spread over two processes; /metrics must aggregate them
+    assert metric(text, "farga_http_request_duration_seconds_count", route="/v1/symbols/predict", status="200") == 21
+    assert metric(text, "farga_http_request_duration_seconds_count", route="/v1/symbols/predict", status="422") == 1
+    assert metric(text, "farga_predictions_total") == 21
+    assert metric(text, "farga_feedback_total") == 1
+    assert re.search(r'farga_model_info\{component="symbols",.*version="1"', text)
+
+
+def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Path):
+    """Promote a new champion while requests flow; the admin reload swaps it; nothing fails."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    with running_server(served, workers=2, env={"FARGA_API_KEY": "secret"}) as url:
+        failures, versions, stop = [], set(), threading.Event()
+
+        def traffic() -> None:
+            with httpx.Client(base_url=url, timeout=10) as http:
+                while not stop.is_set():
+                    response = http.post("/v1/symbols/predict", json=CROSS)
+                    if response.status_code != 200:
+                        failures.append(response.status_code)
+                    else:
+                        versions.add(response.json()["model"]["version"])
+
+        workers = [threading.Thread(target=traffic) for _ in range(3)]
+        for w in workers:
+            w.start()
+        mlflow.set_tracking_uri(Settings(root=served).resolved_tracking_uri())
+        client = MlflowClient()
+        source = client.get_model_version("symbols", "1").source
+        new = mlflow.register_model(source, "symbols").version
+        client.set_registered_model_alias("symbols", "champion", new)
+        reload = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": "secret"}, timeout=60)
+        time.sleep(3)  # the other worker follows the admin reload within a second or two
+        after = {httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"] for _ in range(12)}
+        stop.set()
+        for w in workers:
+            w.join()
+    assert reload.status_code == 200 and reload.json()["changed"] is True
+    assert reload.json()["previous"] == "1"
+    assert after == {str(new)}  # every worker serves the new champion
+    assert failures == []
+    assert "1" in versions
+
+
+def test_a_broken_champion_is_not_served(served: Path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(Settings(root=served).resolved_tracking_uri())
+    with running_server(served, env={"FARGA_API_KEY": "secret"}) as url:
+        broken = served / "broken"
+        broken.mkdir()
+        (broken / "model.onnx").write_bytes(b"not an onnx model")
+        with mlflow.start_run():
+            mlflow.log_artifact(str(broken / "model.onnx"), artifact_path="model")
+            uri = mlflow.get_artifact_uri("model")
+        version = mlflow.register_model(uri, "symbols").version
+        MlflowClient().set_registered_model_alias("symbols", "champion", version)
+        response = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": "secret"}, timeout=60)
+        assert response.status_code == 200
+        assert "error" in response.json() and response.json()["version"] == "1"
+        served_version = httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"]
+        text = httpx.get(f"{url}/metrics").text
+    assert served_version == "1"
+    assert metric(text, "farga_model_reloads_total", outcome="error") == 1

@@ -1,0 +1,262 @@
+"""Every endpoint and every error path of the symbols API, in process (TestClient)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.conftest import CROSS, drawing, png, settings_for
+from farga.serving.app import create_app
+from farga.serving.store import FeedbackStore
+from farga.symbols import catalogue
+from farga.symbols.preprocess import normalise_image
+from farga.symbols.service import decode_image
+
+pytestmark = pytest.mark.api
+
+
+def predict(client: TestClient, payload=CROSS, **kw):
+    return client.post("/v1/symbols/predict", json={**payload, **kw})
+
+
+def test_health_and_readiness(client: TestClient):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["components"]["symbols"]["model"]["version"] == "1"
+
+
+def test_not_ready_before_a_model_is_loaded(served: Path):
+    client = TestClient(create_app(settings_for(served)))  # no `with`: the lifespan has not loaded models
+    assert client.get("/readyz").status_code == 503
+    response = predict(client)
+    assert response.status_code == 503
+    assert "no symbols model" in response.json()["detail"]
+
+
+def test_predict_from_strokes_answers_top_k_best_first_with_provenance(client: TestClient):
+    body = predict(client, top_k=7).json()
+    assert len(body["prediction_id"]) == 32
+    scores = [c["score"] for c in body["candidates"]]
+    assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+    known = catalogue.by_latex()
+    for c in body["candidates"]:
+        sym = known[c["latex"]]
+        assert (c["symbol_id"], c["package"], c["mode"]) == (sym.symbol_id, sym.package, sym.mode)
+    model = body["model"]
+    assert model["name"] == "symbols" and model["version"] == "1"
+    assert model["run_id"] and len(model["data_sha256"]) == 64 and model["data_source"] == "synthetic"
+
+
+def test_predict_defaults_to_five_candidates(client: TestClient):
+    assert len(predict(client).json()["candidates"]) == 5
+
+
+def test_predict_from_an_uploaded_image_either_polarity_and_format(client: TestClient):
+    img = drawing()
+    answers = []
+    for data, mime in [(png(img), "image/png"), (png(255 - img), "image/png"), (png(img, "JPEG"), "image/jpeg")]:
+        response = client.post("/v1/symbols/predict", files={"image": ("x", data, mime)}, data={"top_k": "3"})
+        assert response.status_code == 200, response.text
+        answers.append([c["latex"] for c in response.json()["candidates"]])
+    assert answers[0] == answers[1]  # ink polarity does not matter
+    assert len(answers[2]) == 3
+
+
+def test_a_hasyv2_image_through_the_upload_path_is_the_training_input(prepared_project: Path):
+    """One preprocessing: the bytes of an archive PNG, decoded as an upload, give the prepared array."""
+    prepared = prepared_project / "data" / "prepared" / "symbols"
+    import pandas as pd
+
+    manifest = pd.read_parquet(prepared / "manifest.parquet")
+    images = np.load(prepared / "images.npy")
+    raw = next((prepared_project / "data" / "raw" / "symbols").glob("*.tar"))
+    with tarfile.open(raw) as tar:
+        for i in (0, 7, 42):
+            data = tar.extractfile(manifest.path[i]).read()
+            assert np.array_equal(normalise_image(decode_image(data)), images[i])
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ({"strokes": []}, 422, "at least 1"),
+        ({"strokes": [[]]}, 422, "at least 1"),
+        ({"strokes": [[{"x": "1", "y": 2}]]}, 422, "valid number"),
+        ({"strokes": [[{"x": 1}]]}, 422, "y: Field required"),
+        ({"strokes": [[{"x": 1, "y": 2, "z": 3}]]}, 422, "Extra inputs"),
+        ({**CROSS, "top_k": 0}, 422, "top_k"),
+        ({**CROSS, "top_k": 21}, 422, "top_k"),
+        ({**CROSS, "top_k": 2.5}, 422, "top_k"),
+        ({**CROSS, "top_k": "5"}, 422, "top_k"),
+        ({"strokes": [[{"x": 1, "y": 1}]] * 101}, 422, "at most 100"),
+        ({"strokes": [[{"x": i, "y": i} for i in range(2501)]] * 2}, 422, "at most 5000"),
+        ({"strokes": [[{"x": 1e308, "y": 1}, {"x": -1e308, "y": 1}]]}, 400, "finite"),
+        ({"points": []}, 422, "strokes"),
+    ],
+)
+def test_bad_strokes_get_a_4xx_with_a_reason(client: TestClient, payload, status, fragment):
+    response = client.post("/v1/symbols/predict", json=payload)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["detail"]
+
+
+def test_non_finite_numbers_and_broken_json_are_rejected(client: TestClient):
+    for raw in ['{"strokes": [[{"x": NaN, "y": 1}]]}', '{"strokes": [[{"x": Infinity, "y": 1}]]}', "{not json", ""]:
+        response = client.post("/v1/symbols/predict", content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 422, raw
+        assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "status", "fragment"),
+    [
+        ({"image": ("a.gif", None, "image/gif")}, {}, 400, "PNG or JPEG"),
+        ({"image": ("a.txt", b"hello", "text/plain")}, {}, 400, "not a readable"),
+        ({"image": ("a.png", b"", "image/png")}, {}, 400, "empty"),
+        ({"image": ("big.png", "big", "image/png")}, {}, 400, "at most 1024x1024"),
+        ({"image": ("blank.png", "blank", "image/png")}, {}, 400, "no ink"),
+        ({"other": ("a.png", "ok", "image/png")}, {}, 422, "'image'"),
+        ({"image": ("a.png", "ok", "image/png")}, {"top_k": "many"}, 422, "top_k"),
+        ({"image": ("a.png", "ok", "image/png")}, {"top_k": "0"}, 422, "top_k"),
+        ({"image": ("a.png", "ok", "image/png")}, {"colour": "red"}, 422, "unexpected form fields"),
+    ],
+)
+def test_bad_uploads_get_a_4xx_with_a_reason(client: TestClient, files, data, status, fragment):
+    makers = {
+        None: lambda: _gif(),
+        "big": lambda: png(np.full((1025, 10), 255, np.uint8)),
+        "blank": lambda: png(np.full((64, 64), 255, np.uint8)),
+        "ok": lambda: png(drawing()),
+    }
+    resolved = {k: (n, makers[c]() if c in makers else c, m) for k, (n, c, m) in files.items()}
+    response = client.post("/v1/symbols/predict", files=resolved, data=data)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["detail"]
+
+
+def _gif() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(drawing()).save(buf, format="GIF")
+    return buf.getvalue()
+
+
+def test_wrong_content_type_and_oversized_body(client: TestClient):
+    response = client.post("/v1/symbols/predict", content=b"x=1", headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+    huge = b'{"strokes": [[' + b'{"x": 1, "y": 1},' * 70_000 + b'{"x": 1, "y": 1}]]}'
+    response = client.post("/v1/symbols/predict", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "limit" in response.json()["detail"]
+
+
+def test_feedback_is_stored_and_classified(client: TestClient, served: Path):
+    first = predict(client).json()
+    top1 = first["candidates"][0]["latex"]
+    second_choice = first["candidates"][1]["latex"]
+    outside = next(s.latex for s in catalogue.symbols() if s.latex not in {c["latex"] for c in first["candidates"]})
+    for latex, agreement in [(top1, "agree"), (second_choice, "disagree"), (outside, "disagree_outside_topk")]:
+        response = client.post("/v1/symbols/feedback", json={"prediction_id": first["prediction_id"], "latex": latex})
+        assert response.status_code == 200
+        assert response.json() == {"prediction_id": first["prediction_id"], "latex": latex,
+                                   "agreement": agreement, "stored": True}  # fmt: skip
+    store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
+    row = store.get(first["prediction_id"])
+    assert row is not None and row.feedback_label == outside and row.model_version == "1"
+    assert row.input_kind == "strokes" and row.input_json[0][0] == {"x": 0.0, "y": 0.0}
+    assert len(row.model_input) == 32 * 32
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ({"prediction_id": "0" * 32, "latex": r"\alpha"}, 404, "no symbols prediction"),
+        ({"prediction_id": "xyz", "latex": r"\alpha"}, 422, "prediction_id"),
+        ({"prediction_id": "0" * 32, "latex": r"\notasymbol"}, 422, "not a symbol of the catalogue"),
+        ({"prediction_id": "0" * 32}, 422, "latex"),
+        ({"prediction_id": "0" * 32, "latex": 5}, 422, "latex"),
+    ],
+)
+def test_bad_feedback_gets_a_4xx_with_a_reason(client: TestClient, payload, status, fragment):
+    response = client.post("/v1/symbols/feedback", json=payload)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["detail"]
+
+
+def test_the_catalogue(client: TestClient):
+    classes = client.get("/v1/symbols/classes").json()
+    assert len(classes) == 369
+    mathscr = next(c for c in classes if c["latex"] == r"\mathscr{A}")
+    assert mathscr["usepackage"] == r"\usepackage{mathrsfs}" and mathscr["preview"]
+
+
+def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
+    body = predict(client).json()
+    client.post("/v1/symbols/feedback", json={"prediction_id": body["prediction_id"], "latex": body["candidates"][0]["latex"]})
+    text = client.get("/metrics").text
+    assert 'farga_http_request_duration_seconds_count{route="/v1/symbols/predict",method="POST",status="200"}' in text
+    assert "farga_predictions_total{" in text
+    assert 'farga_feedback_total{component="symbols",agreement="agree"}' in text
+    assert 'farga_model_loaded{component="symbols"} 1.0' in text
+    assert "farga_prediction_confidence_bucket" in text
+
+
+def test_admin_reload_needs_the_key(client: TestClient):
+    assert client.post("/v1/admin/reload/symbols").status_code == 401
+    assert client.post("/v1/admin/reload/symbols", headers={"x-api-key": "wrong"}).status_code == 401
+    assert client.post("/v1/admin/reload/nope", headers={"x-api-key": "secret"}).status_code == 404
+    ok = client.post("/v1/admin/reload/symbols", headers={"x-api-key": "secret"})
+    assert ok.status_code == 200 and ok.json() == {"changed": False, "version": "1"}
+
+
+def test_admin_is_disabled_without_a_key(served: Path):
+    with TestClient(create_app(settings_for(served).model_copy(update={"api_key": ""}))) as client:
+        response = client.post("/v1/admin/reload/symbols", headers={"x-api-key": ""})
+        assert response.status_code == 403
+
+
+def test_the_page_and_its_assets_are_served_locally(client: TestClient):
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app/app.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # no CDN: works offline
+    for asset in ("/static/app/app.js", "/static/app/app.css", "/static/symbols/tab.js", "/static/symbols/tab.css"):
+        assert client.get(asset).status_code == 200, asset
+    components = client.get("/v1/components").json()
+    assert components[0]["name"] == "symbols" and components[0]["page"] == "/static/symbols/tab.js"
+
+
+def test_openapi_documents_both_request_bodies(client: TestClient):
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/symbols/predict"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    assert json.dumps(spec)  # serialisable
+
+
+def test_labelled_feedback_exports_in_the_training_format(client: TestClient, served: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from farga.cli import app
+    from farga.symbols.acquire import verify
+    from farga.symbols.archive import read_archive
+
+    for latex in (r"\alpha", r"\beta"):
+        pid = predict(client).json()["prediction_id"]
+        client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": latex})
+    predict(client)  # unlabelled: not exported
+    monkeypatch.setenv("FARGA_ROOT", str(served))
+    out = served / "feedback.tar"
+    result = CliRunner().invoke(app, ["feedback", "export", "symbols", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["samples"] == 2
+    archive = read_archive(out, progress=False)
+    assert sorted(archive.labels.latex) == [r"\alpha", r"\beta"]
+    image = next(iter(archive.images.values()))
+    assert image.shape == (32, 32) and np.median(image) == 255  # black ink on white, like HASYv2
+    assert set(archive.symbols.latex) == {r"\alpha", r"\beta"}

@@ -1,0 +1,78 @@
+"""The feedback store on SQLite (the default) and on PostgreSQL (one URL away)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from farga.serving.store import FeedbackStore, NotFoundError
+
+pytestmark = pytest.mark.code
+
+PG_ADMIN = os.environ.get("FARGA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def log_one(store: FeedbackStore, component: str = "symbols"):
+    return store.log_prediction(
+        component=component, model_name="symbols", model_version="3", model_run_id="r", input_kind="strokes",
+        input_json=[[{"x": 1.0, "y": 2.0}]], input_blob=None, model_input=b"\x00" * 1024,
+        candidates=[{"latex": "A"}, {"latex": "B"}], top1="A", top1_score=0.7,
+    )  # fmt: skip
+
+
+def exercise(store: FeedbackStore) -> None:
+    row = log_one(store)
+    other = log_one(store, component="fillmask")
+    assert store.count("symbols") == {"predictions": 1, "feedback": 0}
+    store.add_feedback("symbols", row.id, "B")
+    assert [r.feedback_label for r in store.labelled("symbols")] == ["B"]
+    with pytest.raises(NotFoundError):
+        store.add_feedback("symbols", "f" * 32, "B")
+    with pytest.raises(NotFoundError):  # ids are per component
+        store.add_feedback("symbols", other.id, "B")
+    fetched = store.get(row.id)
+    assert fetched is not None and fetched.input_json == [[{"x": 1.0, "y": 2.0}]] and fetched.model_input == b"\x00" * 1024
+
+
+def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    exercise(FeedbackStore(url))
+    with sqlite3.connect(tmp_path / "feedback.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+    reopened = FeedbackStore(url)  # migrations are idempotent; data survives a restart
+    assert reopened.count("symbols") == {"predictions": 1, "feedback": 1}
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[postgres]')")
+    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has a PostgreSQL server at {PG_ADMIN}, but it does not answer: {exc}")
+        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN}: {exc}")
+    name = f"farga_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_postgresql_store_behaves_the_same(postgres_url: str):
+    store = FeedbackStore(postgres_url)
+    exercise(store)
+    store.engine.dispose()

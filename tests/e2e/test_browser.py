@@ -1,0 +1,87 @@
+"""A person at the page: headless Chromium draws on the canvas, sees candidates, picks one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from farga.serving.store import FeedbackStore
+from farga.serving.process import running_server
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    reason = "Debian's chromium and chromium-driver are not installed (`make system-deps` installs them)"
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)  # CI installs them: a missing browser is a failure there
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)  # fmt: skip
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError("the page did not get there in time")
+
+
+def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, browser, tmp_path: Path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    with running_server(served) as url:
+        browser.get(url + "/")
+        canvas = wait_for(lambda: browser.find_elements(By.ID, "pad"))[0]
+        actions = ActionChains(browser)
+        # two strokes: an X, relative to the canvas centre
+        for start, end in [((-100, -100), (100, 100)), ((-100, 100), (100, -100))]:
+            actions.move_to_element_with_offset(canvas, *start).click_and_hold()
+            for i in range(1, 11):
+                x = start[0] + (end[0] - start[0]) * i // 10
+                y = start[1] + (end[1] - start[1]) * i // 10
+                actions.move_to_element_with_offset(canvas, x, y)
+            actions.release()
+        actions.perform()
+        items = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.candidate"))
+        assert len(items) == 5
+        chosen = items[1].get_attribute("data-latex")
+        browser.save_screenshot(str(tmp_path / "page.png"))
+        items[1].click()
+        wait_for(lambda: "saved" in browser.find_element(By.ID, "status").text)
+        store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
+        labelled = list(store.labelled("symbols"))
+        assert [p.feedback_label for p in labelled] == [chosen]
+        assert labelled[0].input_kind == "strokes" and len(labelled[0].input_json) == 2
+        # "none of these": search the catalogue and pick from it; the label is corrected
+        browser.find_element(By.ID, "none").click()
+        search = wait_for(lambda: browser.find_element(By.ID, "search"))
+        search.send_keys("alpha")
+        hit = wait_for(lambda: [h for h in browser.find_elements(By.CSS_SELECTOR, "li.search-hit")
+                                if h.get_attribute("data-latex") == r"\alpha"])  # fmt: skip
+        hit[0].click()
+        wait_for(lambda: "saved \\alpha" in browser.find_element(By.ID, "status").text)
+        assert [p.feedback_label for p in store.labelled("symbols")] == [r"\alpha"]
