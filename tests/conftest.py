@@ -8,37 +8,27 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from farga.config import Settings, StageContext, component_params
+from farga.config import Settings, StageContext
 from farga.symbols.archive import HasyArchive
 from farga.symbols.synthetic import generate
+from support import SMALL, make_ctx, tiny_params
 
-REPO = Path(__file__).resolve().parents[1]
-
-for var, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "DVC_NO_ANALYTICS": "1",
-                   "GX_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-                   "FARGA_HASYV2_URL": "http://127.0.0.1:9/HASYv2.tar.bz2"}.items():  # fmt: skip
+for var, value in {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "FARGA_HASYV2_URL": "http://127.0.0.1:9/HASYv2.tar.bz2",
+}.items():
     os.environ[var] = value
 os.environ.pop("FARGA_HASYV2_ARCHIVE", None)
 os.environ.pop("FARGA_TRACKING_URI", None)
-
-SMALL = {"classes": 12, "samples_per_class": 30, "writers": 4, "seed": 3}
-
-
-def tiny_params() -> dict[str, Any]:
-    """The repository's params.yaml, shrunk to seconds: synthetic data, a small net, two epochs."""
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    sym = params["symbols"]
-    sym["data"]["source"] = "synthetic"
-    sym["data"]["synthetic"] = dict(SMALL)
-    sym["train"].update(epochs=2, batch_size=32)
-    sym["train"]["model"].update(channels=[8, 16, 32], hidden=32)
-    return params
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +45,6 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def ctx(project: Path) -> StageContext:
     return StageContext.load("symbols", Settings(root=project))
-
-
-def make_ctx(root: Path, params: dict[str, Any]) -> StageContext:
-    return StageContext("symbols", Settings(root=root), component_params(params, "symbols"), params)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +72,14 @@ def trained_project(prepared_project: Path, tmp_path_factory: pytest.TempPathFac
     ctx = make_ctx(root, yaml.safe_load((root / "params.yaml").read_text()))
     for stage in ("train", "evaluate", "register"):
         run_stage(stage, ctx)
+    return root
+
+
+@pytest.fixture
+def served(trained_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained project (its registry and feedback store are the test's own)."""
+    root = tmp_path / "served"
+    shutil.copytree(trained_project, root)
     return root
 
 

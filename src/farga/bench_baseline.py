@@ -42,8 +42,13 @@ class EagerOnnx(torch.nn.Module):
             if node.op_type == "Identity":
                 out = ins[0]
             elif node.op_type == "Conv":
-                out = F.conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None, stride=a.get("strides", [1, 1]),
-                               padding=a.get("pads", [0, 0, 0, 0])[:2])  # fmt: skip
+                out = F.conv2d(
+                    ins[0],
+                    ins[1],
+                    ins[2] if len(ins) > 2 else None,
+                    stride=a.get("strides", [1, 1]),
+                    padding=a.get("pads", [0, 0, 0, 0])[:2],
+                )
             elif node.op_type == "Relu":
                 out = F.relu(ins[0])
             elif node.op_type == "MaxPool":
@@ -88,5 +93,9 @@ async def predict(image: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B00
     with torch.no_grad():
         probs = MODEL(x[None, None])[0]
     top = probs.topk(5)
-    return {"candidates": [{"latex": MODEL.labels[int(i)]["latex"], "score": float(s)}
-                           for s, i in zip(top.values, top.indices, strict=True)]}  # fmt: skip
+    return {
+        "candidates": [
+            {"latex": MODEL.labels[int(i)]["latex"], "score": float(s)}
+            for s, i in zip(top.values, top.indices, strict=True)
+        ]
+    }

@@ -24,8 +24,13 @@ import numpy as np
 from farga.onnx_runtime import OnnxModel
 from farga.serving.process import running_server
 
-STROKES = {"strokes": [[{"x": 10 + 2 * i, "y": 80 - 3 * i} for i in range(24)],
-                       [{"x": 30 + 2 * i, "y": 50} for i in range(12)]], "top_k": 5}  # fmt: skip
+STROKES = {
+    "strokes": [
+        [{"x": 10 + 2 * i, "y": 80 - 3 * i} for i in range(24)],
+        [{"x": 30 + 2 * i, "y": 50} for i in range(12)],
+    ],
+    "top_k": 5,
+}
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:
@@ -43,8 +48,7 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
     eager = EagerOnnx(str(model.path)).eval()
     torch.set_num_threads(1)
     results = {}
-    for name, fn in [("onnxruntime", lambda: model.run(x)),
-                     ("pytorch_eager", lambda: eager(torch.from_numpy(x)))]:  # fmt: skip
+    for name, fn in [("onnxruntime", lambda: model.run(x)), ("pytorch_eager", lambda: eager(torch.from_numpy(x)))]:
         with torch.no_grad():
             for _ in range(200):
                 fn()
@@ -65,12 +69,18 @@ def png_body() -> tuple[bytes, str]:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     boundary = "farga-bench-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + buf.getvalue() + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + buf.getvalue()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int, workdir: Path) -> dict[str, float]:
+def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int, workdir: Path) -> dict[str, Any]:
     body_file = workdir / f"body-{abs(hash(body))}.bin"
     body_file.write_bytes(body)
     script = workdir / "post.lua"
@@ -81,8 +91,11 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
     threads = min(2, connections)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -94,29 +107,50 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: .*", out)
-    return {"p50_ms": ms("50"), "p99_ms": ms("99"), "rps": rps, "non_2xx": int(non2xx[1]) if non2xx else 0,
-            "socket_errors": errors[0] if errors else ""}  # type: ignore[dict-item]  # fmt: skip
+    return {
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "rps": rps,
+        "non_2xx": int(non2xx[1]) if non2xx else 0,
+        "socket_errors": errors[0] if errors else "",
+    }
 
 
 def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[int, ...]) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench does it)")
-    report: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, "
-                              f"{__import__('os').cpu_count()} cores", "workers": workers,
-                              "seconds_per_level": seconds, "in_process": in_process(model_path), "http": {}}  # fmt: skip
+    report: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "workers": workers,
+        "seconds_per_level": seconds,
+        "in_process": in_process(model_path),
+        "http": {},
+    }
     png, png_type = png_body()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = {"FARGA_MODEL_DIR_SYMBOLS": str(model_path.parent), "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db"}
         with running_server(root, workers=workers, env=env) as url:
             for c in levels:
-                report["http"][f"farga_strokes_c{c}"] = wrk(f"{url}/v1/symbols/predict", json.dumps(STROKES).encode(),
-                                                            "application/json", c, seconds, work)  # fmt: skip
+                report["http"][f"farga_strokes_c{c}"] = wrk(
+                    f"{url}/v1/symbols/predict", json.dumps(STROKES).encode(), "application/json", c, seconds, work
+                )
                 report["http"][f"farga_image_c{c}"] = wrk(f"{url}/v1/symbols/predict", png, png_type, c, seconds, work)
-        baseline = [sys.executable, "-m", "uvicorn", "farga.bench_baseline:app", "--port", "{port}",
-                    "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-        with running_server(root, env={"FARGA_BASELINE_MODEL": str(model_path)}, command=baseline,
-                            ready_path="/health") as url:  # fmt: skip
+        baseline = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "farga.bench_baseline:app",
+            "--port",
+            "{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ]
+        with running_server(
+            root, env={"FARGA_BASELINE_MODEL": str(model_path)}, command=baseline, ready_path="/health"
+        ) as url:
             for c in levels:
                 report["http"][f"baseline_image_c{c}"] = wrk(f"{url}/predict", png, png_type, c, seconds, work)
     return report
@@ -125,21 +159,31 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
 def markdown(report: dict[str, Any], command: str) -> str:
     ip = report["in_process"]
     lines = [
-        "# Serving performance", "",
+        "# Serving performance",
+        "",
         f"Measured by `{command}` on this project's machine ({report['machine']}), "
         f"{report['workers']} uvicorn workers per service, load from `wrk` on 127.0.0.1, "
-        f"{report['seconds_per_level']} s per level.", "",
-        "## In process, batch 1", "",
-        "| runtime | p50 | p99 |", "|---|---|---|",
-        *[f"| {k} | {v['p50_ms']:.3f} ms | {v['p99_ms']:.3f} ms |" for k, v in ip.items()], "",
-        "## HTTP `POST /v1/symbols/predict`", "",
+        f"{report['seconds_per_level']} s per level.",
+        "",
+        "## In process, batch 1",
+        "",
+        "| runtime | p50 | p99 |",
+        "|---|---|---|",
+        *[f"| {k} | {v['p50_ms']:.3f} ms | {v['p99_ms']:.3f} ms |" for k, v in ip.items()],
+        "",
+        "## HTTP `POST /v1/symbols/predict`",
+        "",
         "`farga_strokes`: JSON strokes (the web page's request); `farga_image`: a 200x200 PNG upload; "
         "`baseline_image`: the same PNG to the naive baseline (PyTorch eager in a plain FastAPI endpoint, "
-        "PIL preprocessing per request, no logging). Farga also logs every prediction to its store.", "",
-        "| service, request, concurrency | p50 | p99 | requests/s | non-2xx |", "|---|---|---|---|---|",
-        *[f"| {k} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['rps']:.0f} | {v['non_2xx']} |"
-          for k, v in report["http"].items()],
-    ]  # fmt: skip
+        "PIL preprocessing per request, no logging). Farga also logs every prediction to its store.",
+        "",
+        "| service, request, concurrency | p50 | p99 | requests/s | non-2xx |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {k} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['rps']:.0f} | {v['non_2xx']} |"
+            for k, v in report["http"].items()
+        ],
+    ]
     ratios = []
     for key in report["http"]:
         if key.startswith("farga_image_c"):
@@ -147,6 +191,13 @@ def markdown(report: dict[str, Any], command: str) -> str:
             base = report["http"].get(f"baseline_image_c{level}")
             if base:
                 ratios.append(f"| {level} | {report['http'][key]['rps'] / base['rps']:.1f}x |")
-    lines += ["", "Throughput of Farga over the baseline (same PNG request):", "", "| concurrency | ratio |",
-              "|---|---|", *ratios, ""]  # fmt: skip
+    lines += [
+        "",
+        "Throughput of Farga over the baseline (same PNG request):",
+        "",
+        "| concurrency | ratio |",
+        "|---|---|",
+        *ratios,
+        "",
+    ]
     return "\n".join(lines)

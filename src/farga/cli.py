@@ -138,8 +138,15 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metric samples here; /metrics aggregates them
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
-    uvicorn.run("farga.serving.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)  # fmt: skip
+    uvicorn.run(
+        "farga.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @app.command()

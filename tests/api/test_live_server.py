@@ -10,22 +10,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.conftest import CROSS, drawing, png
+from api_support import CROSS, drawing, metric, png
 from farga.config import Settings
 from farga.serving.process import running_server
 
 pytestmark = pytest.mark.api
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """Sum of a metric's samples whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+def use_registry_of(root: Path):
+    """Point this process's MLflow tracking *and* registry at the served project's store."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = Settings(root=root).resolved_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def test_two_workers_serve_log_and_count_together(served: Path):
@@ -52,7 +52,6 @@ def test_two_workers_serve_log_and_count_together(served: Path):
 def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Path):
     """Promote a new champion while requests flow; the admin reload swaps it; nothing fails."""
     import mlflow
-    from mlflow import MlflowClient
 
     with running_server(served, workers=2, env={"FARGA_API_KEY": "secret"}) as url:
         failures, versions, stop = [], set(), threading.Event()
@@ -69,8 +68,7 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
         workers = [threading.Thread(target=traffic) for _ in range(3)]
         for w in workers:
             w.start()
-        mlflow.set_tracking_uri(Settings(root=served).resolved_tracking_uri())
-        client = MlflowClient()
+        client = use_registry_of(served)
         source = client.get_model_version("symbols", "1").source
         new = mlflow.register_model(source, "symbols").version
         client.set_registered_model_alias("symbols", "champion", new)
@@ -80,7 +78,8 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
         stop.set()
         for w in workers:
             w.join()
-    assert reload.status_code == 200 and reload.json()["changed"] is True
+    assert reload.status_code == 200, reload.text
+    assert reload.json()["changed"] is True, reload.json()
     assert reload.json()["previous"] == "1"
     assert after == {str(new)}  # every worker serves the new champion
     assert failures == []
@@ -89,9 +88,8 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
 
 def test_a_broken_champion_is_not_served(served: Path):
     import mlflow
-    from mlflow import MlflowClient
 
-    mlflow.set_tracking_uri(Settings(root=served).resolved_tracking_uri())
+    client = use_registry_of(served)
     with running_server(served, env={"FARGA_API_KEY": "secret"}) as url:
         broken = served / "broken"
         broken.mkdir()
@@ -100,10 +98,11 @@ def test_a_broken_champion_is_not_served(served: Path):
             mlflow.log_artifact(str(broken / "model.onnx"), artifact_path="model")
             uri = mlflow.get_artifact_uri("model")
         version = mlflow.register_model(uri, "symbols").version
-        MlflowClient().set_registered_model_alias("symbols", "champion", version)
+        client.set_registered_model_alias("symbols", "champion", version)
         response = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": "secret"}, timeout=60)
         assert response.status_code == 200
-        assert "error" in response.json() and response.json()["version"] == "1"
+        assert "error" in response.json()
+        assert response.json()["version"] == "1"
         served_version = httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"]
         text = httpx.get(f"{url}/metrics").text
     assert served_version == "1"

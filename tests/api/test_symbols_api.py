@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.conftest import CROSS, drawing, png, settings_for
+from api_support import CROSS, drawing, metric, png, settings_for
 from farga.serving.app import create_app
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
@@ -45,14 +45,18 @@ def test_predict_from_strokes_answers_top_k_best_first_with_provenance(client: T
     body = predict(client, top_k=7).json()
     assert len(body["prediction_id"]) == 32
     scores = [c["score"] for c in body["candidates"]]
-    assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+    assert len(scores) == 7
+    assert scores == sorted(scores, reverse=True)
     known = catalogue.by_latex()
     for c in body["candidates"]:
         sym = known[c["latex"]]
         assert (c["symbol_id"], c["package"], c["mode"]) == (sym.symbol_id, sym.package, sym.mode)
     model = body["model"]
-    assert model["name"] == "symbols" and model["version"] == "1"
-    assert model["run_id"] and len(model["data_sha256"]) == 64 and model["data_source"] == "synthetic"
+    assert model["name"] == "symbols"
+    assert model["version"] == "1"
+    assert model["run_id"]
+    assert len(model["data_sha256"]) == 64
+    assert model["data_source"] == "synthetic"
 
 
 def test_predict_defaults_to_five_candidates(client: TestClient):
@@ -165,12 +169,19 @@ def test_feedback_is_stored_and_classified(client: TestClient, served: Path):
     for latex, agreement in [(top1, "agree"), (second_choice, "disagree"), (outside, "disagree_outside_topk")]:
         response = client.post("/v1/symbols/feedback", json={"prediction_id": first["prediction_id"], "latex": latex})
         assert response.status_code == 200
-        assert response.json() == {"prediction_id": first["prediction_id"], "latex": latex,
-                                   "agreement": agreement, "stored": True}  # fmt: skip
+        assert response.json() == {
+            "prediction_id": first["prediction_id"],
+            "latex": latex,
+            "agreement": agreement,
+            "stored": True,
+        }
     store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
     row = store.get(first["prediction_id"])
-    assert row is not None and row.feedback_label == outside and row.model_version == "1"
-    assert row.input_kind == "strokes" and row.input_json[0][0] == {"x": 0.0, "y": 0.0}
+    assert row is not None
+    assert row.feedback_label == outside
+    assert row.model_version == "1"
+    assert row.input_kind == "strokes"
+    assert row.input_json[0][0] == {"x": 0.0, "y": 0.0}
     assert len(row.model_input) == 32 * 32
 
 
@@ -194,18 +205,26 @@ def test_the_catalogue(client: TestClient):
     classes = client.get("/v1/symbols/classes").json()
     assert len(classes) == 369
     mathscr = next(c for c in classes if c["latex"] == r"\mathscr{A}")
-    assert mathscr["usepackage"] == r"\usepackage{mathrsfs}" and mathscr["preview"]
+    assert mathscr["usepackage"] == r"\usepackage{mathrsfs}"
+    assert mathscr["preview"]
 
 
 def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
+    """Counters are process-wide: compare before and after one prediction and one feedback."""
+    keys = [
+        ("farga_http_request_duration_seconds_count", {"route": "/v1/symbols/predict", "status": "200"}),
+        ("farga_predictions_total", {"component": "symbols"}),
+        ("farga_feedback_total", {"component": "symbols", "agreement": "agree"}),
+        ("farga_prediction_confidence_count", {"component": "symbols"}),
+    ]
+    before = client.get("/metrics").text
     body = predict(client).json()
-    client.post("/v1/symbols/feedback", json={"prediction_id": body["prediction_id"], "latex": body["candidates"][0]["latex"]})
-    text = client.get("/metrics").text
-    assert 'farga_http_request_duration_seconds_count{route="/v1/symbols/predict",method="POST",status="200"}' in text
-    assert "farga_predictions_total{" in text
-    assert 'farga_feedback_total{component="symbols",agreement="agree"}' in text
-    assert 'farga_model_loaded{component="symbols"} 1.0' in text
-    assert "farga_prediction_confidence_bucket" in text
+    latex = body["candidates"][0]["latex"]
+    client.post("/v1/symbols/feedback", json={"prediction_id": body["prediction_id"], "latex": latex})
+    after = client.get("/metrics").text
+    for name, labels in keys:
+        assert metric(after, name, **labels) - metric(before, name, **labels) == 1, name
+    assert metric(after, "farga_model_loaded", component="symbols") == 1
 
 
 def test_admin_reload_needs_the_key(client: TestClient):
@@ -213,7 +232,8 @@ def test_admin_reload_needs_the_key(client: TestClient):
     assert client.post("/v1/admin/reload/symbols", headers={"x-api-key": "wrong"}).status_code == 401
     assert client.post("/v1/admin/reload/nope", headers={"x-api-key": "secret"}).status_code == 404
     ok = client.post("/v1/admin/reload/symbols", headers={"x-api-key": "secret"})
-    assert ok.status_code == 200 and ok.json() == {"changed": False, "version": "1"}
+    assert ok.status_code == 200
+    assert ok.json() == {"changed": False, "version": "1"}
 
 
 def test_admin_is_disabled_without_a_key(served: Path):
@@ -224,12 +244,14 @@ def test_admin_is_disabled_without_a_key(served: Path):
 
 def test_the_page_and_its_assets_are_served_locally(client: TestClient):
     page = client.get("/")
-    assert page.status_code == 200 and "/static/app/app.js" in page.text
+    assert page.status_code == 200
+    assert "/static/app/app.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # no CDN: works offline
     for asset in ("/static/app/app.js", "/static/app/app.css", "/static/symbols/tab.js", "/static/symbols/tab.css"):
         assert client.get(asset).status_code == 200, asset
     components = client.get("/v1/components").json()
-    assert components[0]["name"] == "symbols" and components[0]["page"] == "/static/symbols/tab.js"
+    assert components[0]["name"] == "symbols"
+    assert components[0]["page"] == "/static/symbols/tab.js"
 
 
 def test_openapi_documents_both_request_bodies(client: TestClient):
@@ -243,7 +265,6 @@ def test_labelled_feedback_exports_in_the_training_format(client: TestClient, se
     from typer.testing import CliRunner
 
     from farga.cli import app
-    from farga.symbols.acquire import verify
     from farga.symbols.archive import read_archive
 
     for latex in (r"\alpha", r"\beta"):
@@ -258,5 +279,6 @@ def test_labelled_feedback_exports_in_the_training_format(client: TestClient, se
     archive = read_archive(out, progress=False)
     assert sorted(archive.labels.latex) == [r"\alpha", r"\beta"]
     image = next(iter(archive.images.values()))
-    assert image.shape == (32, 32) and np.median(image) == 255  # black ink on white, like HASYv2
+    assert image.shape == (32, 32)
+    assert np.median(image) == 255
     assert set(archive.symbols.latex) == {r"\alpha", r"\beta"}

@@ -8,8 +8,9 @@ pytestmark = pytest.mark.code
 
 
 def test_profile_overrides_only_what_it_names():
-    params = {"c": {"profile": "quick", "train": {"epochs": 10, "lr": 0.1},
-                    "profiles": {"quick": {"train": {"epochs": 1}}}}}  # fmt: skip
+    params = {
+        "c": {"profile": "quick", "train": {"epochs": 10, "lr": 0.1}, "profiles": {"quick": {"train": {"epochs": 1}}}}
+    }
     merged = component_params(params, "c")
     assert merged["train"] == {"epochs": 1, "lr": 0.1}
     assert "profiles" not in merged

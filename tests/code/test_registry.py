@@ -37,8 +37,16 @@ def gate(settings: Settings, tmp_path: Path, candidate: float, champion: float) 
         assert (model_dir / "model.onnx").exists()  # the champion's artifact really was fetched
         return {"test_top1": champion}
 
-    decision = tracking.register("gate-model", log_identity_model(settings), {"test_top1": candidate},
-                                 score_champion, "test_top1", 0.01, {"source": "test"}, tmp_path)  # fmt: skip
+    decision = tracking.register(
+        "gate-model",
+        log_identity_model(settings),
+        {"test_top1": candidate},
+        score_champion,
+        "test_top1",
+        0.01,
+        {"source": "test"},
+        tmp_path,
+    )
     decision["scored"] = len(scored)
     return decision
 

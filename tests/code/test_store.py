@@ -19,10 +19,18 @@ PG_ADMIN = os.environ.get("FARGA_TEST_POSTGRES", "postgresql+psycopg://postgres@
 
 def log_one(store: FeedbackStore, component: str = "symbols"):
     return store.log_prediction(
-        component=component, model_name="symbols", model_version="3", model_run_id="r", input_kind="strokes",
-        input_json=[[{"x": 1.0, "y": 2.0}]], input_blob=None, model_input=b"\x00" * 1024,
-        candidates=[{"latex": "A"}, {"latex": "B"}], top1="A", top1_score=0.7,
-    )  # fmt: skip
+        component=component,
+        model_name="symbols",
+        model_version="3",
+        model_run_id="r",
+        input_kind="strokes",
+        input_json=[[{"x": 1.0, "y": 2.0}]],
+        input_blob=None,
+        model_input=b"\x00" * 1024,
+        candidates=[{"latex": "A"}, {"latex": "B"}],
+        top1="A",
+        top1_score=0.7,
+    )
 
 
 def exercise(store: FeedbackStore) -> None:
@@ -36,7 +44,9 @@ def exercise(store: FeedbackStore) -> None:
     with pytest.raises(NotFoundError):  # ids are per component
         store.add_feedback("symbols", other.id, "B")
     fetched = store.get(row.id)
-    assert fetched is not None and fetched.input_json == [[{"x": 1.0, "y": 2.0}]] and fetched.model_input == b"\x00" * 1024
+    assert fetched is not None
+    assert fetched.input_json == [[{"x": 1.0, "y": 2.0}]]
+    assert fetched.model_input == b"\x00" * 1024
 
 
 def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
@@ -57,7 +67,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI has a PostgreSQL server at {PG_ADMIN}, but it does not answer: {exc}")
         pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN}: {exc}")

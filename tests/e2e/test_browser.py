@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from farga.serving.store import FeedbackStore
 from farga.serving.process import running_server
+from farga.serving.store import FeedbackStore
 
 pytestmark = pytest.mark.e2e
 
@@ -30,10 +30,20 @@ def browser(tmp_path: Path):
     os.environ["SE_OFFLINE"] = "true"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1100,900", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)  # fmt: skip
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
     driver.quit()
@@ -66,7 +76,9 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, b
                 actions.move_to_element_with_offset(canvas, x, y)
             actions.release()
         actions.perform()
-        items = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.candidate"))
+        wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.candidate"))
+        time.sleep(1.0)  # classification runs while drawing: let the last answer replace the list
+        items = browser.find_elements(By.CSS_SELECTOR, "li.candidate")
         assert len(items) == 5
         chosen = items[1].get_attribute("data-latex")
         browser.save_screenshot(str(tmp_path / "page.png"))
@@ -75,13 +87,19 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, b
         store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
         labelled = list(store.labelled("symbols"))
         assert [p.feedback_label for p in labelled] == [chosen]
-        assert labelled[0].input_kind == "strokes" and len(labelled[0].input_json) == 2
+        assert labelled[0].input_kind == "strokes"
+        assert len(labelled[0].input_json) == 2
         # "none of these": search the catalogue and pick from it; the label is corrected
         browser.find_element(By.ID, "none").click()
         search = wait_for(lambda: browser.find_element(By.ID, "search"))
         search.send_keys("alpha")
-        hit = wait_for(lambda: [h for h in browser.find_elements(By.CSS_SELECTOR, "li.search-hit")
-                                if h.get_attribute("data-latex") == r"\alpha"])  # fmt: skip
+        hit = wait_for(
+            lambda: [
+                h
+                for h in browser.find_elements(By.CSS_SELECTOR, "li.search-hit")
+                if h.get_attribute("data-latex") == r"\alpha"
+            ]
+        )
         hit[0].click()
         wait_for(lambda: "saved \\alpha" in browser.find_element(By.ID, "status").text)
         assert [p.feedback_label for p in store.labelled("symbols")] == [r"\alpha"]

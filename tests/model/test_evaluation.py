@@ -16,12 +16,14 @@ def manifest(n: int, writers: list[int] | None = None) -> pd.DataFrame:
 
 def test_topk_accuracy_counts_rank():
     truth = np.array([IDS["A"], IDS["B"], IDS["C"], IDS["D"]])
-    topk = np.array([
-        [IDS["A"], IDS["B"], IDS["C"], IDS["D"], IDS["E"]],   # top-1 hit
-        [IDS["A"], IDS["C"], IDS["B"], IDS["D"], IDS["E"]],   # rank 3
-        [IDS["A"], IDS["B"], IDS["D"], IDS["E"], IDS["C"]],   # rank 5
-        [IDS["A"], IDS["B"], IDS["C"], IDS["E"], IDS["F"]],   # miss
-    ])  # fmt: skip
+    topk = np.array(
+        [
+            [IDS["A"], IDS["B"], IDS["C"], IDS["D"], IDS["E"]],  # top-1 hit
+            [IDS["A"], IDS["C"], IDS["B"], IDS["D"], IDS["E"]],  # rank 3
+            [IDS["A"], IDS["B"], IDS["D"], IDS["E"], IDS["C"]],  # rank 5
+            [IDS["A"], IDS["B"], IDS["C"], IDS["E"], IDS["F"]],  # miss
+        ]
+    )
     m = score_predictions(topk, truth, manifest(4))
     assert (m["top1"], m["top3"], m["top5"]) == (0.25, 0.5, 0.75)
 

@@ -16,8 +16,16 @@ TINY = {"channels": [8, 16, 32], "convs_per_stage": [1, 1, 1], "hidden": 32, "dr
 
 
 def train_cfg(**overrides):
-    cfg = {"seed": 0, "epochs": 1, "batch_size": 16, "lr": 0.01, "weight_decay": 0.0, "warmup_fraction": 0.3,
-           "label_smoothing": 0.0, "augment": {"enabled": False}}  # fmt: skip
+    cfg = {
+        "seed": 0,
+        "epochs": 1,
+        "batch_size": 16,
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "warmup_fraction": 0.3,
+        "label_smoothing": 0.0,
+        "augment": {"enabled": False},
+    }
     cfg.update(overrides)
     return cfg
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, tiny_params
 from farga.cards import parse
+from support import REPO, tiny_params
 
 pytestmark = pytest.mark.pipeline
 

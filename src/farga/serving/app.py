@@ -107,7 +107,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": summary, "errors": details})
 
     for service in services.values():
-        app.include_router(service.router, prefix=f"/v1/{service.name}", tags=[service.name])
+        # the prefix lives on the router itself, so route templates (metrics labels) are complete
+        if service.router.prefix != f"/v1/{service.name}":
+            raise ValueError(f"component {service.name!r} must route under /v1/{service.name}")
+        app.include_router(service.router)
         if service.static is not None:
             app.mount(f"/static/{service.name}", StaticFiles(directory=service.static), name=f"static-{service.name}")
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static-app")
@@ -155,11 +158,13 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
     )
     def readyz() -> JSONResponse:
         state = {
-            name: {"loaded": s.slot.current is not None,
-                   "model": s.slot.current.info if s.slot.current else None,
-                   "last_error": s.slot.last_error}
+            name: {
+                "loaded": s.slot.current is not None,
+                "model": s.slot.current.info if s.slot.current else None,
+                "last_error": s.slot.last_error,
+            }
             for name, s in services.items()
-        }  # fmt: skip
+        }
         ready = all(v["loaded"] for v in state.values())
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "components": state})
 
@@ -171,19 +176,26 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
     @router.get("/v1/components", tags=["operations"], summary="The components this service hosts")
     def list_components() -> list[dict[str, Any]]:
         return [
-            {"name": name, "summary": s.summary, "model": s.slot.current.info if s.slot.current else None,
-             "page": f"/static/{name}/tab.js" if s.static else None}
+            {
+                "name": name,
+                "summary": s.summary,
+                "model": s.slot.current.info if s.slot.current else None,
+                "page": f"/static/{name}/tab.js" if s.static else None,
+            }
             for name, s in services.items()
-        ]  # fmt: skip
+        ]
 
     @router.post(
         "/v1/admin/reload/{component}",
         tags=["operations"],
         summary="Load the registry's champion now (load beside, smoke-test, swap)",
         dependencies=[Depends(require_admin(settings))],
-        responses={401: {"description": "wrong or missing API key"}, 403: {"description": "admin disabled"},
-                   404: {"description": "no such component"}},
-    )  # fmt: skip
+        responses={
+            401: {"description": "wrong or missing API key"},
+            403: {"description": "admin disabled"},
+            404: {"description": "no such component"},
+        },
+    )
     def admin_reload(component: str) -> dict[str, Any]:
         if component not in services:
             raise HTTPException(status_code=404, detail=f"no component {component!r}; serving {sorted(services)}")

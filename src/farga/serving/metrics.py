@@ -24,22 +24,30 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 REQUEST_LATENCY = Histogram(
-    "farga_http_request_duration_seconds", "HTTP request latency", ["route", "method", "status"],
+    "farga_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method", "status"],
     buckets=LATENCY_BUCKETS,
-)  # fmt: skip
+)
 PREDICTIONS = Counter("farga_predictions_total", "Predictions by top-1 class", ["component", "model_version", "label"])
 CONFIDENCE = Histogram(
-    "farga_prediction_confidence", "Top-1 score of each prediction", ["component"],
+    "farga_prediction_confidence",
+    "Top-1 score of each prediction",
+    ["component"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
-)  # fmt: skip
+)
 FEEDBACK = Counter(
-    "farga_feedback_total", "User feedback: agree = the top-1 was right, disagree = another label, "
-    "disagree_outside_topk = the label was not among the candidates shown", ["component", "agreement"],
-)  # fmt: skip
+    "farga_feedback_total",
+    "User feedback: agree = the top-1 was right, disagree = another label, "
+    "disagree_outside_topk = the label was not among the candidates shown",
+    ["component", "agreement"],
+)
 MODEL_INFO = Gauge(
-    "farga_model_info", "The model being served (value 1)", ["component", "version", "run_id"],
+    "farga_model_info",
+    "The model being served (value 1)",
+    ["component", "version", "run_id"],
     multiprocess_mode="liveall",
-)  # fmt: skip
+)
 MODEL_LOADED = Gauge("farga_model_loaded", "1 when a model is loaded", ["component"], multiprocess_mode="livemin")
 RELOADS = Counter("farga_model_reloads_total", "Model reload attempts", ["component", "outcome"])
 
@@ -47,7 +55,7 @@ RELOADS = Counter("farga_model_reloads_total", "Model reload attempts", ["compon
 def render() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
 

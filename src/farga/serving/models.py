@@ -45,10 +45,14 @@ class LoadedModel:
 class ModelSource:
     """Where models come from: the MLflow registry (alias ``champion``), or a fixed directory."""
 
-    def __init__(self, name: str, *, registry_uri: str | None, model_dir: Path | None, cache: Path, threads: int = 1):
+    def __init__(self, name: str, *, registry_uri: str, model_dir: Path | None, cache: Path, threads: int = 1):
         self.name, self.registry_uri, self.model_dir, self.cache, self.threads = (
-            name, registry_uri, model_dir, cache, threads,
-        )  # fmt: skip
+            name,
+            registry_uri,
+            model_dir,
+            cache,
+            threads,
+        )
 
     def current_version(self) -> str | None:
         """The version the source would serve now (cheap: no download)."""
@@ -71,8 +75,11 @@ class ModelSource:
         dest = self.cache / self.name / f"v{version}"
         if not (dest / "model.onnx").exists():
             mlflow.set_tracking_uri(self.registry_uri)
+            mlflow.set_registry_uri(self.registry_uri)  # models:/ URIs resolve through the registry
             mlflow.artifacts.download_artifacts(f"models:/{self.name}/{version}", dst_path=str(dest))
-        return LoadedModel(self.name, version, OnnxModel.load(dest, threads=self.threads), f"registry:{self.registry_uri}")
+        return LoadedModel(
+            self.name, version, OnnxModel.load(dest, threads=self.threads), f"registry:{self.registry_uri}"
+        )
 
 
 class ModelSlot:
@@ -95,16 +102,22 @@ class ModelSlot:
                     return {"changed": False, "version": previous.version}
                 candidate = self.source.load(wanted if self.source.model_dir is None else None)
                 self.smoke_test(candidate)
-            except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
+            except Exception as exc:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("model reload for %s failed; still serving %s: %s", self.source.name,
-                          previous.version if previous else "nothing", self.last_error)  # fmt: skip
-                return {"changed": False, "error": self.last_error,
-                        "version": previous.version if previous else None}  # fmt: skip
+                log.error(
+                    "model reload for %s failed; still serving %s: %s",
+                    self.source.name,
+                    previous.version if previous else "nothing",
+                    self.last_error,
+                )
+                return {"changed": False, "error": self.last_error, "version": previous.version if previous else None}
             self.current = candidate  # the atomic swap
             self.last_error = None
-            log.info("serving %s v%s (was %s)", candidate.name, candidate.version,
-                     previous.version if previous else "nothing")  # fmt: skip
-            return {"changed": True, "version": candidate.version,
-                    "previous": previous.version if previous else None}  # fmt: skip
+            log.info(
+                "serving %s v%s (was %s)",
+                candidate.name,
+                candidate.version,
+                previous.version if previous else "nothing",
+            )
+            return {"changed": True, "version": candidate.version, "previous": previous.version if previous else None}

@@ -33,17 +33,23 @@ def running_server(
     """Start ``farga serve`` (or ``command``, given ``{port}``) and yield its URL once it is ready."""
     port = free_port()
     full_env = {**os.environ, "FARGA_ROOT": str(root), "FARGA_RELOAD_INTERVAL_S": "0", **(env or {})}
-    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    for inherited in ("PROMETHEUS_MULTIPROC_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        full_env.pop(inherited, None)  # the server reads its own settings, not this process's state
     log = (root / f"serve-{port}.log").open("w")
-    args = [a.format(port=port) for a in command] if command else [
-        sys.executable, "-m", "farga", "serve", "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    args = (
+        [a.format(port=port) for a in command]
+        if command
+        else [sys.executable, "-m", "farga", "serve", "--port", str(port), "--workers", str(workers)]
+    )
     proc = subprocess.Popen(args, cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"farga serve exited with {proc.returncode}: {(root / log.name).read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"farga serve exited with {proc.returncode}: {(root / log.name).read_text()[-2000:]}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:
                     break

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 MAX_STROKES = 100
 MAX_POINTS = 5_000
 MAX_IMAGE_SIDE = 1024
+Mode = Literal["math", "text", "both"]
 TopK = Annotated[int, Field(ge=1, le=20, description="how many candidates to return (1-20)")]
 
 
@@ -36,12 +37,21 @@ class StrokesRequest(Strict):
         return self
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, allow_inf_nan=False,
-        json_schema_extra={"examples": [{"strokes": [[{"x": 10, "y": 80, "t": 0}, {"x": 50, "y": 10, "t": 40},
-                                                      {"x": 90, "y": 80, "t": 80}],
-                                                     [{"x": 30, "y": 50, "t": 200}, {"x": 70, "y": 50, "t": 240}]],
-                                         "top_k": 5}]},
-    )  # fmt: skip
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "strokes": [
+                        [{"x": 10, "y": 80, "t": 0}, {"x": 50, "y": 10, "t": 40}, {"x": 90, "y": 80, "t": 80}],
+                        [{"x": 30, "y": 50, "t": 200}, {"x": 70, "y": 50, "t": 240}],
+                    ],
+                    "top_k": 5,
+                }
+            ]
+        },
+    )
 
 
 class Candidate(BaseModel):
@@ -49,7 +59,7 @@ class Candidate(BaseModel):
     symbol_id: int = Field(examples=[160])
     score: float = Field(ge=0, le=1, examples=[0.93])
     package: str | None = Field(description="LaTeX package to load, null for none", examples=[None, "amssymb"])
-    mode: Literal["math", "text", "both"]
+    mode: Mode
     unicode: str | None = None
 
 
@@ -85,7 +95,7 @@ class SymbolInfo(BaseModel):
     latex: str
     package: str | None
     usepackage: str | None
-    mode: Literal["math", "text", "both"]
+    mode: Mode
     unicode: str | None
     family: str
     preview: str | None = Field(description="a character that previews the symbol, when Unicode has one")

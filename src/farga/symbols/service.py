@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
@@ -24,6 +24,7 @@ from farga.symbols.schemas import (
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
+    Mode,
     PredictResponse,
     StrokesRequest,
     SymbolInfo,
@@ -34,10 +35,14 @@ NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
-    for code, text in {400: "the input cannot be read as a drawing or image", 413: "body over 1 MiB",
-                       415: "neither JSON nor multipart/form-data", 422: "fields missing, of the wrong type or out of range",
-                       503: "no model loaded yet"}.items()
-}  # fmt: skip
+    for code, text in {
+        400: "the input cannot be read as a drawing or image",
+        413: "body over 1 MiB",
+        415: "neither JSON nor multipart/form-data",
+        422: "fields missing, of the wrong type or out of range",
+        503: "no model loaded yet",
+    }.items()
+}
 IMAGE_TYPES = {"PNG", "JPEG"}
 
 
@@ -61,8 +66,16 @@ class Predictor:
         out = []
         for index in order:
             sym = known[int(loaded.model.labels[int(index)]["symbol_id"])]
-            out.append(Candidate(latex=sym.latex, symbol_id=sym.symbol_id, score=float(probs[index]),
-                                 package=sym.package, mode=sym.mode, unicode=sym.unicode))  # type: ignore[arg-type]  # fmt: skip
+            out.append(
+                Candidate(
+                    latex=sym.latex,
+                    symbol_id=sym.symbol_id,
+                    score=float(probs[index]),
+                    package=sym.package,
+                    mode=cast(Mode, sym.mode),
+                    unicode=sym.unicode,
+                )
+            )
         return out
 
 
@@ -86,7 +99,9 @@ def decode_image(data: bytes) -> np.ndarray:
             if img.format not in IMAGE_TYPES:
                 raise ImageInputError(f"the image must be PNG or JPEG, got {img.format}")
             if max(img.size) > MAX_IMAGE_SIDE:
-                raise ImageInputError(f"the image is {img.size[0]}x{img.size[1]}; at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+                raise ImageInputError(
+                    f"the image is {img.size[0]}x{img.size[1]}; at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}"
+                )
             img.load()
             return np.asarray(img.convert("RGBA"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
@@ -123,7 +138,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(prefix=f"/v1/{NAME}", tags=[NAME])
     strokes_schema = inline_refs(StrokesRequest.model_json_schema())
     multipart_schema = {
         "type": "object",
@@ -143,13 +158,15 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/json": {"schema": strokes_schema, "examples": {
-                        "A": {"value": strokes_schema["examples"][0]}}},
+                    "application/json": {
+                        "schema": strokes_schema,
+                        "examples": {"A": {"value": strokes_schema["examples"][0]}},
+                    },
                     "multipart/form-data": {"schema": multipart_schema},
                 },
             }
         },
-    )  # fmt: skip
+    )
     async def predict(request: Request) -> PredictResponse:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         input_json: Any = None
@@ -174,17 +191,26 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
                 blob = await upload.read()
                 ink = normalise_image(decode_image(blob))
             else:
-                raise HTTPException(status_code=415, detail="send application/json strokes or a multipart/form-data image")
+                raise HTTPException(
+                    status_code=415, detail="send application/json strokes or a multipart/form-data image"
+                )
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         loaded = predictor.loaded()
         candidates = predictor.candidates(loaded, ink, top_k)
         row = store.log_prediction(
-            component=NAME, model_name=loaded.name, model_version=loaded.version,
-            model_run_id=loaded.info["run_id"], input_kind=kind, input_json=input_json, input_blob=blob,
-            model_input=ink.tobytes(), candidates=[c.model_dump() for c in candidates],
-            top1=candidates[0].latex, top1_score=candidates[0].score,
-        )  # fmt: skip
+            component=NAME,
+            model_name=loaded.name,
+            model_version=loaded.version,
+            model_run_id=loaded.info["run_id"],
+            input_kind=kind,
+            input_json=input_json,
+            input_blob=blob,
+            model_input=ink.tobytes(),
+            candidates=[c.model_dump() for c in candidates],
+            top1=candidates[0].latex,
+            top1_score=candidates[0].score,
+        )
         metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0].latex).inc()
         metrics.CONFIDENCE.labels(NAME).observe(candidates[0].score)
         return PredictResponse(prediction_id=row.id, model=loaded.info, candidates=candidates)  # type: ignore[arg-type]
@@ -193,9 +219,12 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         "/feedback",
         response_model=FeedbackResponse,
         summary="The symbol the user meant, for a prediction",
-        responses={404: {"model": ErrorResponse, "description": "no such prediction"},
-                   422: {"model": ErrorResponse, "description": "unknown symbol or malformed id"}},
-    )  # fmt: skip
+        responses={
+            400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
+            404: {"model": ErrorResponse, "description": "no such prediction"},
+            422: {"model": ErrorResponse, "description": "unknown symbol or malformed id"},
+        },
+    )
     def feedback(body: FeedbackRequest) -> FeedbackResponse:
         if body.latex not in catalogue.by_latex():
             raise HTTPException(status_code=422, detail=f"{body.latex!r} is not a symbol of the catalogue")
@@ -204,7 +233,9 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         except NotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         shown = [c["latex"] for c in row.candidates]
-        agreement = "agree" if body.latex == row.top1 else "disagree" if body.latex in shown else "disagree_outside_topk"
+        agreement = (
+            "agree" if body.latex == row.top1 else "disagree" if body.latex in shown else "disagree_outside_topk"
+        )
         metrics.FEEDBACK.labels(NAME, agreement).inc()
         return FeedbackResponse(prediction_id=row.id, latex=body.latex, agreement=agreement, stored=True)  # type: ignore[arg-type]
 
@@ -220,16 +251,33 @@ def _explain(exc: ValidationError) -> str:
 
 
 CLASSES = [
-    SymbolInfo(symbol_id=s.symbol_id, latex=s.latex, package=s.package, usepackage=s.usepackage,
-               mode=s.mode, unicode=s.unicode, family=s.family, preview=s.unicode)  # type: ignore[arg-type]
+    SymbolInfo(
+        symbol_id=s.symbol_id,
+        latex=s.latex,
+        package=s.package,
+        usepackage=s.usepackage,
+        mode=cast(Mode, s.mode),
+        unicode=s.unicode,
+        family=s.family,
+        preview=s.unicode,
+    )
     for s in catalogue.symbols()
-]  # fmt: skip
+]
 
 
 def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:
-    source = ModelSource(NAME, registry_uri=settings.resolved_tracking_uri(), model_dir=settings.model_dir(NAME),
-                         cache=settings.cache_dir(), threads=settings.threads)  # fmt: skip
+    source = ModelSource(
+        NAME,
+        registry_uri=settings.resolved_tracking_uri(),
+        model_dir=settings.model_dir(NAME),
+        cache=settings.cache_dir(),
+        threads=settings.threads,
+    )
     slot = ModelSlot(source, smoke_test)
-    return ComponentService(NAME, "draw a math symbol, get its LaTeX command", build_router(Predictor(slot), store),
-                            slot, STATIC if STATIC.exists() else None)  # fmt: skip
-
+    return ComponentService(
+        NAME,
+        "draw a math symbol, get its LaTeX command",
+        build_router(Predictor(slot), store),
+        slot,
+        STATIC if STATIC.exists() else None,
+    )

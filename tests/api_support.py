@@ -1,0 +1,40 @@
+"""Helpers for the API tests: requests, images, settings and metric parsing."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from farga.serving.settings import ServeSettings
+
+
+def settings_for(root: Path, **overrides) -> ServeSettings:
+    return ServeSettings(root=root, reload_interval_s=0, api_key="secret", **overrides)
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def drawing(size: int = 200) -> np.ndarray:
+    """A dark cross on white paper."""
+    img = np.full((size, size), 255, np.uint8)
+    for i in range(20, size - 20):
+        img[i, i - 3 : i + 3] = 0
+        img[i, size - i - 3 : size - i + 3] = 0
+    return img
+
+
+CROSS = {"strokes": [[{"x": 0, "y": 0}, {"x": 100, "y": 100}], [{"x": 0, "y": 100}, {"x": 100, "y": 0}]]}
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus metric's samples whose labels include ``labels`` (any label order)."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
