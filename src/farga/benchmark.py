@@ -43,12 +43,17 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
 
     from farga.bench_baseline import EagerOnnx
 
-    model = OnnxModel.load(model_path, threads=1)
+    one, two = OnnxModel.load(model_path, threads=1), OnnxModel.load(model_path, threads=2)
     x = np.random.default_rng(0).random((1, 1, 32, 32), dtype=np.float32)
-    eager = EagerOnnx(str(model.path)).eval()
+    eager = EagerOnnx(str(one.path)).eval()
     torch.set_num_threads(1)
     results = {}
-    for name, fn in [("onnxruntime", lambda: model.run(x)), ("pytorch_eager", lambda: eager(torch.from_numpy(x)))]:
+    runners = [
+        ("onnxruntime, 1 thread", lambda: one.run(x)),
+        ("onnxruntime, 2 threads", lambda: two.run(x)),
+        ("pytorch eager, 1 thread", lambda: eager(torch.from_numpy(x))),
+    ]
+    for name, fn in runners:
         with torch.no_grad():
             for _ in range(200):
                 fn()
@@ -136,18 +141,9 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
                     f"{url}/v1/symbols/predict", json.dumps(STROKES).encode(), "application/json", c, seconds, work
                 )
                 report["http"][f"farga_image_c{c}"] = wrk(f"{url}/v1/symbols/predict", png, png_type, c, seconds, work)
-        baseline = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "farga.bench_baseline:app",
-            "--port",
-            "{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
+        # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)
+        baseline = [sys.executable, "-m", "uvicorn", "farga.bench_baseline:app", "--port", "{port}",
+                    "--log-level", "warning"]  # fmt: skip
         with running_server(
             root, env={"FARGA_BASELINE_MODEL": str(model_path)}, command=baseline, ready_path="/health"
         ) as url:
@@ -162,7 +158,7 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "# Serving performance",
         "",
         f"Measured by `{command}` on this project's machine ({report['machine']}), "
-        f"{report['workers']} uvicorn workers per service, load from `wrk` on 127.0.0.1, "
+        f"Farga with {report['workers']} uvicorn workers, load from `wrk` on 127.0.0.1, "
         f"{report['seconds_per_level']} s per level.",
         "",
         "## In process, batch 1",
@@ -175,7 +171,8 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "",
         "`farga_strokes`: JSON strokes (the web page's request); `farga_image`: a 200x200 PNG upload; "
         "`baseline_image`: the same PNG to the naive baseline (PyTorch eager in a plain FastAPI endpoint, "
-        "PIL preprocessing per request, no logging). Farga also logs every prediction to its store.",
+        "PIL preprocessing per request, no logging, one uvicorn process as tutorials run it, PyTorch on all "
+        "cores). Farga also logs every prediction (input, model input, candidates) to its SQLite store.",
         "",
         "| service, request, concurrency | p50 | p99 | requests/s | non-2xx |",
         "|---|---|---|---|---|",

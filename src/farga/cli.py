@@ -138,15 +138,20 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metric samples here; /metrics aggregates them
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
-    uvicorn.run(
-        "farga.serving.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    config = uvicorn.Config("farga.serving.app:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level="info", access_log=False)  # fmt: skip
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    # uvicorn's shared listening socket reaches the workers without its protocol number, so asyncio
+    # does not disable Nagle on accepted connections (40 ms stalls); accepted sockets inherit this.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @app.command()

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,8 @@ def running_server(
     full_env = {**os.environ, "FARGA_ROOT": str(root), "FARGA_RELOAD_INTERVAL_S": "0", **(env or {})}
     for inherited in ("PROMETHEUS_MULTIPROC_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         full_env.pop(inherited, None)  # the server reads its own settings, not this process's state
-    log = (root / f"serve-{port}.log").open("w")
+    log_path = Path(tempfile.gettempdir()) / f"farga-serve-{port}.log"
+    log = log_path.open("w")
     args = (
         [a.format(port=port) for a in command]
         if command
@@ -48,7 +50,7 @@ def running_server(
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(
-                    f"farga serve exited with {proc.returncode}: {(root / log.name).read_text()[-2000:]}"
+                    f"farga serve exited with {proc.returncode}: {log_path.read_text()[-2000:]}"
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 SIZE = 32
 INK_THRESHOLD = 128  # after polarity fix, a pixel with at least this much ink counts for the bounding box
@@ -57,6 +57,21 @@ def to_ink(grey: np.ndarray) -> np.ndarray:
     return grey.copy() if dark_paper else (255 - grey)
 
 
+def max_filter(image: np.ndarray, radius: int) -> np.ndarray:
+    """Maximum over a (2r+1)-square window, separably (pixels outside the image are ignored)."""
+    out = image
+    for axis in (0, 1):
+        src, out = out, out.copy()
+        n = src.shape[axis]
+        for shift in range(1, min(radius, n - 1) + 1):
+            lead = [slice(None)] * 2
+            lag = [slice(None)] * 2
+            lead[axis], lag[axis] = slice(shift, None), slice(None, -shift)
+            np.maximum(out[tuple(lead)], src[tuple(lag)], out=out[tuple(lead)])
+            np.maximum(out[tuple(lag)], src[tuple(lead)], out=out[tuple(lag)])
+    return out
+
+
 def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
     mask = ink >= INK_THRESHOLD
     if not mask.any():
@@ -68,12 +83,11 @@ def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
     scale = size / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (new_h, new_w) != (h, w):
-        img = Image.fromarray(crop)
         if scale < 1:
             # Thicken strokes first, so a thin pen line stays at least a pixel wide when shrunk
             # (HASYv2 drawings are 1-px strokes at 32x32); then average, then binarise below.
-            img = img.filter(ImageFilter.MaxFilter(2 * math.ceil(0.5 / scale) + 1))
-        resized = img.resize((new_w, new_h), Image.Resampling.BOX)
+            crop = max_filter(crop, math.ceil(0.5 / scale))
+        resized = Image.fromarray(crop).resize((new_w, new_h), Image.Resampling.BOX)
         crop = np.asarray(resized, dtype=np.uint8)
     out = np.zeros((size, size), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2

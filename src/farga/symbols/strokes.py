@@ -12,7 +12,7 @@ from farga.symbols.preprocess import SIZE, ImageInputError, fit_to_box
 Point = tuple[float, float]
 
 
-def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas: int = 256) -> np.ndarray:
+def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas: int = 128) -> np.ndarray:
     """Draw strokes (any coordinate range) the way HASYv2's drawings were rasterised.
 
     Coordinates are fitted to a square canvas keeping the aspect ratio, drawn with a pen whose
