@@ -12,21 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from farga.config import Settings, StageContext
+from farga.config import Settings, StageContext, quiet_environment
 from farga.symbols.archive import HasyArchive
 from farga.symbols.synthetic import generate
 from support import SMALL, make_ctx, tiny_params
 
-for var, value in {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "GX_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "FARGA_HASYV2_URL": "http://127.0.0.1:9/HASYv2.tar.bz2",
-}.items():
-    os.environ[var] = value
+quiet_environment(force=True)
+os.environ["FARGA_HASYV2_URL"] = "http://127.0.0.1:9/HASYv2.tar.bz2"  # a closed local port
 os.environ.pop("FARGA_HASYV2_ARCHIVE", None)
 os.environ.pop("FARGA_TRACKING_URI", None)
 

@@ -11,17 +11,9 @@ import typer
 from rich.console import Console
 
 from farga import components
-from farga.config import ConfigError, StageContext
+from farga.config import ConfigError, StageContext, quiet_environment
 
-for _var, _value in {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "DVC_NO_ANALYTICS": "1",
-    "GX_ANALYTICS_ENABLED": "False",
-    "HF_HUB_OFFLINE": "1",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}.items():
-    os.environ.setdefault(_var, _value)
+quiet_environment()
 
 app = typer.Typer(help="Farga: prototype models forged into production ML components.", no_args_is_help=True)
 data_app = typer.Typer(help="Obtain, prepare and validate a component's data.", no_args_is_help=True)

@@ -8,12 +8,32 @@ with embedded backends and against servers in production.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Telemetry and hub access off: nothing phones home, nothing is fetched from a model hub at run time.
+QUIET_ENVIRONMENT = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def quiet_environment(force: bool = False) -> None:
+    """Apply QUIET_ENVIRONMENT (without overriding what the user set, unless ``force``)."""
+    for var, value in QUIET_ENVIRONMENT.items():
+        if force:
+            os.environ[var] = value
+        else:
+            os.environ.setdefault(var, value)
 
 
 class ConfigError(ValueError):

@@ -49,9 +49,7 @@ def running_server(
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"farga serve exited with {proc.returncode}: {log_path.read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"farga serve exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}{ready_path}", timeout=2).status_code == 200:
                     break
