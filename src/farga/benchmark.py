@@ -142,8 +142,16 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
                 )
                 report["http"][f"farga_image_c{c}"] = wrk(f"{url}/v1/symbols/predict", png, png_type, c, seconds, work)
         # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)
-        baseline = [sys.executable, "-m", "uvicorn", "farga.bench_baseline:app", "--port", "{port}",
-                    "--log-level", "warning"]  # fmt: skip
+        baseline = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "farga.bench_baseline:app",
+            "--port",
+            "{port}",
+            "--log-level",
+            "warning",
+        ]
         with running_server(
             root, env={"FARGA_BASELINE_MODEL": str(model_path)}, command=baseline, ready_path="/health"
         ) as url:

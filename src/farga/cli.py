@@ -130,8 +130,15 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metric samples here; /metrics aggregates them
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
-    config = uvicorn.Config("farga.serving.app:create_app", factory=True, host=host, port=port, workers=workers,
-                            log_level="info", access_log=False)  # fmt: skip
+    config = uvicorn.Config(
+        "farga.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
     if workers == 1:
         uvicorn.Server(config).run()
         return
