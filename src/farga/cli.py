@@ -125,8 +125,14 @@ def serve(
 
     import uvicorn
 
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import migrate
+
     if components_:
         os.environ["FARGA_COMPONENTS"] = components_
+    # migrate once here, not in every worker at the same time (two workers would race to create tables)
+    migrate(ServeSettings().resolved_database_url())
+    os.environ["FARGA_MIGRATE_ON_START"] = "false"
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metric samples here; /metrics aggregates them
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")

@@ -58,7 +58,7 @@ def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
-    store = FeedbackStore(settings.resolved_database_url())
+    store = FeedbackStore(settings.resolved_database_url(), run_migrations=settings.migrate_on_start)
     services: dict[str, ComponentService] = {}
     for name in settings.component_names():
         component = components.get(name)

@@ -21,6 +21,7 @@ class ServeSettings(BaseSettings):
     reload_interval_s: float = 60.0
     api_key: str = ""  # admin endpoints are disabled while empty
     database_url: str = ""  # empty: SQLite file feedback.db in root
+    migrate_on_start: bool = True  # `farga serve` migrates once before starting workers, then turns this off
     threads: int = 1  # ONNX Runtime intra-op threads per worker
     max_body_bytes: int = 1 << 20
 
