@@ -1,0 +1,20 @@
+"""The serving code must run in the light `serve` install: importing it pulls in no training stack."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.code
+
+
+def test_serving_imports_no_torch_mlflow_or_plotting():
+    probe = (
+        "import sys\n"
+        "from farga.serving.app import create_app\n"
+        "import farga.symbols.service\n"
+        "heavy = [m for m in ('torch', 'mlflow', 'matplotlib', 'sklearn', 'pandera', 'dvc', 'onnx') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
