@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from farga import components
-from farga.config import ConfigError, StageContext, quiet_environment
+from farga.config import StageContext, quiet_environment
+from farga.errors import FargaError
 
 quiet_environment()
 
@@ -23,25 +24,6 @@ console = Console(stderr=True)
 ComponentArg = Annotated[str, typer.Argument(help="component name, e.g. symbols")]
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean bad input or a missing step, reported as a message instead of a traceback."""
-    errors: list[type[BaseException]] = [ConfigError, components.UnknownComponentError, FileNotFoundError]
-    try:
-        from farga.symbols.acquire import FetchError
-        from farga.symbols.archive import ArchiveError
-
-        errors += [FetchError, ArchiveError]
-    except ImportError:  # pragma: no cover - pipeline extras not installed
-        pass
-    try:
-        from farga.validation import ContractViolation
-
-        errors.append(ContractViolation)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
-
-
 def _run(stage: str, component: str, **kwargs: Any) -> None:
     from farga.pipeline import run_stage
 
@@ -49,7 +31,7 @@ def _run(stage: str, component: str, **kwargs: Any) -> None:
         ctx = StageContext.load(component)
         components.get(component)
         result = run_stage(stage, ctx, **kwargs)
-    except _expected_errors() as exc:
+    except (FargaError, FileNotFoundError) as exc:
         console.print(f"[bold red]farga {stage} {component} failed:[/bold red] {exc}")
         raise typer.Exit(code=1) from exc
     console.print(f"[green]{stage} {component}: done[/green]")

@@ -14,6 +14,8 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from farga.errors import FargaError
+
 # fetch(ctx, archive) / prepare, validate, train, evaluate (ctx) -> facts
 # score(ctx, model_dir) -> metrics of any exported model on the current test set (registry gate)
 # cards(ctx, facts) -> {"model_card": Card, "dataset_card": Card}
@@ -23,7 +25,7 @@ from typing import Any
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
 
 
-class UnknownComponentError(LookupError):
+class UnknownComponentError(FargaError, LookupError):
     pass
 
 

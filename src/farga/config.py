@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from farga.errors import FargaError
+
 # Telemetry and hub access off: nothing phones home, nothing is fetched from a model hub at run time.
 QUIET_ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -36,7 +38,7 @@ def quiet_environment(force: bool = False) -> None:
             os.environ.setdefault(var, value)
 
 
-class ConfigError(ValueError):
+class ConfigError(FargaError, ValueError):
     """A params file or setting that cannot be used; the message says which and why."""
 
 

@@ -12,6 +12,8 @@ from pandera.errors import SchemaErrors
 from rich.console import Console
 from rich.table import Table
 
+from farga.errors import FargaError
+
 
 @dataclass
 class Finding:
@@ -52,7 +54,7 @@ class ContractReport:
         console.print(table)
 
 
-class ContractViolation(RuntimeError):
+class ContractViolation(FargaError, RuntimeError):
     def __init__(self, report: ContractReport):
         self.report = report
         lines = [f"- {f.check}: {f.detail}" for f in report.findings]

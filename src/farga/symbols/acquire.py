@@ -17,6 +17,7 @@ from typing import Any
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
 from farga.config import StageContext
+from farga.errors import FargaError
 from farga.hashing import sha256_file, write_json
 from farga.symbols import catalogue
 from farga.symbols.archive import HasyArchive, read_archive
@@ -28,7 +29,7 @@ URL_ENV = "FARGA_HASYV2_URL"  # a mirror of the public archive
 ARCHIVE_NAME = "HASYv2.tar.bz2"
 
 
-class FetchError(RuntimeError):
+class FetchError(FargaError, RuntimeError):
     """The data could not be obtained or is not what it claims to be."""
 
 

@@ -15,11 +15,13 @@ import pandas as pd
 from PIL import Image
 from rich.progress import Progress
 
+from farga.errors import FargaError
+
 LABELS = "hasy-data-labels.csv"
 SYMBOLS = "symbols.csv"
 
 
-class ArchiveError(ValueError):
+class ArchiveError(FargaError, ValueError):
     """The archive is not a usable HASYv2-layout archive; the message lists what is wrong."""
 
 
