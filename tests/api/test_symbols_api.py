@@ -282,3 +282,11 @@ def test_labelled_feedback_exports_in_the_training_format(client: TestClient, se
     assert image.shape == (32, 32)
     assert np.median(image) == 255
     assert set(archive.symbols.latex) == {r"\alpha", r"\beta"}
+
+
+def test_a_model_baked_into_a_directory_is_served_and_not_reloaded_again(served: Path, monkeypatch):
+    monkeypatch.setenv("FARGA_MODEL_DIR_SYMBOLS", str(served / "models" / "symbols"))
+    with TestClient(create_app(settings_for(served))) as client:
+        assert predict(client).json()["model"]["source"] == f"dir:{served / 'models' / 'symbols'}"
+        again = client.post("/v1/admin/reload/symbols", headers={"x-api-key": "secret"}).json()
+        assert again == {"changed": False, "version": "local"}

@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ class ComponentService:
     router: APIRouter
     slot: ModelSlot
     static: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any]:
@@ -103,8 +102,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
-        summary = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details[:5])
-        return JSONResponse(status_code=422, content={"detail": summary, "errors": details})
+        return JSONResponse(status_code=422, content={"detail": explain(details), "errors": details})
 
     for service in services.values():
         # the prefix lives on the router itself, so route templates (metrics labels) are complete
@@ -116,6 +114,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static-app")
     app.include_router(shared_routes(services, settings))
     return app
+
+
+def explain(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One readable line from pydantic's validation errors: where, and what is wrong (first five)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors[:5])
 
 
 def reload_signal(settings: ServeSettings) -> Path:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from farga.onnx_runtime import OnnxModel
 
 log = logging.getLogger("farga.serving")
+LOCAL = "local"  # the version label of a model served from a fixed directory
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,6 @@ class LoadedModel:
     version: str
     model: OnnxModel
     source: str
-    aliases: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -42,44 +41,38 @@ class LoadedModel:
         }
 
 
+@dataclass(frozen=True)
 class ModelSource:
     """Where models come from: the MLflow registry (alias ``champion``), or a fixed directory."""
 
-    def __init__(self, name: str, *, registry_uri: str, model_dir: Path | None, cache: Path, threads: int = 1):
-        self.name, self.registry_uri, self.model_dir, self.cache, self.threads = (
-            name,
-            registry_uri,
-            model_dir,
-            cache,
-            threads,
-        )
+    name: str
+    registry_uri: str
+    model_dir: Path | None
+    cache: Path
+    threads: int = 1
 
-    def current_version(self) -> str | None:
+    def current_version(self) -> str:
         """The version the source would serve now (cheap: no download)."""
         if self.model_dir is not None:
-            return f"dir:{self.model_dir}"
+            return LOCAL
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=self.registry_uri, registry_uri=self.registry_uri)
         return str(client.get_model_version_by_alias(self.name, "champion").version)
 
-    def load(self, version: str | None = None) -> LoadedModel:
+    def load(self, version: str) -> LoadedModel:
         if self.model_dir is not None:
-            model = OnnxModel.load(self.model_dir, threads=self.threads)
-            label = str(model.provenance.get("version") or "local")
-            return LoadedModel(self.name, label, model, f"dir:{self.model_dir}")
+            return LoadedModel(self.name, LOCAL, OnnxModel.load(self.model_dir, self.threads), f"dir:{self.model_dir}")
         import mlflow
 
-        version = version or self.current_version()
-        assert version is not None
+        from farga.tracking import download_version
+
         dest = self.cache / self.name / f"v{version}"
         if not (dest / "model.onnx").exists():
             mlflow.set_tracking_uri(self.registry_uri)
             mlflow.set_registry_uri(self.registry_uri)  # models:/ URIs resolve through the registry
-            mlflow.artifacts.download_artifacts(f"models:/{self.name}/{version}", dst_path=str(dest))
-        return LoadedModel(
-            self.name, version, OnnxModel.load(dest, threads=self.threads), f"registry:{self.registry_uri}"
-        )
+            download_version(self.name, version, dest)
+        return LoadedModel(self.name, version, OnnxModel.load(dest, self.threads), f"registry:{self.registry_uri}")
 
 
 class ModelSlot:
@@ -90,7 +83,6 @@ class ModelSlot:
         self.smoke_test = smoke_test
         self.current: LoadedModel | None = None
         self.last_error: str | None = None
-        self.failures = 0
         self._lock = threading.Lock()  # one reload at a time; reads never wait for it
 
     def reload(self, *, force: bool = False) -> dict[str, Any]:
@@ -100,10 +92,9 @@ class ModelSlot:
                 wanted = self.source.current_version()
                 if not force and previous is not None and wanted == previous.version:
                     return {"changed": False, "version": previous.version}
-                candidate = self.source.load(wanted if self.source.model_dir is None else None)
+                candidate = self.source.load(wanted)
                 self.smoke_test(candidate)
             except Exception as exc:
-                self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error(
                     "model reload for %s failed; still serving %s: %s",

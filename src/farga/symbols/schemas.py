@@ -10,7 +10,8 @@ MAX_STROKES = 100
 MAX_POINTS = 5_000
 MAX_IMAGE_SIDE = 1024
 Mode = Literal["math", "text", "both"]
-TopK = Annotated[int, Field(ge=1, le=20, description="how many candidates to return (1-20)")]
+TOP_K_MAX = 20
+TopK = Annotated[int, Field(ge=1, le=TOP_K_MAX, description=f"how many candidates to return (1-{TOP_K_MAX})")]
 
 
 class Strict(BaseModel):

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from farga.serving import metrics
-from farga.serving.app import ComponentService
+from farga.serving.app import ComponentService, explain
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, NotFoundError
@@ -20,6 +20,7 @@ from farga.symbols import catalogue
 from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_input
 from farga.symbols.schemas import (
     MAX_IMAGE_SIDE,
+    TOP_K_MAX,
     Candidate,
     ErrorResponse,
     FeedbackRequest,
@@ -114,9 +115,11 @@ def parse_top_k(value: Any) -> int:
     try:
         top_k = int(str(value))
     except ValueError:
-        raise HTTPException(status_code=422, detail=f"top_k must be an integer from 1 to 20, got {value!r}") from None
-    if not 1 <= top_k <= 20:
-        raise HTTPException(status_code=422, detail=f"top_k must be from 1 to 20, got {top_k}")
+        raise HTTPException(
+            status_code=422, detail=f"top_k must be an integer from 1 to {TOP_K_MAX}, got {value!r}"
+        ) from None
+    if not 1 <= top_k <= TOP_K_MAX:
+        raise HTTPException(status_code=422, detail=f"top_k must be from 1 to {TOP_K_MAX}, got {top_k}")
     return top_k
 
 
@@ -145,7 +148,7 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         "required": ["image"],
         "properties": {
             "image": {"type": "string", "format": "binary", "description": "PNG or JPEG, at most 1024x1024"},
-            "top_k": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+            "top_k": {"type": "integer", "minimum": 1, "maximum": TOP_K_MAX, "default": 5},
         },
     }
 
@@ -176,7 +179,7 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
                 try:
                     body = StrokesRequest.model_validate_json(await request.body())
                 except ValidationError as exc:
-                    raise HTTPException(status_code=422, detail=_explain(exc)) from None
+                    raise HTTPException(status_code=422, detail=explain(exc.errors())) from None
                 top_k, kind = body.top_k, "strokes"
                 ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
                 input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
@@ -244,10 +247,6 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         return CLASSES
 
     return router
-
-
-def _explain(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 CLASSES = [
