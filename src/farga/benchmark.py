@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import re
 import shutil
@@ -125,7 +126,7 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench does it)")
     report: dict[str, Any] = {
-        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "workers": workers,
         "seconds_per_level": seconds,
         "in_process": in_process(model_path),

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from farga.config import Settings
 
 
-class ServeSettings(BaseSettings):
+class ServeSettings(Settings):
+    """The pipeline's settings (root, tracking URI) plus what only the service needs."""
+
     model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore", protected_namespaces=())
 
-    root: Path = Path.cwd()
     components: str = "symbols"  # comma-separated names of the components to serve
     # Models: the registry's champion (default) or a fixed exported-model directory per component
     # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
-    tracking_uri: str = ""
     model_cache: Path | None = None
     reload_interval_s: float = 60.0
     api_key: str = ""  # admin endpoints are disabled while empty
@@ -30,9 +30,6 @@ class ServeSettings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"
-
-    def resolved_tracking_uri(self) -> str:
-        return Settings(root=self.root, tracking_uri=self.tracking_uri).resolved_tracking_uri()
 
     def cache_dir(self) -> Path:
         return self.model_cache or self.root / "models" / "serving"
