@@ -37,13 +37,13 @@ def exercise(store: FeedbackStore) -> None:
     row = log_one(store)
     other = log_one(store, component="fillmask")
     assert store.count("symbols") == {"predictions": 1, "feedback": 0}
-    store.add_feedback("symbols", row.id, "B")
+    store.add_feedback("symbols", row, "B")
     assert [r.feedback_label for r in store.labelled("symbols")] == ["B"]
     with pytest.raises(NotFoundError):
         store.add_feedback("symbols", "f" * 32, "B")
     with pytest.raises(NotFoundError):  # ids are per component
-        store.add_feedback("symbols", other.id, "B")
-    fetched = store.get(row.id)
+        store.add_feedback("symbols", other, "B")
+    fetched = store.get(row)
     assert fetched is not None
     assert fetched.input_json == [[{"x": 1.0, "y": 2.0}]]
     assert fetched.model_input == b"\x00" * 1024
@@ -86,3 +86,33 @@ def test_postgresql_store_behaves_the_same(postgres_url: str):
     store = FeedbackStore(postgres_url)
     exercise(store)
     store.engine.dispose()
+
+
+def test_background_writer_loses_no_prediction_and_feedback_waits_for_it(tmp_path: Path):
+    """Two stores on one file stand for two workers: a feedback may reach the one that did not log it."""
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    logging_worker = FeedbackStore(url, batch_window_s=0.3)
+    other_worker = FeedbackStore(url, run_migrations=False)
+    logging_worker.start_writer()
+    ids = [log_one(logging_worker) for _ in range(50)]
+    stamps = [i[:12] for i in ids]
+    assert len(set(ids)) == 50
+    assert stamps == sorted(stamps)
+    assert other_worker.count("symbols")["predictions"] < 50  # still in the writer's batch window
+    row = other_worker.add_feedback("symbols", ids[-1], "B")  # waits until the batch is written
+    assert row.feedback_label == "B"
+    more = [log_one(logging_worker) for _ in range(20)]
+    logging_worker.close()  # shutdown writes whatever is pending
+    assert other_worker.count("symbols") == {"predictions": 70, "feedback": 1}
+    assert other_worker.get(more[-1]) is not None
+
+
+def test_feedback_for_an_old_or_unknown_id_is_refused(tmp_path: Path):
+    from farga.serving.store import created_recently, new_prediction_id
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+    assert created_recently(new_prediction_id(), within_s=2.0)
+    assert not created_recently("0" * 32, within_s=2.0)  # minted in 1970
+    assert not created_recently("f" * 32, within_s=2.0)  # minted in the far future
+    with pytest.raises(NotFoundError):
+        store.add_feedback("symbols", new_prediction_id(), "B")  # recent, but never logged: waits, then 404

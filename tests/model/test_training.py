@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,25 @@ def test_onnx_export_matches_torch_and_describes_itself(prepared_project: Path, 
     assert [c["symbol_id"] for c in onnx_model.labels] == [c["symbol_id"] for c in classes]
     assert onnx_model.provenance["run_id"] == "r1"
     assert onnx_model.preprocessing["size"] == 32
+
+
+def test_served_model_is_int8_and_agrees_with_its_float_graph(trained_project: Path):
+    """The pipeline serves the quantised file; it must still predict what the float network predicts."""
+    import onnx
+
+    from farga.quantize import METADATA_KEY
+
+    models = trained_project / "models/symbols"
+    served, reference = OnnxModel.load(models), OnnxModel.load(models / "model_fp32.onnx")
+    proto = onnx.load(str(models / "model.onnx"))
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in proto.graph.node}
+    assert METADATA_KEY in {prop.key for prop in proto.metadata_props}
+    assert served.labels == reference.labels
+    assert served.provenance == reference.provenance
+    x, _, _ = load_split(trained_project / "data/prepared/symbols", "test")
+    inputs = to_input(x).contiguous().numpy()
+    got, expected = served.run(inputs)["probabilities"], reference.run(inputs)["probabilities"]
+    assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.9
+    assert np.abs(got - expected).max() < 0.15
+    metrics = json.loads((trained_project / "reports/symbols/metrics.json").read_text())
+    assert 0.0 <= metrics["test_top1_float"] <= 1.0

@@ -83,9 +83,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for service in services.values():
             await asyncio.to_thread(reload_slot, service, True)
+        store.start_writer()
         task = asyncio.create_task(watch_registry())
         yield
         task.cancel()
+        await asyncio.to_thread(store.close)  # every logged prediction is written before exit
 
     app = FastAPI(
         title="Farga",

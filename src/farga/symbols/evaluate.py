@@ -86,6 +86,10 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     with energy.track("evaluate") as used:
         topk = predict_symbol_ids(model, images)
     metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest).items()}
+    float_model = model_dir / "model_fp32.onnx"
+    if float_model.exists():  # the served file is quantised: what did that cost?
+        float_top1 = predict_symbol_ids(OnnxModel.load(float_model), images, k=1)[:, 0]
+        metrics["test_top1_float"] = float((float_top1 == truth).mean())
     run_info = read_json(model_dir / "run.json")
     metrics["val_top1"] = run_info["val_top1"]
     metrics["train_seconds"] = run_info["train_seconds"]

@@ -2,7 +2,8 @@
 
 The graph outputs class probabilities and the penultimate embedding (for drift and neighbour
 checks); the label map, preprocessing spec and provenance ride inside the file's metadata too, so
-a model file alone is enough to serve it.
+a model file alone is enough to serve it. With calibration images, ``model.onnx`` is the int8
+quantised graph (what is served) and ``model_fp32.onnx`` keeps the float one it came from.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
 
 from farga.hashing import write_json
+from farga.quantize import quantize_int8
 from farga.symbols import catalogue
 from farga.symbols.model import SymbolCNN
-from farga.symbols.preprocess import SPEC
+from farga.symbols.preprocess import SPEC, to_model_input
 
 OPSET = 17
 
@@ -53,10 +56,15 @@ def label_map(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def export_onnx(
-    model: SymbolCNN, classes: list[dict[str, Any]], out: Path, provenance: dict[str, Any]
+    model: SymbolCNN,
+    classes: list[dict[str, Any]],
+    out: Path,
+    provenance: dict[str, Any],
+    calibration: np.ndarray | None = None,
 ) -> dict[str, Path]:
+    """``calibration``: (N, 32, 32) uint8 ink maps from the training split; given, the served file is int8."""
     model = model.eval().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-    path = out / "model.onnx"
+    path = out / "model.onnx" if calibration is None else out / "model_fp32.onnx"
     torch.onnx.export(
         Exported(model).eval(),
         (torch.zeros(1, 1, 32, 32),),
@@ -75,8 +83,12 @@ def export_onnx(
         entry.key, entry.value = key, json.dumps(value, sort_keys=True)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+    files = {"model": path}
+    if calibration is not None:
+        feeds = ({"image": to_model_input(calibration[i : i + 64])} for i in range(0, len(calibration), 64))
+        files = {"model": quantize_int8(path, out / "model.onnx", feeds), "float_model": path}
     return {
-        "model": path,
+        **files,
         "labels": write_json(out / "labels.json", labels),
         "preprocessing": write_json(out / "preprocessing.json", SPEC),
     }

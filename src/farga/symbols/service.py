@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
@@ -15,13 +16,12 @@ from farga.serving import metrics
 from farga.serving.app import ComponentService, explain
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.settings import ServeSettings
-from farga.serving.store import FeedbackStore, NotFoundError
+from farga.serving.store import FeedbackStore, NotFoundError, StoreBusyError
 from farga.symbols import catalogue
 from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_input
 from farga.symbols.schemas import (
     MAX_IMAGE_SIDE,
     TOP_K_MAX,
-    Candidate,
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
@@ -41,7 +41,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "body over 1 MiB",
         415: "neither JSON nor multipart/form-data",
         422: "fields missing, of the wrong type or out of range",
-        503: "no model loaded yet",
+        503: "no model loaded yet, or the prediction log is backed up",
     }.items()
 }
 IMAGE_TYPES = {"PNG", "JPEG"}
@@ -52,6 +52,7 @@ class Predictor:
 
     def __init__(self, slot: ModelSlot):
         self.slot = slot
+        self._described: tuple[LoadedModel | None, list[dict[str, Any]]] = (None, [])
 
     def loaded(self) -> LoadedModel:
         current = self.slot.current
@@ -59,25 +60,28 @@ class Predictor:
             raise HTTPException(status_code=503, detail="no symbols model is loaded yet; try again shortly")
         return current
 
-    @staticmethod
-    def candidates(loaded: LoadedModel, ink: np.ndarray, top_k: int) -> list[Candidate]:
-        probs = loaded.model.run(to_model_input(ink[None]))["probabilities"][0]
-        order = np.argsort(-probs)[:top_k]
-        known = catalogue.by_id()
-        out = []
-        for index in order:
-            sym = known[int(loaded.model.labels[int(index)]["symbol_id"])]
-            out.append(
-                Candidate(
-                    latex=sym.latex,
-                    symbol_id=sym.symbol_id,
-                    score=float(probs[index]),
-                    package=sym.package,
-                    mode=cast(Mode, sym.mode),
-                    unicode=sym.unicode,
+    def described(self, loaded: LoadedModel) -> list[dict[str, Any]]:
+        """Each output of the model as the API's Candidate fields (but the score), made once per model."""
+        model, described = self._described
+        if model is not loaded:
+            known = catalogue.by_id()
+            described = []
+            for label in loaded.model.labels:
+                sym = known[int(label["symbol_id"])]
+                described.append(
+                    {"latex": sym.latex, "symbol_id": sym.symbol_id, "package": sym.package, "mode": sym.mode}
+                    | {"unicode": sym.unicode}
                 )
-            )
-        return out
+            self._described = (loaded, described)
+        return described
+
+    def candidates(self, loaded: LoadedModel, ink: np.ndarray, top_k: int) -> list[dict[str, Any]]:
+        """The top-k as plain dicts in the ``Candidate`` schema (schemathesis checks the responses)."""
+        probs = loaded.model.run(to_model_input(ink[None]))["probabilities"][0]
+        order = np.argpartition(-probs, top_k - 1)[:top_k] if top_k < len(probs) else np.arange(len(probs))
+        order = order[np.argsort(-probs[order], kind="stable")]
+        described = self.described(loaded)
+        return [described[i] | {"score": float(probs[i])} for i in order.tolist()]
 
 
 def smoke_test(loaded: LoadedModel) -> None:
@@ -104,7 +108,8 @@ def decode_image(data: bytes) -> np.ndarray:
                     f"the image is {img.size[0]}x{img.size[1]}; at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}"
                 )
             img.load()
-            return np.asarray(img.convert("RGBA"))
+            # grey and RGB arrays go to the preprocessing as they are (same result as through RGBA, less work)
+            return np.asarray(img if img.mode in ("L", "RGB") else img.convert("RGBA"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         if isinstance(exc, ImageInputError):
             raise
@@ -170,19 +175,19 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             }
         },
     )
-    async def predict(request: Request) -> PredictResponse:
+    async def predict(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         input_json: Any = None
         blob: bytes | None = None
         try:
             if content_type == "application/json":
                 try:
-                    body = StrokesRequest.model_validate_json(await request.body())
+                    strokes = StrokesRequest.model_validate_json(await request.body())
                 except ValidationError as exc:
                     raise HTTPException(status_code=422, detail=explain(exc.errors())) from None
-                top_k, kind = body.top_k, "strokes"
-                ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
-                input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
+                top_k, kind = strokes.top_k, "strokes"
+                ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in strokes.strokes])
+                input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in strokes.strokes]
             elif content_type == "multipart/form-data":
                 form = await request.form(max_files=1, max_fields=2)
                 upload, extra = form.get("image"), set(form.keys()) - {"image", "top_k"}
@@ -201,22 +206,28 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         loaded = predictor.loaded()
         candidates = predictor.candidates(loaded, ink, top_k)
-        row = store.log_prediction(
-            component=NAME,
-            model_name=loaded.name,
-            model_version=loaded.version,
-            model_run_id=loaded.info["run_id"],
-            input_kind=kind,
-            input_json=input_json,
-            input_blob=blob,
-            model_input=ink.tobytes(),
-            candidates=[c.model_dump() for c in candidates],
-            top1=candidates[0].latex,
-            top1_score=candidates[0].score,
-        )
-        metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0].latex).inc()
-        metrics.CONFIDENCE.labels(NAME).observe(candidates[0].score)
-        return PredictResponse(prediction_id=row.id, model=loaded.info, candidates=candidates)  # type: ignore[arg-type]
+        info = loaded.info
+        try:
+            prediction_id = store.log_prediction(
+                component=NAME,
+                model_name=loaded.name,
+                model_version=loaded.version,
+                model_run_id=info["run_id"],
+                input_kind=kind,
+                input_json=input_json,
+                input_blob=blob,
+                model_input=ink.tobytes(),
+                candidates=candidates,
+                top1=candidates[0]["latex"],
+                top1_score=candidates[0]["score"],
+            )
+        except StoreBusyError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0]["latex"]).inc()
+        metrics.CONFIDENCE.labels(NAME).observe(candidates[0]["score"])
+        # serialised here: FastAPI would validate the response against PredictResponse once more
+        body = {"prediction_id": prediction_id, "model": info, "candidates": candidates}
+        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
     @router.post(
         "/feedback",

@@ -133,6 +133,18 @@ def fit(
     return best[1], history
 
 
+def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | None:
+    """A seeded sample of training images to calibrate int8 activation ranges (None: serve float)."""
+    export = cfg.get("export", {})
+    if export.get("quantize", "none") == "none":
+        return None
+    if export["quantize"] != "int8":
+        raise ValueError(f"train.export.quantize must be int8 or none, got {export['quantize']!r}")
+    n = min(int(export["calibration_samples"]), len(images))
+    pick = np.random.default_rng(int(cfg["seed"])).choice(len(images), size=n, replace=False)
+    return images[np.sort(pick)]
+
+
 def train(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
@@ -176,7 +188,9 @@ def train(ctx: StageContext) -> dict[str, Any]:
         curves = plot_learning_curves(history, reports / "learning_curves.png")
         mlflow.log_artifact(str(curves), artifact_path="plots")
         provenance = {"run_id": run.info.run_id, "data_sha256": data_sha, "data_source": source}
-        files = export_onnx(model, classes, out, provenance)
+        files = export_onnx(model, classes, out, provenance, calibration_images(x_train, cfg))
+        if "float_model" in files:  # the float graph the served int8 one was made from, for comparison
+            mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
         model_info = mlflow.onnx.log_model(
             onnx_model=onnx.load(str(files["model"])),
             save_as_external_data=False,
@@ -190,6 +204,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             "run_id": run.info.run_id,
             "model_uri": model_info.model_uri,
             "model_sha256": sha256_file(files["model"]),
+            "quantization": cfg.get("export", {}).get("quantize", "none"),
             "parameters": n_params(model),
             "train_seconds": round(train_seconds, 1),
             "best_epoch": int(best["epoch"]),
