@@ -49,13 +49,11 @@ pipeline: setup  ## dvc repro with params.yaml as it is (full profile: ~40 min o
 bench: setup system-deps  ## serving benchmark: writes docs/performance.md
 	$(BIN)/farga bench symbols --out docs/performance.md
 
-test: setup system-deps  ## static analysis and every test layer
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(PY) -m pytest --cov=farga --cov-report=term -q
+test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
+	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q
 
-lint:  ## ruff lint and format check
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests
+lint: setup  ## the pre-commit checks on every file: ruff (incl. security rules), mypy --strict, secrets, large files
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 format:  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests

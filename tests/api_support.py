@@ -8,9 +8,11 @@ from PIL import Image
 
 from farga.serving.settings import ServeSettings
 
+ADMIN_KEY = "test-admin-key"  # pragma: allowlist secret - the tests' own throwaway admin key
+
 
 def settings_for(root: Path, **overrides) -> ServeSettings:
-    return ServeSettings(root=root, reload_interval_s=0, api_key="secret", **overrides)
+    return ServeSettings(root=root, reload_interval_s=0, api_key=ADMIN_KEY, **overrides)
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:

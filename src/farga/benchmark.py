@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
     served = "int8" if float_graph(model_path) != model_path else "float"
     x = (np.random.default_rng(0).random((1, 1, 32, 32)) > 0.85).astype(np.float32)  # an ink-like map
     one, two = OnnxModel.load(model_path, threads=1), OnnxModel.load(model_path, threads=2)
-    runners = [
+    runners: list[tuple[str, Callable[[], object]]] = [
         (f"onnxruntime {served} (served), 1 thread", lambda: one.run(x)),
         (f"onnxruntime {served} (served), 2 threads", lambda: two.run(x)),
     ]

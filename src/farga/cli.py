@@ -164,7 +164,7 @@ def bench(
     text = benchmark.markdown(report, f"farga bench {component} --seconds {seconds} --workers {workers}")
     typer.echo(text)
     if out is not None:
-        out.write_text(text + "\n", encoding="utf-8")
+        out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is_help=True)

@@ -30,7 +30,7 @@ def quantize_int8(
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    class Feeds(CalibrationDataReader):
+    class Feeds(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
             self.feeds: Iterator[dict[str, np.ndarray]] = iter(calibration)
 

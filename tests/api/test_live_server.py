@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api_support import CROSS, drawing, metric, png
+from api_support import ADMIN_KEY, CROSS, drawing, metric, png
 from farga.config import Settings
 from farga.serving.process import running_server
 
@@ -29,7 +29,7 @@ def use_registry_of(root: Path):
 
 
 def test_two_workers_serve_log_and_count_together(served: Path):
-    with running_server(served, workers=2, env={"FARGA_API_KEY": "secret"}) as url, httpx.Client(base_url=url) as http:
+    with running_server(served, workers=2, env={"FARGA_API_KEY": ADMIN_KEY}) as url, httpx.Client(base_url=url) as http:
         ids = []
         for _ in range(20):
             response = http.post("/v1/symbols/predict", json=CROSS)
@@ -53,7 +53,7 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
     """Promote a new champion while requests flow; the admin reload swaps it; nothing fails."""
     import mlflow
 
-    with running_server(served, workers=2, env={"FARGA_API_KEY": "secret"}) as url:
+    with running_server(served, workers=2, env={"FARGA_API_KEY": ADMIN_KEY}) as url:
         failures, versions, stop = [], set(), threading.Event()
 
         def traffic() -> None:
@@ -72,7 +72,7 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
         source = client.get_model_version("symbols", "1").source
         new = mlflow.register_model(source, "symbols").version
         client.set_registered_model_alias("symbols", "champion", new)
-        reload = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": "secret"}, timeout=60)
+        reload = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY}, timeout=60)
         time.sleep(3)  # the other worker follows the admin reload within a second or two
         after = {httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"] for _ in range(12)}
         stop.set()
@@ -90,7 +90,7 @@ def test_a_broken_champion_is_not_served(served: Path):
     import mlflow
 
     client = use_registry_of(served)
-    with running_server(served, env={"FARGA_API_KEY": "secret"}) as url:
+    with running_server(served, env={"FARGA_API_KEY": ADMIN_KEY}) as url:
         broken = served / "broken"
         broken.mkdir()
         (broken / "model.onnx").write_bytes(b"not an onnx model")
@@ -99,7 +99,7 @@ def test_a_broken_champion_is_not_served(served: Path):
             uri = mlflow.get_artifact_uri("model")
         version = mlflow.register_model(uri, "symbols").version
         client.set_registered_model_alias("symbols", "champion", version)
-        response = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": "secret"}, timeout=60)
+        response = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY}, timeout=60)
         assert response.status_code == 200
         assert "error" in response.json()
         assert response.json()["version"] == "1"

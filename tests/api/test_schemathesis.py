@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api_support import ADMIN_KEY
 from farga.serving.process import running_server
 
 pytestmark = pytest.mark.api
@@ -25,7 +26,7 @@ CHECKS = ",".join(
 
 def test_the_api_honours_its_schema(served: Path):
     schemathesis = Path(sys.executable).parent / "schemathesis"
-    with running_server(served, env={"FARGA_API_KEY": "secret"}) as url:
+    with running_server(served, env={"FARGA_API_KEY": ADMIN_KEY}) as url:
         done = subprocess.run(
             [
                 str(schemathesis),

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api_support import CROSS, drawing, metric, png, settings_for
+from api_support import ADMIN_KEY, CROSS, drawing, metric, png, settings_for
 from farga.serving.app import create_app
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
@@ -230,8 +230,8 @@ def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
 def test_admin_reload_needs_the_key(client: TestClient):
     assert client.post("/v1/admin/reload/symbols").status_code == 401
     assert client.post("/v1/admin/reload/symbols", headers={"x-api-key": "wrong"}).status_code == 401
-    assert client.post("/v1/admin/reload/nope", headers={"x-api-key": "secret"}).status_code == 404
-    ok = client.post("/v1/admin/reload/symbols", headers={"x-api-key": "secret"})
+    assert client.post("/v1/admin/reload/nope", headers={"x-api-key": ADMIN_KEY}).status_code == 404
+    ok = client.post("/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY})
     assert ok.status_code == 200
     assert ok.json() == {"changed": False, "version": "1"}
 
@@ -288,5 +288,5 @@ def test_a_model_baked_into_a_directory_is_served_and_not_reloaded_again(served:
     monkeypatch.setenv("FARGA_MODEL_DIR_SYMBOLS", str(served / "models" / "symbols"))
     with TestClient(create_app(settings_for(served))) as client:
         assert predict(client).json()["model"]["source"] == f"dir:{served / 'models' / 'symbols'}"
-        again = client.post("/v1/admin/reload/symbols", headers={"x-api-key": "secret"}).json()
+        again = client.post("/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY}).json()
         assert again == {"changed": False, "version": "local"}

@@ -59,10 +59,12 @@ class SymbolCNN(nn.Module):
 
     def embedding(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate layer: what drift detection and nearest-neighbour checks compare."""
-        return self.embed(self.features(x))
+        out: torch.Tensor = self.embed(self.features(x))
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embedding(x))
+        logits: torch.Tensor = self.head(self.embedding(x))
+        return logits
 
 
 def n_params(model: nn.Module) -> int:

@@ -47,7 +47,8 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     else:
         raise ImageInputError(f"expected a 2-D grey or RGB(A) image, got shape {image.shape}")
-    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return out
 
 
 def to_ink(grey: np.ndarray) -> np.ndarray:

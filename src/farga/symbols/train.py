@@ -105,7 +105,7 @@ def fit(
                 x = augment(x, cfg["augment"], gen).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=float(cfg["label_smoothing"]))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
