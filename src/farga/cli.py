@@ -167,6 +167,46 @@ def bench(
         out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
+@app.command("test-model")
+def model_tests(
+    component: ComponentArg,
+    model: Annotated[
+        Path | None, typer.Option(help="an exported model (directory or .onnx); default: the registry's champion")
+    ] = None,
+) -> None:
+    """Behavioural tests (CheckList): minimum functionality, invariance, directional; fails under a threshold."""
+    import tempfile
+
+    from farga import behaviour, tracking
+    from farga.hashing import write_json
+
+    try:
+        ctx = StageContext.load(component)
+        comp = components.get(component)
+        if not comp.has("behaviour"):
+            raise FargaError(f"{component} has no behavioural tests")
+        with tempfile.TemporaryDirectory() as tmp:
+            if model is None:
+                version, path = tracking.download_champion(ctx.settings, component, Path(tmp))
+                label = f"{component} champion v{version}"
+            else:
+                path, label = model, str(model)
+            if not path.exists():
+                raise FargaError(f"no model at {path}")
+            cases = comp.call("behaviour", ctx, path)
+        summary = behaviour.summarise(cases, ctx.params["behaviour"]["thresholds"])
+    except (FargaError, FileNotFoundError, KeyError) as exc:
+        console.print(f"[bold red]farga test-model {component} failed:[/bold red] {exc}")
+        raise typer.Exit(code=1) from exc
+    behaviour.print_report(summary, label, Console())
+    write_json(ctx.paths.reports / "behaviour.json", {"model": label, **summary})
+    if not summary["passed"]:
+        failed = [name for name, f in summary["families"].items() if not f["passed"]]
+        console.print(f"[bold red]{label} fails the behavioural tests: {', '.join(failed)}[/bold red]")
+        raise typer.Exit(code=1)
+    console.print(f"[green]{label} passes every behavioural test family[/green]")
+
+
 feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 

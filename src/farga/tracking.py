@@ -73,6 +73,17 @@ def aliases_of(model_name: str) -> dict[str, str]:
         return {}
 
 
+def download_champion(settings: Settings, model_name: str, dest: Path) -> tuple[str, Path]:
+    """The registry's champion of ``model_name``: (version, local model directory)."""
+    from farga.errors import FargaError
+
+    configure(settings, model_name)
+    version = aliases_of(model_name).get(CHAMPION)
+    if version is None:
+        raise FargaError(f"the registry has no champion for {model_name!r}: run the pipeline first")
+    return version, download_version(model_name, version, dest / f"v{version}")
+
+
 def download_version(model_name: str, version: str, dest: Path) -> Path:
     import mlflow
 

@@ -16,5 +16,6 @@ component = Component(
         "cards": "farga.symbols.cards:card_sections",
         "service": "farga.symbols.service:service",
         "export_feedback": "farga.symbols.feedback:export_feedback",
+        "behaviour": "farga.symbols.behaviour:behaviour",
     },
 )
