@@ -56,6 +56,15 @@ def check(component: ComponentArg) -> None:
     _run("check", component)
 
 
+@data_app.command("validate-feedback")
+def validate_feedback(
+    component: ComponentArg,
+    archive: Annotated[Path, typer.Option(help="exported feedback (farga feedback export ... --out)")],
+) -> None:
+    """Check exported feedback before it may join the training data: labels, images, no test images."""
+    _run("validate_feedback", component, archive=archive)
+
+
 @data_app.command("prepare")
 def prepare(component: ComponentArg) -> None:
     """Split the data and cache arrays plus a per-sample manifest."""

@@ -22,6 +22,7 @@ from farga.errors import FargaError
 # check(ctx) -> facts (optional): can the data be obtained? a preflight before a long pipeline
 # service(serve_settings, store) -> ComponentService (optional): the component's API routes and model slot
 # export_feedback(store, dest) -> facts (optional): labelled feedback in the component's training format
+# validate_feedback(ctx, archive) -> facts (optional): exported feedback's contract, before it may enter training
 # behaviour(ctx, model_path) -> [behaviour.Case] (optional): CheckList cases; thresholds in params behaviour.thresholds
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
 

@@ -37,6 +37,8 @@ def register(ctx: StageContext) -> dict[str, Any]:
                 "data_source": run_info["data_source"],
             },
             workdir=Path(tmp),
+            slices=list(cfg.get("slices", [])),
+            slice_tolerance=float(cfg.get("slice_tolerance", 0.0)),
         )
     reports = ctx.paths.reports
     write_json(reports / "registry.json", decision)
@@ -64,9 +66,12 @@ def run_stage(stage: str, ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
         return register(ctx)
     if stage == "check":
         return check(ctx)
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     component = components.get(ctx.component)
-    args = (ctx, kwargs.get("archive")) if stage == "fetch" else (ctx,)
+    if stage == "validate_feedback":
+        if not component.has(stage):
+            raise components.UnknownComponentError(f"{ctx.component} has no feedback contract")
+    elif stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    args = (ctx, kwargs.get("archive")) if stage in ("fetch", "validate_feedback") else (ctx,)
     result: dict[str, Any] = component.call(stage, *args)
     return result

@@ -7,7 +7,7 @@ project. ``FARGA_TRACKING_URI=http://host:5000`` (or any MLflow URI) points both
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,18 @@ def download_version(model_name: str, version: str, dest: Path) -> Path:
     return Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=str(dest)))
 
 
+def slice_regressions(
+    candidate: dict[str, float], champion: dict[str, float], slices: Sequence[str], tolerance: float
+) -> dict[str, dict[str, float]]:
+    """Slice metrics (``name`` or ``name.*``) where the candidate is more than ``tolerance`` below the champion."""
+    out = {}
+    for key, theirs in champion.items():
+        named = any(key == s or key.startswith(f"{s}.") for s in slices)
+        if named and key in candidate and theirs - candidate[key] > tolerance:
+            out[key] = {"candidate": candidate[key], "champion": theirs, "drop": theirs - candidate[key]}
+    return out
+
+
 def register(
     model_name: str,
     model_uri: str,
@@ -99,8 +111,12 @@ def register(
     margin: float,
     tags: dict[str, str],
     workdir: Path,
+    *,
+    slices: Sequence[str] = (),
+    slice_tolerance: float = 0.0,
 ) -> dict[str, Any]:
-    """Register a model version as ``candidate``; make it ``champion`` only if it beats the champion.
+    """Register a model version as ``candidate``; make it ``champion`` only if it beats the champion
+    on ``metric`` and no slice (metrics named by ``slices``) falls more than ``slice_tolerance`` below it.
 
     The champion is re-scored on the *current* test set by ``score_champion``, so the comparison
     is always on the same data, even when the test set changed since it was promoted.
@@ -125,12 +141,17 @@ def register(
     else:
         champion_scores = score_champion(download_version(model_name, current, workdir / f"v{current}"))
         decision["champion_score"] = champion_scores[metric]
-        promote = candidate[metric] >= champion_scores[metric] + margin
-        verb = "beats" if promote else "does not beat"
+        better = candidate[metric] >= champion_scores[metric] + margin
+        regressed = slice_regressions(candidate, champion_scores, slices, slice_tolerance)
+        decision["slice_regressions"] = regressed
+        promote = better and not regressed
+        verb = "beats" if better else "does not beat"
         reason = (
             f"candidate {metric}={candidate[metric]:.4f} {verb} champion v{current} "
             f"{metric}={champion_scores[metric]:.4f} + margin {margin}"
         )
+        if regressed:
+            reason += f"; slices more than {slice_tolerance} below the champion: {', '.join(sorted(regressed))}"
     if promote:
         if current is not None:
             client.set_registered_model_alias(model_name, PREVIOUS, current)

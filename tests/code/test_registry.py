@@ -28,24 +28,32 @@ def log_identity_model(settings: Settings) -> str:
     return str(info.model_uri)
 
 
-def gate(settings: Settings, tmp_path: Path, candidate: float, champion: float) -> dict:
+def gate(
+    settings: Settings,
+    tmp_path: Path,
+    candidate: float,
+    champion: float,
+    slices: tuple[dict[str, float], dict[str, float]] = ({}, {}),
+) -> dict:
     tracking.configure(settings, "gate")
     scored = []
 
     def score_champion(model_dir: Path) -> dict[str, float]:
         scored.append(model_dir)
         assert (model_dir / "model.onnx").exists()  # the champion's artifact really was fetched
-        return {"test_top1": champion}
+        return {"test_top1": champion, **slices[1]}
 
     decision = tracking.register(
         "gate-model",
         log_identity_model(settings),
-        {"test_top1": candidate},
+        {"test_top1": candidate, **slices[0]},
         score_champion,
         "test_top1",
         0.01,
         {"source": "test"},
         tmp_path,
+        slices=["test_by_family", "test_by_writer"],
+        slice_tolerance=0.02,
     )
     decision["scored"] = len(scored)
     return decision
@@ -69,6 +77,22 @@ def test_first_model_becomes_champion_then_only_a_better_one_replaces_it(tmp_pat
     assert better["promoted"]
     assert better["aliases"] == {"candidate": "3", "champion": "3", "previous-champion": "1"}
     assert tracking.aliases_of("gate-model")["champion"] == "3"
+
+
+def test_a_better_candidate_that_regresses_on_a_slice_is_not_promoted(tmp_path: Path):
+    settings = Settings(root=tmp_path)
+    gate(settings, tmp_path, 0.80, 0.0)
+    champion = {"test_by_family.arrow": 0.90, "test_by_family.greek": 0.80, "test_by_writer.other_writers": 0.70}
+    small_dip = {"test_by_family.arrow": 0.89, "test_by_family.greek": 0.85, "test_by_writer.other_writers": 0.70}
+    ok = gate(settings, tmp_path, 0.85, 0.80, (small_dip, champion))
+    assert ok["promoted"]  # a dip within the tolerance does not block
+    assert ok["slice_regressions"] == {}
+    worse_slice = {**small_dip, "test_by_writer.other_writers": 0.60}
+    blocked = gate(settings, tmp_path, 0.90, 0.85, (worse_slice, {**champion, "test_top1": 0.85}))
+    assert not blocked["promoted"]
+    assert set(blocked["slice_regressions"]) == {"test_by_writer.other_writers"}
+    assert "test_by_writer.other_writers" in blocked["reason"]
+    assert tracking.aliases_of("gate-model")["champion"] == "2"
 
 
 def test_flatten_and_numeric():

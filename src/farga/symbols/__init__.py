@@ -10,6 +10,7 @@ component = Component(
         "fetch": "farga.symbols.acquire:fetch",
         "prepare": "farga.symbols.prepare:prepare",
         "validate": "farga.symbols.contract:validate",
+        "validate_feedback": "farga.symbols.contract:validate_feedback",
         "train": "farga.symbols.train:train",
         "evaluate": "farga.symbols.evaluate:evaluate",
         "score": "farga.symbols.evaluate:score",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,9 @@ import pandera.pandas as pa
 from farga.config import StageContext
 from farga.hashing import write_json
 from farga.symbols import catalogue
-from farga.symbols.prepare import IMAGES, MANIFEST, load_classes
+from farga.symbols.archive import read_archive
+from farga.symbols.prepare import IMAGES, MANIFEST, load_classes, load_split
+from farga.symbols.preprocess import ImageInputError, normalise_image
 from farga.validation import ContractReport, ContractViolation, check, check_frame
 
 SPLITS = ("train", "val", "test")
@@ -129,6 +133,72 @@ def validate(ctx: StageContext) -> dict[str, Any]:
     cfg.setdefault("require_full_catalogue", ctx.params["data"]["source"] == "hasyv2")
     report = validate_dataset(manifest, np.asarray(images), classes, cfg)
     write_json(ctx.paths.reports / "validation.json", report.as_dict())
+    report.render()
+    if not report.ok:
+        raise ContractViolation(report)
+    return report.as_dict()
+
+
+def feedback_report(archive: Path, prepared: Path) -> ContractReport:
+    """Exported feedback (a HASYv2-layout archive) checked before it may join the training data."""
+    report = ContractReport("symbols feedback")
+    data = read_archive(archive, progress=False)
+    labels = data.labels
+    schema = pa.DataFrameSchema(
+        {
+            "path": pa.Column(str, unique=True),
+            "symbol_id": pa.Column(int, pa.Check.isin(sorted(catalogue.by_id()))),
+            "latex": pa.Column(str, pa.Check.isin(sorted(catalogue.by_latex()))),
+            "user_id": pa.Column(int),
+        },
+        checks=[
+            pa.Check(
+                lambda df: df.symbol_id.map(lambda i: getattr(catalogue.by_id().get(i), "latex", None)) == df.latex,
+                name="latex matches symbol_id in the catalogue",
+            )
+        ],
+        strict=True,
+    )
+    check_frame(report, schema, labels)
+    inks: dict[str, np.ndarray] = {}
+    unreadable = list(data.bad_images) + [p for p in labels.path if p not in data.images and p not in data.bad_images]
+    for path in labels.path:
+        if path in data.images:
+            try:
+                inks[path] = normalise_image(data.images[path])
+            except ImageInputError:
+                unreadable.append(path)
+    hashes = {path: hashlib.sha256(ink.tobytes()).hexdigest() for path, ink in inks.items()}
+
+    def images_valid() -> str | None:
+        return f"{len(unreadable)} images missing, unreadable or blank, e.g. {unreadable[:3]}" if unreadable else None
+
+    def not_in_test() -> str | None:
+        _, _, test = load_split(prepared, "test")
+        leaked = sorted(p for p, h in hashes.items() if h in set(test.sha256))
+        return f"{len(leaked)} images are pixel-identical to test images, e.g. {leaked[:3]}" if leaked else None
+
+    def no_repeats() -> str | None:
+        frame = labels.assign(sha256=labels.path.map(hashes)).dropna(subset=["sha256"])
+        repeated = frame[frame.sha256.duplicated(keep=False)]
+        if repeated.empty:
+            return None
+        conflicting = int((repeated.groupby("sha256").latex.nunique() > 1).sum())
+        return f"{len(repeated)} images appear more than once ({conflicting} of them with different labels)"
+
+    for name, predicate in [
+        ("images decodable, 32x32, with ink", images_valid),
+        ("no image of the test split", not_in_test),
+        ("no image given twice", no_repeats),
+    ]:
+        check(report, name, predicate)
+    report.facts = {"samples": len(labels), "classes": int(labels.symbol_id.nunique()) if len(labels) else 0}
+    return report
+
+
+def validate_feedback(ctx: StageContext, archive: Path) -> dict[str, Any]:
+    report = feedback_report(archive, ctx.paths.prepared)
+    write_json(ctx.paths.reports / "feedback_validation.json", report.as_dict())
     report.render()
     if not report.ok:
         raise ContractViolation(report)
