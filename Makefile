@@ -11,20 +11,30 @@ export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help setup system-deps run serve pipeline bench test lint format clean
+.PHONY: help setup lock audit system-deps run serve pipeline bench test lint format clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
+	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build. Elsewhere the CPU
+	# build comes from PyTorch's CPU wheel index (pip's --extra-index-url).
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[pipeline,serve,postgres,dev]'
+	# every other package exactly as locked (`make lock` regenerates the locks from pyproject.toml)
+	$(PY) -m pip install -q -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv with the pipeline, serving, PostgreSQL and dev extras
+
+lock: setup  ## re-resolve the locks from pyproject.toml: requirements/dev.txt (everything), serve.txt (the image)
+	$(BIN)/pip-compile -q --strip-extras --all-extras --no-emit-index-url --no-emit-find-links -o requirements/dev.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --extra serve --extra postgres --no-emit-index-url --no-emit-find-links -o requirements/serve.txt pyproject.toml
+
+audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
+	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
 
 system-deps:  ## Debian packages the tests and benchmark use: Chromium + driver (browser test), wrk (load)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || { \

@@ -237,6 +237,42 @@ def feedback_export(
     typer.echo(json.dumps(comp.call("export_feedback", store, out), indent=2))
 
 
+@app.command("audit")
+def audit_locks(
+    locks: Annotated[list[Path] | None, typer.Argument(help="lock files (default: requirements/*.txt)")] = None,
+    strict: Annotated[bool, typer.Option(help="also fail when a package could not be audited")] = False,
+) -> None:
+    """pip-audit over the lock files: vulnerabilities found, and how many packages could really be checked."""
+    from rich.table import Table
+
+    from farga.audit import audit
+
+    paths = locks or sorted(Path("requirements").glob("*.txt"))
+    if not paths:
+        console.print("[red]no lock files: pass them, or run from the project root (requirements/*.txt)[/red]")
+        raise typer.Exit(code=1)
+    results = [audit(path) for path in paths]
+    table = Table(title="supply-chain audit (pip-audit)")
+    for column in ("lock", "packages", "audited", "could not be audited", "vulnerabilities"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.lock, str(r.packages), str(r.audited), str(len(r.skipped)), str(len(r.vulnerabilities)))
+    Console().print(table)
+    found = [v for r in results for v in r.vulnerabilities]
+    for v in found:
+        fix = ", ".join(v["fix_versions"]) or "no fix released"
+        console.print(f"[red]{v['package']} {v['version']}: {v['id']} (fix: {fix})[/red]")
+    unaudited = sum(len(r.skipped) for r in results)
+    if unaudited:
+        example = next(s for r in results for s in r.skipped)
+        console.print(
+            f"[yellow]{unaudited} packages could not be audited: the vulnerability service did not answer "
+            f"for them (e.g. {example}). No finding for those is not a clean bill.[/yellow]"
+        )
+    if found or (strict and unaudited):
+        raise typer.Exit(code=1)
+
+
 @app.command("components")
 def list_components() -> None:
     """List the installed components."""

@@ -1,0 +1,46 @@
+"""The benchmark's report: every figure in the table, each target judged against the measured value."""
+
+import pytest
+
+from farga.benchmark import markdown, targets
+
+pytestmark = pytest.mark.code
+
+
+def level(p50: float, p99: float, rps: float) -> dict:
+    return {"p50_ms": p50, "p99_ms": p99, "rps": rps, "non_2xx": 0, "socket_errors": ""}
+
+
+REPORT = {
+    "machine": "x86_64, 2 cores",
+    "workers": 2,
+    "seconds_per_level": 8,
+    "in_process": {
+        "onnxruntime int8 (served), 1 thread": {"p50_ms": 0.25, "p99_ms": 0.4},
+        "pytorch eager float, 1 thread": {"p50_ms": 1.2, "p99_ms": 1.8},
+    },
+    "http": {
+        "farga_strokes_c1": level(2.0, 4.0, 450),
+        "farga_image_c1": level(6.0, 9.0, 300),
+        "farga_image_c8": level(12.0, 25.0, 900),
+        "baseline_image_c1": level(2.5, 5.0, 100),
+        "baseline_image_c8": level(24.0, 35.0, 330),
+    },
+}
+
+
+def test_each_target_is_judged_on_its_own_figure():
+    judged = {name: (value, ok) for name, value, ok in targets(REPORT)}
+    assert judged["in-process p50 <= 0.3 ms (served model, 1 thread)"] == ("0.250 ms", True)
+    assert judged["HTTP p50 <= 5 ms at concurrency 1 (strokes)"] == ("2.00 ms", True)
+    assert judged["HTTP p50 <= 5 ms at concurrency 1 (image)"] == ("6.00 ms", False)
+    assert judged["HTTP p99 <= 20 ms at concurrency 8 (image)"] == ("25.00 ms", False)
+    assert judged["throughput >= 3x the baseline at concurrency 1"] == ("3.0x", True)
+    assert judged["throughput >= 3x the baseline at concurrency 8"] == ("2.7x", False)
+
+
+def test_the_markdown_names_the_command_and_every_level():
+    text = markdown(REPORT, "farga bench symbols --seconds 8 --workers 2")
+    assert "`farga bench symbols --seconds 8 --workers 2`" in text
+    assert "| farga_image_c8 | 12.00 ms | 25.00 ms | 900 | 0 |" in text
+    assert "| throughput >= 3x the baseline at concurrency 8 | 2.7x | **no** |" in text
