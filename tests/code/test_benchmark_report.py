@@ -35,7 +35,7 @@ def test_each_target_is_judged_on_its_own_figure():
     assert judged["HTTP p50 <= 5 ms at concurrency 1 (strokes)"] == ("2.00 ms", True)
     assert judged["HTTP p50 <= 5 ms at concurrency 1 (image)"] == ("6.00 ms", False)
     assert judged["HTTP p99 <= 20 ms at concurrency 8 (image)"] == ("25.00 ms", False)
-    assert judged["throughput >= 3x the baseline at concurrency 1"] == ("3.0x", True)
+    assert judged["(throughput ratio at concurrency 1: latency-bound, for information)"] == ("3.0x", True)
     assert judged["throughput >= 3x the baseline at concurrency 8"] == ("2.7x", False)
 
 

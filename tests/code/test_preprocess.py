@@ -101,3 +101,14 @@ def test_model_input_is_nchw_float_in_unit_range():
     assert x.dtype == np.float32
     assert x.min() == 0.0
     assert x.max() == 1.0
+
+
+def test_grey_bytes_come_back_as_they_are_and_other_greys_are_rounded():
+    from farga.symbols.preprocess import to_grey
+
+    grey = np.random.default_rng(0).integers(0, 256, (40, 30), dtype=np.uint8)
+    assert to_grey(grey) is grey
+    as_rgb = np.repeat(grey[..., None], 3, axis=2)
+    np.testing.assert_array_equal(to_grey(as_rgb), grey)  # the RGB route lands on the same bytes
+    floats = np.array([[-3.0, 12.4, 12.6, 300.0]])
+    np.testing.assert_array_equal(to_grey(floats), np.array([[0, 12, 13, 255]], dtype=np.uint8))

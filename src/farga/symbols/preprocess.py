@@ -37,6 +37,8 @@ class ImageInputError(ValueError):
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2 and image.dtype == np.uint8:
+        return image  # already grey bytes (rounding and clipping them again costs a float16 round trip)
     if image.ndim == 2:
         grey = image
     elif image.ndim == 3 and image.shape[2] in (3, 4):
