@@ -11,7 +11,7 @@ export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help setup lock audit system-deps run serve pipeline bench test lint format clean
+.PHONY: help setup lock audit system-deps run serve pipeline bench test lint format image dashboards clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -69,6 +69,12 @@ lint: setup  ## the pre-commit checks on every file: ruff (incl. security rules)
 
 format:  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
+
+image: setup  ## build the serving image with podman, run it, and round-trip a prediction (docs/deploy.md)
+	deploy/container/build-and-smoke.sh
+
+dashboards: setup  ## regenerate the Grafana dashboards from src/farga/dashboards.py
+	$(BIN)/farga dashboards --out deploy/grafana/dashboards
 
 clean:  ## remove caches (not data, models or the MLflow store)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov

@@ -20,7 +20,8 @@ if ((${#need[@]})); then
 fi
 
 if ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
-    mirror=$(grep -h -m1 -o -E 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null | head -1 || true)
+    # the Debian mirror apt already uses here (the one line apt itself resolves for bookworm/main)
+    mirror=$(apt-cache policy | awk '$3 == "bookworm/main" && $2 ~ /^https?:/ {print $2; exit}')
     mirror=${mirror:-http://deb.debian.org/debian}
     log "making the base image $BASE_IMAGE with debootstrap from $mirror"
     rootfs=$(mktemp -d)

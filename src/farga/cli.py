@@ -234,7 +234,12 @@ def feedback_export(
         console.print(f"[red]{component} has no feedback export[/red]")
         raise typer.Exit(code=1)
     store = FeedbackStore(ServeSettings().resolved_database_url())
-    typer.echo(json.dumps(comp.call("export_feedback", store, out), indent=2))
+    try:
+        result = comp.call("export_feedback", store, out)
+    except ModuleNotFoundError as exc:  # the serving install has no pandas
+        console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
+        raise typer.Exit(code=1) from exc
+    typer.echo(json.dumps(result, indent=2))
 
 
 @app.command("audit")

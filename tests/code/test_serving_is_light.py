@@ -8,12 +8,12 @@ import pytest
 pytestmark = pytest.mark.code
 
 
-def test_serving_imports_no_torch_mlflow_or_plotting():
+def test_serving_imports_no_torch_mlflow_pandas_or_plotting():
     probe = (
         "import sys\n"
         "from farga.serving.app import create_app\n"
         "import farga.symbols.service\n"
-        "heavy = ('torch', 'mlflow', 'matplotlib', 'sklearn', 'pandera', 'dvc', 'onnx')\n"
+        "heavy = ('torch', 'mlflow', 'matplotlib', 'sklearn', 'pandera', 'dvc', 'onnx', 'pandas')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

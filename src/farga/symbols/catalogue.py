@@ -7,11 +7,10 @@ used by the synthetic data source and by previews.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-
-import pandas as pd
 
 FAMILIES = (
     "latin",
@@ -102,16 +101,10 @@ class Symbol:
 
 
 @cache
-def load_frame() -> pd.DataFrame:
-    path = files("farga.symbols").joinpath("catalogue.csv")
-    with path.open(encoding="utf-8") as fh:
-        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
-    frame["symbol_id"] = frame["symbol_id"].astype(int)
-    return frame
-
-
-@cache
 def symbols() -> tuple[Symbol, ...]:
+    """Read with the csv module, not pandas: the serving image carries no pandas."""
+    with files("farga.symbols").joinpath("catalogue.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     return tuple(
         Symbol(
             symbol_id=int(row["symbol_id"]),
@@ -122,7 +115,7 @@ def symbols() -> tuple[Symbol, ...]:
             family=row["family"],
             render=row["render"],
         )
-        for row in load_frame().to_dict(orient="records")
+        for row in rows
     )
 
 
