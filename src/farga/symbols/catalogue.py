@@ -8,6 +8,7 @@ used by the synthetic data source and by previews.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -103,8 +104,8 @@ class Symbol:
 @cache
 def symbols() -> tuple[Symbol, ...]:
     """Read with the csv module, not pandas: the serving image carries no pandas."""
-    with files("farga.symbols").joinpath("catalogue.csv").open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    text = files("farga.symbols").joinpath("catalogue.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     return tuple(
         Symbol(
             symbol_id=int(row["symbol_id"]),
