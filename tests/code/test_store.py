@@ -116,3 +116,16 @@ def test_feedback_for_an_old_or_unknown_id_is_refused(tmp_path: Path):
     assert not created_recently("f" * 32, within_s=2.0)  # minted in the far future
     with pytest.raises(NotFoundError):
         store.add_feedback("symbols", new_prediction_id(), "B")  # recent, but never logged: waits, then 404
+
+
+def test_a_backed_up_log_refuses_rather_than_grows_and_still_writes_what_it_took(tmp_path: Path):
+    from farga.serving.store import StoreBusyError
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", batch_window_s=30, max_pending=3)
+    store.start_writer()
+    taken = [log_one(store) for _ in range(3)]
+    with pytest.raises(StoreBusyError, match="backed up"):
+        log_one(store)
+    store.close()  # stop does not wait for the 30 s window: what was taken is written at once
+    assert store.count("symbols")["predictions"] == 3
+    assert all(store.get(i) is not None for i in taken)

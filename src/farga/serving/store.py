@@ -13,10 +13,10 @@ first waits for it. A crash of the process can lose the predictions of that last
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -125,66 +125,72 @@ class FeedbackStore:
             _sqlite_pragmas(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.batch_window_s = batch_window_s
+        self.max_pending = max_pending
         # how long a feedback waits for its prediction to be written (by this worker or another)
         self.feedback_wait_s = feedback_wait_s
-        self._pending: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=max_pending)
+        # Requests append here without a lock or a wake-up (a deque append is atomic); the writer
+        # looks every batch window. Only flush() waits on the condition, and it is rare (feedback).
+        self._pending: deque[dict[str, Any]] = deque()
+        self._writing = False
+        self._progress = threading.Condition()
+        self._stop = threading.Event()
         self._writer: threading.Thread | None = None
 
     def start_writer(self) -> None:
         if self._writer is None:
+            self._stop.clear()
             self._writer = threading.Thread(target=self._write_batches, name="farga-prediction-log", daemon=True)
             self._writer.start()
 
     def close(self) -> None:
         """Write every pending prediction, then stop the writer."""
         if self._writer is not None:
-            self._pending.put(None)
+            self._stop.set()
             self._writer.join()
             self._writer = None
 
     def flush(self) -> None:
         """Return once every prediction logged so far is in the database."""
         if self._writer is not None:
-            self._pending.join()
+            with self._progress:
+                self._progress.wait_for(lambda: not self._pending and not self._writing)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions.begin() as session:
             session.execute(insert(Prediction), rows)
 
     def _write_batches(self) -> None:
-        stop = False
-        while not stop:
-            batch = [self._pending.get()]
-            deadline = time.monotonic() + self.batch_window_s
-            while len(batch) < 500 and (wait := deadline - time.monotonic()) > 0:
-                try:
-                    batch.append(self._pending.get(timeout=wait))
-                except queue.Empty:
-                    break
-            rows = [row for row in batch if row is not None]
-            stop = len(rows) < len(batch)
-            delay = 0.1
-            while rows:  # a row is only given up on by the process ending
-                try:
-                    self._insert(rows)
-                    break
-                except Exception:
-                    log.exception("writing %d predictions failed; retrying in %.1fs", len(rows), delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-            for _ in batch:
-                self._pending.task_done()
+        while True:
+            stopping = self._stop.wait(self.batch_window_s)
+            while True:
+                with self._progress:
+                    if not self._pending:
+                        self._writing = False
+                        self._progress.notify_all()
+                        break
+                    self._writing = True
+                    rows = [self._pending.popleft() for _ in range(min(500, len(self._pending)))]
+                delay = 0.1
+                while True:  # a row is only given up on by the process ending
+                    try:
+                        self._insert(rows)
+                        break
+                    except Exception:
+                        log.exception("writing %d predictions failed; retrying in %.1fs", len(rows), delay)
+                        time.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+            if stopping:
+                return
 
     def log_prediction(self, **fields: Any) -> str:
         """Log one prediction; returns its id."""
         row = {"id": new_prediction_id(), "created_at": datetime.now(UTC), **fields}
         if self._writer is None:
             self._insert([row])
+        elif len(self._pending) >= self.max_pending:
+            raise StoreBusyError("the prediction log is backed up; try again shortly")
         else:
-            try:
-                self._pending.put(row, timeout=5.0)
-            except queue.Full:
-                raise StoreBusyError("the prediction log is backed up; try again shortly") from None
+            self._pending.append(row)
         return str(row["id"])
 
     def add_feedback(self, component: str, prediction_id: str, label: str) -> Prediction:
