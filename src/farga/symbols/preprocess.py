@@ -75,6 +75,18 @@ def max_filter(image: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width of a binary drawing: the median length of its ink runs, along rows or along
+    columns, whichever is shorter (a run across a stroke measures its width)."""
+    medians = []
+    for grid in (mask, mask.T):
+        edges = np.diff(np.pad(grid.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+        starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+        if len(starts):
+            medians.append(float(np.median(ends - starts)))
+    return min(medians) if medians else 0.0
+
+
 def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
     mask = ink >= INK_THRESHOLD
     if not mask.any():
@@ -87,9 +99,13 @@ def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     if (new_h, new_w) != (h, w):
         if scale < 1:
-            # Thicken strokes first, so a thin pen line stays at least a pixel wide when shrunk
-            # (HASYv2 drawings are 1-px strokes at 32x32); then average, then binarise below.
-            crop = max_filter(crop, math.ceil(0.5 / scale))
+            # A stroke must be about 1/scale px wide to stay a pixel wide when averaged down: widen
+            # only what is thinner than that (a thin pen line), never what already is wide enough
+            # (widening every stroke made a drawing sent at 4x size 70% heavier in ink than the same
+            # drawing at 32 px, and cost 15 points of top-3 accuracy).
+            radius = math.ceil(max(0.0, 1 / scale - stroke_width(crop >= INK_THRESHOLD)) / 2)
+            if radius:
+                crop = max_filter(crop, radius)
         resized = Image.fromarray(crop).resize((new_w, new_h), Image.Resampling.BOX)
         crop = np.asarray(resized, dtype=np.uint8)
     out = np.zeros((size, size), dtype=np.uint8)

@@ -10,13 +10,14 @@ from PIL import Image, ImageDraw
 from farga.symbols.preprocess import SIZE, ImageInputError, fit_to_box
 
 Point = tuple[float, float]
+HASYV2_STROKE_PX = 2  # HASYv2's strokes: median ink run 2 px at 32x32 (ink covers ~17% of the box)
 
 
 def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas: int = 128) -> np.ndarray:
     """Draw strokes (any coordinate range) the way HASYv2's drawings were rasterised.
 
-    Coordinates are fitted to a square canvas keeping the aspect ratio, drawn with a pen whose
-    width scales with the canvas, then fitted to the box like any image.
+    Coordinates are fitted to a square canvas keeping the aspect ratio, drawn with a pen as wide as
+    HASYv2's strokes will be at 32 px, then fitted to the box like any image.
     """
     points = [p for stroke in strokes for p in stroke]
     if not points:
@@ -33,7 +34,8 @@ def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas:
     scale = (canvas - 2 * margin) / span
     off_x = (canvas - (xs.max() - xs.min()) * scale) / 2
     off_y = (canvas - (ys.max() - ys.min()) * scale) / 2
-    pen = max(1, round(canvas / 24))
+    # the pen that lands at HASYv2's stroke width once the drawing is fitted to the 32-px box
+    pen = max(1, round(HASYV2_STROKE_PX * (canvas - 2 * margin) / size))
     img = Image.new("L", (canvas, canvas), 0)
     draw = ImageDraw.Draw(img)
     for stroke in strokes:
