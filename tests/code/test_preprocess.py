@@ -112,3 +112,36 @@ def test_grey_bytes_come_back_as_they_are_and_other_greys_are_rounded():
     np.testing.assert_array_equal(to_grey(as_rgb), grey)  # the RGB route lands on the same bytes
     floats = np.array([[-3.0, 12.4, 12.6, 300.0]])
     np.testing.assert_array_equal(to_grey(floats), np.array([[0, 12, 13, 255]], dtype=np.uint8))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 8])
+def test_a_drawing_sent_larger_comes_back_as_it_was(factor: int):
+    """The same drawing uploaded at any size is the same model input (strokes are not widened)."""
+    from PIL import Image
+
+    drawing = render_strokes([[(0, 0), (10, 10), (20, 0)], [(5, 12), (15, 12)]])
+    assert drawing.shape == (32, 32)
+    larger = np.asarray(Image.fromarray(drawing).resize((32 * factor, 32 * factor), Image.Resampling.NEAREST))
+    np.testing.assert_array_equal(normalise_image(255 - larger), drawing)
+
+
+def test_a_thin_pen_line_survives_shrinking_and_stroke_width_is_measured():
+    from farga.symbols.preprocess import stroke_width
+
+    thin = np.zeros((256, 256), dtype=np.uint8)
+    thin[20:236, 128] = 255  # a 1-px line, 8x the model's resolution
+    thin[128, 20:236] = 255
+    assert stroke_width(thin > 0) == 1.0
+    out = fit_to_box(thin)
+    assert out[:, 14:18].any(axis=1).sum() >= 30  # the vertical line is still there, top to bottom
+    thick = np.zeros((64, 64), dtype=np.uint8)
+    thick[:, 20:26] = 255
+    assert stroke_width(thick > 0) == 6.0
+
+
+def test_drawn_strokes_have_hasyv2_stroke_width():
+    from farga.symbols.preprocess import stroke_width
+    from farga.symbols.strokes import HASYV2_STROKE_PX
+
+    for strokes in ([[(0, 0), (40, 40)], [(0, 40), (40, 0)]], [[(0, 0), (0, 50), (30, 50)]]):
+        assert abs(stroke_width(render_strokes(strokes) > 0) - HASYV2_STROKE_PX) <= 1
