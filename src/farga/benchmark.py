@@ -1,7 +1,7 @@
 """The serving benchmark: ONNX Runtime in process, and HTTP under load, Farga against a naive baseline.
 
-Load comes from ``wrk`` on loopback (a C load generator, so the client does not steal the
-server's CPU the way a Python client would). Every figure is printed by one run of
+Load comes from ``wrk`` on loopback, one thread (a C load generator, so the client takes little
+of the server's CPU, as a Python client would not). Every figure is printed by one run of
 ``farga bench symbols``; ``--out docs/performance.md`` also writes them there with the command.
 """
 
@@ -110,9 +110,10 @@ def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int
         f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
         f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "{content_type}"\n'
     )
-    threads = min(2, connections)
+    # one load thread: on two cores a second one takes CPU from the server under test (wrk drives
+    # far more than these services answer from one thread)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,

@@ -76,15 +76,15 @@ def max_filter(image: np.ndarray, radius: int) -> np.ndarray:
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width of a binary drawing: the median length of its ink runs, along rows or along
-    columns, whichever is shorter (a run across a stroke measures its width)."""
-    medians = []
-    for grid in (mask, mask.T):
-        edges = np.diff(np.pad(grid.astype(np.int8), ((0, 0), (1, 1))), axis=1)
-        starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
-        if len(starts):
-            medians.append(float(np.median(ends - starts)))
-    return min(medians) if medians else 0.0
+    """Typical stroke width of a binary drawing: the mean length of its ink runs along rows or along
+    columns, whichever direction has more runs (a run across a stroke measures its width, one along a
+    stroke its length). Counted, not listed: this runs on every request."""
+    ink = np.count_nonzero(mask)
+    if not ink:
+        return 0.0
+    row_runs = np.count_nonzero(mask[:, 1:] & ~mask[:, :-1]) + np.count_nonzero(mask[:, 0])
+    col_runs = np.count_nonzero(mask[1:] & ~mask[:-1]) + np.count_nonzero(mask[0])
+    return float(ink) / max(row_runs, col_runs)
 
 
 def fit_to_box(ink: np.ndarray, size: int = SIZE) -> np.ndarray:

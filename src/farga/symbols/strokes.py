@@ -32,14 +32,15 @@ def render_strokes(strokes: Sequence[Sequence[Point]], size: int = SIZE, canvas:
         raise ImageInputError("stroke coordinates must be finite and span a finite range")
     margin = canvas * 0.1
     scale = (canvas - 2 * margin) / span
-    off_x = (canvas - (xs.max() - xs.min()) * scale) / 2
-    off_y = (canvas - (ys.max() - ys.min()) * scale) / 2
+    x0, y0 = float(xs.min()), float(ys.min())
+    off_x = (canvas - (xs.max() - x0) * scale) / 2
+    off_y = (canvas - (ys.max() - y0) * scale) / 2
     # the pen that lands at HASYv2's stroke width once the drawing is fitted to the 32-px box
     pen = max(1, round(HASYV2_STROKE_PX * (canvas - 2 * margin) / size))
     img = Image.new("L", (canvas, canvas), 0)
     draw = ImageDraw.Draw(img)
     for stroke in strokes:
-        pts = [((x - xs.min()) * scale + off_x, (y - ys.min()) * scale + off_y) for x, y in stroke]
+        pts = [((x - x0) * scale + off_x, (y - y0) * scale + off_y) for x, y in stroke]
         if len(pts) == 1:
             (x, y) = pts[0]
             draw.ellipse((x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2), fill=255)
