@@ -149,11 +149,13 @@ class FeedbackStore:
             self._writer.join()
             self._writer = None
 
-    def flush(self) -> None:
-        """Return once every prediction logged so far is in the database."""
-        if self._writer is not None:
-            with self._progress:
-                self._progress.wait_for(lambda: not self._pending and not self._writing)
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every prediction logged so far is in the database; False if ``timeout`` ran out
+        first (the database is not taking writes)."""
+        if self._writer is None:
+            return True
+        with self._progress:
+            return self._progress.wait_for(lambda: not self._pending and not self._writing, timeout)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions.begin() as session:
@@ -194,8 +196,8 @@ class FeedbackStore:
         return str(row["id"])
 
     def add_feedback(self, component: str, prediction_id: str, label: str) -> Prediction:
-        self.flush()
         deadline = time.monotonic() + self.feedback_wait_s
+        self.flush(timeout=self.feedback_wait_s)
         while True:
             with self.sessions.begin() as session:
                 if self.engine.dialect.name == "sqlite":

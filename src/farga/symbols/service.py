@@ -69,8 +69,13 @@ class Predictor:
             for label in loaded.model.labels:
                 sym = known[int(label["symbol_id"])]
                 described.append(
-                    {"latex": sym.latex, "symbol_id": sym.symbol_id, "package": sym.package, "mode": sym.mode}
-                    | {"unicode": sym.unicode}
+                    {
+                        "latex": sym.latex,
+                        "symbol_id": sym.symbol_id,
+                        "package": sym.package,
+                        "mode": sym.mode,
+                        "unicode": sym.unicode,
+                    }
                 )
             self._described = (loaded, described)
         return described
