@@ -278,6 +278,23 @@ def audit_locks(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def rollback(component: ComponentArg) -> None:
+    """Restore the previous champion (the service switches on its next registry check, or an admin reload)."""
+    from farga import tracking
+    from farga.config import Settings
+
+    try:
+        components.get(component)
+        tracking.configure(Settings(), component)
+        result = tracking.rollback(component)
+    except FargaError as exc:
+        console.print(f"[bold red]farga rollback {component} failed:[/bold red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]{component}: champion is v{result['champion']} again (was v{result['replaced']})[/green]")
+    typer.echo(json.dumps(result, indent=2))
+
+
 @app.command("dashboards")
 def dashboards(
     out: Annotated[Path, typer.Option(help="folder for the Grafana dashboard JSON")] = Path(

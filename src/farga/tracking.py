@@ -102,6 +102,24 @@ def slice_regressions(
     return out
 
 
+def rollback(model_name: str) -> dict[str, Any]:
+    """Make the previous champion the champion again; the one replaced becomes ``previous-champion``,
+    so a second rollback undoes the first. Services follow on their next registry check."""
+    from mlflow import MlflowClient
+
+    from farga.errors import FargaError
+
+    aliases = aliases_of(model_name)
+    current, previous = aliases.get(CHAMPION), aliases.get(PREVIOUS)
+    if previous is None:
+        raise FargaError(f"{model_name!r} has no previous champion to roll back to (aliases: {aliases or 'none'})")
+    client = MlflowClient()
+    client.set_registered_model_alias(model_name, CHAMPION, previous)
+    if current is not None:
+        client.set_registered_model_alias(model_name, PREVIOUS, current)
+    return {"model": model_name, "champion": previous, "replaced": current, "aliases": aliases_of(model_name)}
+
+
 def register(
     model_name: str,
     model_uri: str,

@@ -95,6 +95,18 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path):
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     checked = run(promtool, "check", "config", str(tmp_path / "prometheus.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # each alert fires on the series it is for, and stays quiet on healthy ones
+    unit = run(promtool, "test", "rules", "rules.test.yml", cwd=DEPLOY / "prometheus")
+    assert unit.returncode == 0, unit.stdout + unit.stderr
+    tested = {
+        line.split(":", 1)[1].strip()
+        for line in (DEPLOY / "prometheus/rules.test.yml").read_text().splitlines()
+        if line.strip().startswith("alertname:")
+    }
+    defined = {
+        r["alert"] for g in yaml.safe_load((DEPLOY / "prometheus/rules.yml").read_text())["groups"] for r in g["rules"]
+    }
+    assert defined <= tested, f"alerts without a unit test: {defined - tested}"
 
 
 def test_dashboards_are_the_generated_ones_and_query_real_metrics():

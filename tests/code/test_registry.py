@@ -95,6 +95,22 @@ def test_a_better_candidate_that_regresses_on_a_slice_is_not_promoted(tmp_path: 
     assert tracking.aliases_of("gate-model")["champion"] == "2"
 
 
+def test_rollback_restores_the_previous_champion_and_can_be_undone(tmp_path: Path):
+    from farga.errors import FargaError
+
+    settings = Settings(root=tmp_path)
+    gate(settings, tmp_path, 0.80, 0.0)
+    with pytest.raises(FargaError, match="no previous champion"):
+        tracking.rollback("gate-model")
+    gate(settings, tmp_path, 0.90, 0.80)  # v2 becomes champion, v1 previous
+    back = tracking.rollback("gate-model")
+    assert (back["champion"], back["replaced"]) == ("1", "2")
+    assert tracking.aliases_of("gate-model")["champion"] == "1"
+    forward = tracking.rollback("gate-model")  # the rollback itself can be rolled back
+    assert forward["champion"] == "2"
+    assert tracking.aliases_of("gate-model")["previous-champion"] == "1"
+
+
 def test_flatten_and_numeric():
     nested = {"a": {"b": 1, "c": {"d": 0.5}}, "e": "text", "f": None}
     assert tracking.flatten(nested) == {"a.b": 1, "a.c.d": 0.5, "e": "text", "f": None}
