@@ -24,6 +24,12 @@ console = Console(stderr=True)
 ComponentArg = Annotated[str, typer.Argument(help="component name, e.g. symbols")]
 
 
+def _fail(verb: str, component: str, exc: Exception) -> typer.Exit:
+    """A failure the user can act on: the message, and exit status 1 (raise what this returns)."""
+    console.print(f"[bold red]farga {verb} {component} failed:[/bold red] {exc}")
+    return typer.Exit(code=1)
+
+
 def _run(stage: str, component: str, **kwargs: Any) -> None:
     from farga.pipeline import run_stage
 
@@ -32,8 +38,7 @@ def _run(stage: str, component: str, **kwargs: Any) -> None:
         components.get(component)
         result = run_stage(stage, ctx, **kwargs)
     except (FargaError, FileNotFoundError) as exc:
-        console.print(f"[bold red]farga {stage} {component} failed:[/bold red] {exc}")
-        raise typer.Exit(code=1) from exc
+        raise _fail(stage, component, exc) from exc
     console.print(f"[green]{stage} {component}: done[/green]")
     typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
 
@@ -205,8 +210,7 @@ def model_tests(
             cases = comp.call("behaviour", ctx, path)
         summary = behaviour.summarise(cases, ctx.params["behaviour"]["thresholds"])
     except (FargaError, FileNotFoundError, KeyError) as exc:
-        console.print(f"[bold red]farga test-model {component} failed:[/bold red] {exc}")
-        raise typer.Exit(code=1) from exc
+        raise _fail("test-model", component, exc) from exc
     behaviour.print_report(summary, label, Console())
     write_json(ctx.paths.reports / "behaviour.json", {"model": label, **summary})
     if not summary["passed"]:
@@ -289,8 +293,7 @@ def rollback(component: ComponentArg) -> None:
         tracking.configure(Settings(), component)
         result = tracking.rollback(component)
     except FargaError as exc:
-        console.print(f"[bold red]farga rollback {component} failed:[/bold red] {exc}")
-        raise typer.Exit(code=1) from exc
+        raise _fail("rollback", component, exc) from exc
     console.print(f"[green]{component}: champion is v{result['champion']} again (was v{result['replaced']})[/green]")
     typer.echo(json.dumps(result, indent=2))
 

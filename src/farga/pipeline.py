@@ -15,6 +15,8 @@ from farga.config import StageContext
 from farga.hashing import read_json, write_json
 
 STAGES = ("fetch", "prepare", "validate", "train", "evaluate", "register")
+# stages a component may offer, run on demand rather than in the pipeline
+OPTIONAL_STAGES = ("validate_feedback",)
 
 
 def register(ctx: StageContext) -> dict[str, Any]:
@@ -66,12 +68,11 @@ def run_stage(stage: str, ctx: StageContext, **kwargs: Any) -> dict[str, Any]:
         return register(ctx)
     if stage == "check":
         return check(ctx)
+    if stage not in STAGES + OPTIONAL_STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES + OPTIONAL_STAGES)}")
     component = components.get(ctx.component)
-    if stage == "validate_feedback":
-        if not component.has(stage):
-            raise components.UnknownComponentError(f"{ctx.component} has no feedback contract")
-    elif stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
-    args = (ctx, kwargs.get("archive")) if stage in ("fetch", "validate_feedback") else (ctx,)
+    if not component.has(stage):
+        raise components.UnknownComponentError(f"{ctx.component} has no {stage} stage")
+    args = (ctx, kwargs["archive"]) if "archive" in kwargs else (ctx,)
     result: dict[str, Any] = component.call(stage, *args)
     return result
