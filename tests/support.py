@@ -27,3 +27,49 @@ def tiny_params() -> dict[str, Any]:
 
 def make_ctx(root: Path, params: dict[str, Any]) -> StageContext:
     return StageContext("symbols", Settings(root=root), component_params(params, "symbols"), params)
+
+
+def tool(name: str, hint: str) -> str:
+    """A command the test needs; CI installs it (make system-deps), elsewhere its absence is a named skip."""
+    import os
+    import shutil
+    import sys
+
+    import pytest
+
+    bin_dir = Path(sys.executable).parent
+    found = shutil.which(name) or (str(bin_dir / name) if (bin_dir / name).exists() else None)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {name}: {hint}")
+        pytest.skip(f"{name} is not installed: {hint}")
+    return found
+
+
+def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    """Run a command with this virtual environment's tools first on PATH; fail the test on a non-zero exit."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def dvc_project(root: Path, params: dict[str, Any]) -> Path:
+    """A git + DVC checkout of the project's pipeline with ``params``, as a user has it; runs ``dvc repro``."""
+    import shutil
+
+    shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    sh("git", "init", "-q", cwd=root)
+    sh("git", "config", "user.email", "ci@farga.local", cwd=root)
+    sh("git", "config", "user.name", "farga ci", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "init", cwd=root)
+    sh("dvc", "repro", cwd=root, env={"FARGA_ROOT": str(root)})
+    return root

@@ -228,8 +228,11 @@ app.add_typer(feedback_app, name="feedback")
 def feedback_export(
     component: ComponentArg,
     out: Annotated[Path, typer.Option(help="file to write (symbols: a HASYv2-layout .tar)")],
+    all_: Annotated[
+        bool, typer.Option("--all", help="every labelled prediction, not only the accepted (screened or reviewed)")
+    ] = False,
 ) -> None:
-    """Write the labelled feedback in the component's training format."""
+    """Write the labelled feedback in the component's training format (the pipeline's first stage)."""
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
 
@@ -239,11 +242,149 @@ def feedback_export(
         raise typer.Exit(code=1)
     store = FeedbackStore(ServeSettings().resolved_database_url())
     try:
-        result = comp.call("export_feedback", store, out)
+        result = comp.call("export_feedback", store, out, not all_)
     except ModuleNotFoundError as exc:  # the serving install has no pandas
         console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
         raise typer.Exit(code=1) from exc
     typer.echo(json.dumps(result, indent=2))
+
+
+def _verdict_table(title: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("prediction", "label", "model said", "p(label)", "neighbours", "review"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["prediction_id"],
+            r["label"],
+            r["model_top1"],
+            f"{r['model_probability']:.3f}" if "model_probability" in r else "",
+            f"{r['neighbour_share']:.0%}" if "neighbour_share" in r else "",
+            r.get("review") or ("accepted" if r.get("accepted") else "quarantined"),
+        )
+    Console().print(table)
+
+
+@feedback_app.command("screen")
+def feedback_screen(component: ComponentArg) -> None:
+    """Screen new feedback with the champion: accept it, or quarantine labels it and the nearest drawings contradict."""
+    from farga.monitoring.retrain import screen
+    from farga.serving.settings import ServeSettings
+
+    try:
+        verdicts, version = screen(component, ServeSettings())
+    except FargaError as exc:
+        raise _fail("feedback screen", component, exc) from exc
+    _verdict_table(f"{component}: {len(verdicts)} feedback screened with champion v{version}", verdicts)
+
+
+@feedback_app.command("review")
+def feedback_review(
+    component: ComponentArg,
+    accept: Annotated[list[str] | None, typer.Option(help="prediction id to accept for training (repeatable)")] = None,
+    reject: Annotated[list[str] | None, typer.Option(help="prediction id to keep out of training (repeatable)")] = None,
+) -> None:
+    """List quarantined feedback, or accept / reject it: a person decides what the screening doubted."""
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore, NotFoundError
+
+    store = FeedbackStore(ServeSettings().resolved_database_url())
+    verdicts = {i: ("accepted", "accepted by a reviewer") for i in accept or []} | {
+        i: ("rejected", "rejected by a reviewer") for i in reject or []
+    }
+    if verdicts:
+        try:
+            store.set_review(component, verdicts)
+        except NotFoundError as exc:
+            raise _fail("feedback review", component, exc) from exc
+        console.print(f"[green]{len(verdicts)} feedback reviewed[/green]")
+    waiting = [
+        {"prediction_id": p.id, "label": p.feedback_label, "model_top1": p.top1, "review": p.review_note}
+        for p in store.labelled(component, review="quarantined")
+    ]
+    _verdict_table(f"{component}: {len(waiting)} feedback quarantined, waiting for review", waiting)
+
+
+@app.command()
+def monitor(
+    component: ComponentArg,
+    watch: Annotated[bool, typer.Option(help="keep computing, and export Prometheus gauges")] = False,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between rounds when watching")] = 60.0,
+    host: Annotated[str, typer.Option(help="address of the metrics endpoint when watching")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the metrics endpoint when watching")] = 9108,
+    out: Annotated[Path | None, typer.Option(help="report folder (default reports/<component>/monitor)")] = None,
+    fail_on_drift: Annotated[bool, typer.Option(help="exit 3 when drift is detected (for a scheduled job)")] = False,
+) -> None:
+    """Drift of the latest logged predictions against the champion's training data: input, embedding,
+    prediction and confidence. Writes drift.json and a self-contained drift.html."""
+    from farga.monitoring.monitor import Monitor, summary_line
+    from farga.serving.settings import ServeSettings
+
+    try:
+        ctx = StageContext.load(component)
+        settings = ServeSettings()
+        runner = Monitor(component, settings, ctx.params["monitor"], out or ctx.paths.reports / "monitor")
+        if watch:
+            runner.watch(interval, host, port)
+            return
+        report = runner.run_once()
+    except (FargaError, FileNotFoundError, KeyError) as exc:
+        raise _fail("monitor", component, exc) from exc
+    _log_drift(report, runner.out, settings)
+    colour = "red" if report["drifted"] else "green"
+    console.print(f"[{colour}]{component} v{report['model_version']}: {summary_line(report)}[/{colour}]")
+    if report["judged"]:
+        console.print(f"report: {runner.out / 'drift.html'}")
+    if fail_on_drift and report["drifted"]:
+        raise typer.Exit(code=3)
+
+
+def _log_drift(report: dict[str, Any], out: Path, settings: Any) -> None:
+    """A judged drift report goes to MLflow (experiment <component>-monitoring): scores, plot, page."""
+    if not report["judged"]:
+        return
+    from farga import tracking
+
+    with tracking.run(settings, f"{report['component']}-monitoring", run_name=f"drift-v{report['model_version']}"):
+        import mlflow
+
+        mlflow.set_tags({"model_version": report["model_version"], "drifted": report["drifted"]})
+        mlflow.log_metrics({f"drift_{k}": v["score"] for k, v in report["kinds"].items()})
+        mlflow.log_metric("window", report["window"])
+        for name in ("drift.html", "drift.png", "drift.json"):
+            mlflow.log_artifact(str(out / name), artifact_path="drift")
+
+
+@app.command()
+def retrain(
+    component: ComponentArg,
+    force: Annotated[bool, typer.Option(help="retrain even without new accepted feedback")] = False,
+    notify: Annotated[
+        str | None, typer.Option(help="service URL to reload at once on promotion (uses $FARGA_API_KEY)")
+    ] = None,
+) -> None:
+    """Feedback loop: screen new feedback, retrain on HASYv2 + accepted feedback (dvc repro), promote the
+    challenger only if it beats the champion (test set, held-out feedback, slices)."""
+    from farga.monitoring import retrain as loop
+    from farga.serving.settings import ServeSettings
+
+    settings = ServeSettings()
+    try:
+        components.get(component)
+        result = loop.retrain(component, settings, force=force)
+        if result.get("promoted") and notify:
+            result["service"] = loop.notify(notify, component, settings.api_key)
+    except FargaError as exc:
+        raise _fail("retrain", component, exc) from exc
+    typer.echo(json.dumps(result, indent=2, default=str))
+    if not result["retrained"]:
+        console.print(f"[yellow]{component}: not retrained: {result['reason']}[/yellow]")
+    elif result["promoted"]:
+        console.print(f"[green]{component}: challenger v{result['decision']['version']} promoted[/green]")
+    else:
+        console.print(f"[yellow]{component}: challenger kept out: {result['decision']['reason']}[/yellow]")
 
 
 @app.command("audit")

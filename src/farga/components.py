@@ -21,7 +21,9 @@ from farga.errors import FargaError
 # cards(ctx, facts) -> {"model_card": Card, "dataset_card": Card}
 # check(ctx) -> facts (optional): can the data be obtained? a preflight before a long pipeline
 # service(serve_settings, store) -> ComponentService (optional): the component's API routes and model slot
-# export_feedback(store, dest) -> facts (optional): labelled feedback in the component's training format
+# export_feedback(store, dest, accepted_only) -> facts (optional): labelled feedback in the training format
+# screen_feedback(store, model_dir, feedback_params) -> verdicts (optional): accept or quarantine new feedback
+# drift_samples(model_dir, logged_inputs) -> (reference, current) monitoring.drift.Sample (optional)
 # validate_feedback(ctx, archive) -> facts (optional): exported feedback's contract, before it may enter training
 # behaviour(ctx, model_path) -> [behaviour.Case] (optional): CheckList cases; thresholds in params behaviour.thresholds
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")

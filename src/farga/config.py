@@ -114,6 +114,11 @@ class ComponentPaths:
         return self.root / "data" / "prepared" / self.name
 
     @property
+    def feedback(self) -> Path:
+        """Accepted user feedback in the component's training format (a DVC-versioned stage output)."""
+        return self.root / "data" / "feedback" / self.name
+
+    @property
     def models(self) -> Path:
         return self.root / "models" / self.name
 

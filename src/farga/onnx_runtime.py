@@ -17,6 +17,7 @@ class OnnxModel:
     preprocessing: dict[str, Any]
     provenance: dict[str, Any]
     path: Path
+    calibration: dict[str, Any]  # the "not sure" threshold fitted on validation data ({} for older models)
 
     @classmethod
     def load(cls, model_dir: Path, threads: int = 1) -> OnnxModel:
@@ -37,9 +38,31 @@ class OnnxModel:
             preprocessing=json.loads(meta.get("farga.preprocessing", "{}")),
             provenance=json.loads(meta.get("farga.provenance", "{}")),
             path=path,
+            calibration=json.loads(meta.get("farga.calibration", "{}")),
         )
 
     def run(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         names = [o.name for o in self.session.get_outputs()]
         input_name = self.session.get_inputs()[0].name
         return dict(zip(names, self.session.run(None, {input_name: inputs}), strict=True))
+
+
+def set_metadata(path: Path, values: dict[str, Any]) -> None:
+    """Add or replace ``farga.*`` metadata entries (JSON) of an ONNX file in place."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in values]
+    del proto.metadata_props[:]
+    for key, value in [*kept, *((k, json.dumps(v, sort_keys=True)) for k, v in values.items())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+
+
+def model_file(model_dir: Path, name: str) -> Path:
+    """A sidecar file of an exported model: beside model.onnx, or under extra_files/ in an MLflow model."""
+    for candidate in (model_dir / name, model_dir / "extra_files" / name):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{model_dir} has no {name} (a model exported before it was added? retrain it)")

@@ -31,7 +31,7 @@ def register(ctx: StageContext) -> dict[str, Any]:
             model_uri=run_info["model_uri"],
             candidate=tracking.numeric(metrics),
             score_champion=lambda model_dir: tracking.numeric(component.call("score", ctx, model_dir)),
-            metric=str(cfg["metric"]),
+            metrics=[str(m) for m in cfg["metrics"]],
             margin=float(cfg["margin"]),
             tags={
                 "run_id": run_info["run_id"],

@@ -60,3 +60,64 @@ def plot_bars(values: dict[str, Any], path: Path, title: str, xlabel: str = "top
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_drift(reference: Any, current: Any, report: dict[str, Any], path: Path) -> Path:
+    """Reference against current: each input feature, the confidence, the class mix and the embeddings."""
+    from sklearn.decomposition import PCA
+
+    names = list(reference.features.columns)
+    n_panels = len(names) + 3
+    cols = 3
+    rows = -(-n_panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows))
+    flat = list(axes.ravel())
+    features = report["kinds"].get("input", {}).get("features", {})
+
+    def histogram(ax: Any, ref: np.ndarray, cur: np.ndarray, title: str) -> None:
+        bins = np.histogram_bin_edges(np.r_[ref, cur], bins=30)
+        ax.hist(ref, bins=bins, density=True, alpha=0.5, label="reference")
+        ax.hist(cur, bins=bins, density=True, alpha=0.5, label="current")
+        ax.set_title(title, fontsize=9)
+
+    for ax, name in zip(flat, names, strict=False):
+        result = features.get(name, {})
+        flag = " DRIFT" if result.get("drifted") else ""
+        histogram(
+            ax,
+            reference.features[name].to_numpy(),
+            current.features[name].to_numpy(),
+            f"{name}: {result.get('score', float('nan')):.2f} sd{flag}",
+        )
+    conf = report["kinds"].get("confidence", {})
+    histogram(
+        flat[len(names)],
+        reference.confidence,
+        current.confidence,
+        f"confidence: {conf.get('score', float('nan')):.2f} sd{' DRIFT' if conf.get('drifted') else ''}",
+    )
+    ax = flat[len(names) + 1]
+    ref_mix = dict(zip(*np.unique(reference.prediction, return_counts=True), strict=True))
+    cur_mix = dict(zip(*np.unique(current.prediction, return_counts=True), strict=True))
+    top = sorted(cur_mix, key=lambda k: -cur_mix[k])[:8]
+    x = np.arange(len(top))
+    ax.bar(x - 0.2, [ref_mix.get(k, 0) / len(reference.prediction) for k in top], 0.4, label="reference")
+    ax.bar(x + 0.2, [cur_mix[k] / len(current.prediction) for k in top], 0.4, label="current")
+    ax.set_xticks(x, [f"${k}$" if k.startswith("\\") else k for k in top], fontsize=8)
+    pred = report["kinds"].get("prediction", {})
+    ax.set_title(f"predicted class mix: JS {pred.get('score', float('nan')):.2f}", fontsize=9)
+    ax = flat[len(names) + 2]
+    pca = PCA(n_components=2).fit(reference.embedding)
+    for sample, label in ((reference, "reference"), (current, "current")):
+        xy = pca.transform(sample.embedding[:1000])
+        ax.scatter(xy[:, 0], xy[:, 1], s=3, alpha=0.4, label=label)
+    emb = report["kinds"].get("embedding", {})
+    ax.set_title(f"embeddings (PCA): classifier AUC {emb.get('score', float('nan')):.2f}", fontsize=9)
+    ax.legend(fontsize=8)
+    for ax in flat[n_panels:]:
+        ax.axis("off")
+    fig.suptitle(f"drift: window of {len(current)} predictions against {len(reference)} reference samples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -125,7 +125,7 @@ def register(
     model_uri: str,
     candidate: dict[str, float],
     score_champion: Callable[[Path], dict[str, float]],
-    metric: str,
+    metrics: Sequence[str],
     margin: float,
     tags: dict[str, str],
     workdir: Path,
@@ -133,11 +133,14 @@ def register(
     slices: Sequence[str] = (),
     slice_tolerance: float = 0.0,
 ) -> dict[str, Any]:
-    """Register a model version as ``candidate``; make it ``champion`` only if it beats the champion
-    on ``metric`` and no slice (metrics named by ``slices``) falls more than ``slice_tolerance`` below it.
+    """Register a model version as ``candidate``; make it ``champion`` only if it is better and
+    nothing got worse: it beats the champion by ``margin`` on at least one of ``metrics``, and
+    neither those metrics nor any slice (metrics named by ``slices``) fall more than
+    ``slice_tolerance`` below the champion. A metric either model lacks (no held-out feedback
+    yet, say) is left out of the comparison.
 
-    The champion is re-scored on the *current* test set by ``score_champion``, so the comparison
-    is always on the same data, even when the test set changed since it was promoted.
+    The champion is re-scored on the *current* evaluation data by ``score_champion``, so the
+    comparison is always on the same data, even when the test set changed since it was promoted.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -149,27 +152,28 @@ def register(
     decision: dict[str, Any] = {
         "model": model_name,
         "version": str(version),
-        "metric": metric,
+        "metrics": list(metrics),
         "margin": margin,
-        "candidate_score": candidate[metric],
+        "candidate_scores": {m: candidate[m] for m in metrics if m in candidate},
         "champion_version": current,
     }
     if current is None:
         promote, reason = True, "no champion yet"
     else:
         champion_scores = score_champion(download_version(model_name, current, workdir / f"v{current}"))
-        decision["champion_score"] = champion_scores[metric]
-        better = candidate[metric] >= champion_scores[metric] + margin
-        regressed = slice_regressions(candidate, champion_scores, slices, slice_tolerance)
+        compared = [m for m in metrics if m in candidate and m in champion_scores]
+        if not compared:
+            raise ValueError(f"neither model has any of the gate's metrics {list(metrics)}")
+        decision["champion_scores"] = {m: champion_scores[m] for m in compared}
+        better = [m for m in compared if candidate[m] >= champion_scores[m] + margin]
+        regressed = slice_regressions(candidate, champion_scores, [*compared, *slices], slice_tolerance)
         decision["slice_regressions"] = regressed
-        promote = better and not regressed
-        verb = "beats" if better else "does not beat"
-        reason = (
-            f"candidate {metric}={candidate[metric]:.4f} {verb} champion v{current} "
-            f"{metric}={champion_scores[metric]:.4f} + margin {margin}"
-        )
+        promote = bool(better) and not regressed
+        scores = ", ".join(f"{m} {candidate[m]:.4f} vs {champion_scores[m]:.4f}" for m in compared)
+        verb = f"beats champion v{current} on {', '.join(better)}" if better else f"does not beat champion v{current}"
+        reason = f"candidate {verb} by margin {margin} ({scores})"
         if regressed:
-            reason += f"; slices more than {slice_tolerance} below the champion: {', '.join(sorted(regressed))}"
+            reason += f"; more than {slice_tolerance} below the champion on: {', '.join(sorted(regressed))}"
     if promote:
         if current is not None:
             client.set_registered_model_alias(model_name, PREVIOUS, current)

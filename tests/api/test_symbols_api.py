@@ -267,21 +267,32 @@ def test_labelled_feedback_exports_in_the_training_format(client: TestClient, se
     from farga.cli import app
     from farga.symbols.archive import read_archive
 
-    for latex in (r"\alpha", r"\beta"):
-        pid = predict(client).json()["prediction_id"]
-        client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": latex})
+    vee = {"strokes": [[{"x": 0, "y": 0}, {"x": 50, "y": 100}, {"x": 100, "y": 0}]]}
+    ids = {}
+    for latex, payload in ((r"\alpha", CROSS), (r"\beta", CROSS), (r"\gamma", vee)):
+        ids[latex] = predict(client, payload).json()["prediction_id"]
+        client.post("/v1/symbols/feedback", json={"prediction_id": ids[latex], "latex": latex})
     predict(client)  # unlabelled: not exported
     monkeypatch.setenv("FARGA_ROOT", str(served))
     out = served / "feedback.tar"
-    result = CliRunner().invoke(app, ["feedback", "export", "symbols", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["samples"] == 2
+
+    def export(*flags: str) -> dict:
+        result = CliRunner().invoke(app, ["feedback", "export", "symbols", "--out", str(out), *flags])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    assert export()["samples"] == 0  # nothing screened or reviewed yet: nothing may train
+    assert export("--all")["samples"] == 2  # the cross was labelled twice: its latest label wins
     archive = read_archive(out, progress=False)
-    assert sorted(archive.labels.latex) == [r"\alpha", r"\beta"]
+    assert sorted(archive.labels.latex) == [r"\beta", r"\gamma"]
     image = next(iter(archive.images.values()))
     assert image.shape == (32, 32)
     assert np.median(image) == 255
-    assert set(archive.symbols.latex) == {r"\alpha", r"\beta"}
+    assert set(archive.symbols.latex) == {r"\beta", r"\gamma"}
+
+    client.app.state.store.set_review("symbols", {ids[r"\gamma"]: ("accepted", "")})
+    assert export()["samples"] == 1
+    assert list(read_archive(out, progress=False).labels.latex) == [r"\gamma"]
 
 
 def test_a_model_baked_into_a_directory_is_served_and_not_reloaded_again(served: Path, monkeypatch):

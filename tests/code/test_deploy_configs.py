@@ -4,8 +4,6 @@ actionlint, hadolint; plus the policies a schema cannot state (probes, limits, n
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +13,11 @@ import yaml
 
 from farga import dashboards
 from farga.serving import metrics
-from support import REPO
+from support import REPO, tool
 
 pytestmark = pytest.mark.deploy
 BIN = Path(sys.executable).parent
 DEPLOY = REPO / "deploy"
-
-
-def tool(name: str, hint: str) -> str:
-    """A command the test needs; CI installs it (make system-deps), elsewhere its absence is a named skip."""
-    found = shutil.which(name) or (str(BIN / name) if (BIN / name).exists() else None)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have {name}: {hint}")
-        pytest.skip(f"{name} is not installed: {hint}")
-    return found
 
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

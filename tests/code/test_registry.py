@@ -48,7 +48,7 @@ def gate(
         log_identity_model(settings),
         {"test_top1": candidate, **slices[0]},
         score_champion,
-        "test_top1",
+        ["test_top1", "feedback_top1"],
         0.01,
         {"source": "test"},
         tmp_path,
@@ -93,6 +93,19 @@ def test_a_better_candidate_that_regresses_on_a_slice_is_not_promoted(tmp_path: 
     assert set(blocked["slice_regressions"]) == {"test_by_writer.other_writers"}
     assert "test_by_writer.other_writers" in blocked["reason"]
     assert tracking.aliases_of("gate-model")["champion"] == "2"
+
+
+def test_held_out_feedback_can_carry_a_challenger_but_the_test_set_may_not_fall(tmp_path: Path):
+    settings = Settings(root=tmp_path)
+    gate(settings, tmp_path, 0.80, 0.0)
+    # no champion score on feedback (a metric either side lacks is left out): a tie on test is not enough
+    assert not gate(settings, tmp_path, 0.80, 0.80, ({"feedback_top1": 0.9}, {}))["promoted"]
+    better_on_feedback = gate(settings, tmp_path, 0.80, 0.80, ({"feedback_top1": 0.9}, {"feedback_top1": 0.6}))
+    assert better_on_feedback["promoted"]
+    assert "beats champion v1 on feedback_top1" in better_on_feedback["reason"]
+    test_fell = gate(settings, tmp_path, 0.75, 0.80, ({"feedback_top1": 0.9}, {"feedback_top1": 0.6}))
+    assert not test_fell["promoted"]
+    assert set(test_fell["slice_regressions"]) == {"test_top1"}
 
 
 def test_rollback_restores_the_previous_champion_and_can_be_undone(tmp_path: Path):

@@ -47,6 +47,20 @@ def exercise(store: FeedbackStore) -> None:
     assert fetched is not None
     assert fetched.input_json == [[{"x": 1.0, "y": 2.0}]]
     assert fetched.model_input == b"\x00" * 1024
+    assert store.recent_inputs("symbols", 10) == [b"\x00" * 1024]
+    # review: screened feedback leaves the queue; a new label from the user is screened anew
+    assert [r.id for r in store.labelled("symbols", review=None)] == [row]
+    store.set_review("symbols", {row: ("quarantined", "the model and its neighbours disagree")})
+    assert [r.review_note for r in store.labelled("symbols", review="quarantined")] == [
+        "the model and its neighbours disagree"
+    ]
+    assert list(store.labelled("symbols", review=None)) == []
+    with pytest.raises(ValueError, match="unknown review"):
+        store.set_review("symbols", {row: ("maybe", "")})
+    with pytest.raises(NotFoundError):
+        store.set_review("symbols", {other: ("accepted", "")})  # no feedback there
+    store.add_feedback("symbols", row, "A")
+    assert [r.id for r in store.labelled("symbols", review=None)] == [row]
 
 
 def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
@@ -54,9 +68,29 @@ def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
     exercise(FeedbackStore(url))
     with sqlite3.connect(tmp_path / "feedback.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     reopened = FeedbackStore(url)  # migrations are idempotent; data survives a restart
     assert reopened.count("symbols") == {"predictions": 1, "feedback": 1}
+
+
+def test_upgrading_a_store_of_the_first_schema_keeps_its_feedback(tmp_path: Path):
+    from alembic import command
+
+    from farga.serving import store as store_module
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = store_module.alembic_config(url)
+    command.upgrade(config, "0001")
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute(
+            "INSERT INTO predictions (id, component, created_at, model_name, model_version, input_kind, "
+            "candidates, top1, top1_score, feedback_label) VALUES "
+            "('0123456789abcdef0123456789abcdef', 'symbols', '2026-11-01 00:00:00', 'symbols', '1', 'strokes', "
+            "'[]', 'A', 0.5, 'B')"
+        )
+    upgraded = FeedbackStore(url)
+    [row] = upgraded.labelled("symbols", review=None)  # kept, and waiting for screening
+    assert (row.feedback_label, row.review) == ("B", None)
 
 
 @pytest.fixture

@@ -36,6 +36,11 @@ CONFIDENCE = Histogram(
     ["component"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
 )
+UNSURE = Counter(
+    "farga_predictions_unsure_total",
+    "Predictions answered 'not sure' (top score under the model's calibrated threshold)",
+    ["component"],
+)
 FEEDBACK = Counter(
     "farga_feedback_total",
     "User feedback: agree = the top-1 was right, disagree = another label, "

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, event, insert, select, text
 from sqlalchemy.engine import Engine
@@ -49,6 +49,13 @@ class Prediction(Base):
     top1_score: Mapped[float] = mapped_column(Float)
     feedback_label: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # None until screened; then accepted | quarantined (waits for a person) | rejected
+    review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    review_note: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+REVIEWS = ("accepted", "quarantined", "rejected")
 
 
 class NotFoundError(LookupError):
@@ -93,15 +100,20 @@ def _sqlite_pragmas(engine: Engine) -> None:
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def migrate(url: str) -> None:
-    """Bring the database schema to the newest Alembic revision."""
-    from alembic import command
+def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(files("farga.serving").joinpath("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
 
 
 class FeedbackStore:
@@ -206,6 +218,7 @@ class FeedbackStore:
                 if row is not None and row.component == component:
                     row.feedback_label = label
                     row.feedback_at = datetime.now(UTC)
+                    row.review = row.review_note = row.reviewed_at = None  # a new label is screened anew
                     return row
             waiting = row is None and created_recently(prediction_id, self.feedback_wait_s)
             if not waiting or time.monotonic() > deadline:
@@ -216,12 +229,45 @@ class FeedbackStore:
         with Session(self.engine) as session:
             return session.get(Prediction, prediction_id)
 
-    def labelled(self, component: str, since: datetime | None = None) -> Iterator[Prediction]:
+    def labelled(
+        self, component: str, since: datetime | None = None, review: str | Literal["any"] | None = "any"
+    ) -> Iterator[Prediction]:
+        """Predictions with a user's label, oldest feedback first; ``review=None``: not screened yet."""
         query = select(Prediction).where(Prediction.component == component, Prediction.feedback_label.is_not(None))
         if since is not None:
             query = query.where(Prediction.feedback_at >= since)
+        if review is None:
+            query = query.where(Prediction.review.is_(None))
+        elif review != "any":
+            query = query.where(Prediction.review == review)
         with Session(self.engine) as session:
-            yield from session.scalars(query.order_by(Prediction.feedback_at))
+            yield from session.scalars(query.order_by(Prediction.feedback_at, Prediction.id))
+
+    def set_review(self, component: str, verdicts: dict[str, tuple[str, str]]) -> int:
+        """Record ``{prediction id: (review, note)}``; returns how many rows were updated."""
+        unknown = {r for r, _ in verdicts.values()} - set(REVIEWS)
+        if unknown:
+            raise ValueError(f"unknown review {sorted(unknown)}; one of {REVIEWS}")
+        now, updated = datetime.now(UTC), 0
+        with self.sessions.begin() as session:
+            for prediction_id, (review, note) in verdicts.items():
+                row = session.get(Prediction, prediction_id)
+                if row is None or row.component != component or row.feedback_label is None:
+                    raise NotFoundError(f"no {component} feedback for prediction {prediction_id!r}")
+                row.review, row.review_note, row.reviewed_at = review, note[:256], now
+                updated += 1
+        return updated
+
+    def recent_inputs(self, component: str, limit: int) -> list[bytes]:
+        """The model inputs of the latest ``limit`` predictions (newest first): the monitor's window."""
+        query = (
+            select(Prediction.model_input)
+            .where(Prediction.component == component, Prediction.model_input.is_not(None))
+            .order_by(Prediction.id.desc())  # ids are time-ordered
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            return [bytes(b) for b in session.scalars(query) if b is not None]
 
     def count(self, component: str) -> dict[str, int]:
         with Session(self.engine) as session:

@@ -18,5 +18,7 @@ component = Component(
         "service": "farga.symbols.service:service",
         "export_feedback": "farga.symbols.feedback:export_feedback",
         "behaviour": "farga.symbols.behaviour:behaviour",
+        "drift_samples": "farga.symbols.monitoring:drift_samples",
+        "screen_feedback": "farga.symbols.feedback:screen",
     },
 )

@@ -18,7 +18,8 @@ from farga.symbols.prepare import IMAGES, MANIFEST, load_classes, load_split
 from farga.symbols.preprocess import ImageInputError, normalise_image
 from farga.validation import ContractReport, ContractViolation, check, check_frame
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "feedback_test")
+SOURCES = ("hasyv2", "synthetic", "feedback")
 
 
 def manifest_schema(n_classes: int) -> pa.DataFrameSchema:
@@ -31,6 +32,7 @@ def manifest_schema(n_classes: int) -> pa.DataFrameSchema:
             "label": pa.Column(int, pa.Check.in_range(0, n_classes - 1)),
             "writer": pa.Column(int, pa.Check.ge(0)),
             "split": pa.Column(str, pa.Check.isin(SPLITS)),
+            "source": pa.Column(str, pa.Check.isin(SOURCES)),
             "sha256": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
             "ink_fraction": pa.Column(float, pa.Check.in_range(0.0, 1.0, include_min=False)),
             "bbox_height": pa.Column(int, pa.Check.in_range(1, 32)),

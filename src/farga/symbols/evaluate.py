@@ -15,23 +15,23 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
 from farga import energy, tracking
+from farga.calibration import measure
 from farga.config import StageContext
 from farga.hashing import read_json, write_json
 from farga.onnx_runtime import OnnxModel
 from farga.plots import plot_bars, plot_confusion
 from farga.symbols import catalogue
-from farga.symbols.prepare import load_split
-from farga.symbols.preprocess import to_model_input
+from farga.symbols.inference import infer, symbol_ids
+from farga.symbols.prepare import FEEDBACK_TEST, load_split
 
 
-def predict_symbol_ids(model: OnnxModel, images: np.ndarray, k: int = 5, batch: int = 4096) -> np.ndarray:
+def predict_symbol_ids(model: OnnxModel, images: np.ndarray, k: int = 5) -> np.ndarray:
     """(N, k) symbol ids, best first, in the model's own label map (so any model can be scored)."""
-    ids = np.array([int(c["symbol_id"]) for c in model.labels])
-    out = []
-    for start in range(0, len(images), batch):
-        probs = model.run(to_model_input(images[start : start + batch]))["probabilities"]
-        out.append(ids[np.argsort(-probs, axis=1)[:, :k]])
-    return np.concatenate(out) if out else np.empty((0, k), dtype=int)
+    return ranked(model, infer(model, images)[0], k)
+
+
+def ranked(model: OnnxModel, probs: np.ndarray, k: int = 5) -> np.ndarray:
+    return symbol_ids(model)[np.argsort(-probs, axis=1)[:, :k]]
 
 
 def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFrame) -> dict[str, Any]:
@@ -69,12 +69,22 @@ def per_class_table(topk: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
     return table.reset_index().sort_values(["top1", "n"], ascending=[True, False])
 
 
+def feedback_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
+    """Top-1 on the held-out user feedback: drawings from real traffic, labelled by the users ({} if none)."""
+    images, _, rows = load_split(prepared, FEEDBACK_TEST)
+    if rows.empty:
+        return {}
+    top1 = predict_symbol_ids(model, images, k=1)[:, 0]
+    return {"feedback_top1": float((top1 == rows.symbol_id.to_numpy()).mean()), "feedback_n": len(rows)}
+
+
 def score(ctx: StageContext, model_dir: Path) -> dict[str, Any]:
-    """Any exported model directory, scored on the current test set (used by the registry gate)."""
+    """Any exported model directory, scored on the current test set and held-out feedback (the registry gate)."""
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model = OnnxModel.load(model_dir)
     topk = predict_symbol_ids(model, images)
-    return {f"test_{k}": v for k, v in score_predictions(topk, manifest.symbol_id.to_numpy(), manifest).items()}
+    scores = score_predictions(topk, manifest.symbol_id.to_numpy(), manifest)
+    return {f"test_{k}": v for k, v in scores.items()} | feedback_scores(model, ctx.paths.prepared)
 
 
 def evaluate(ctx: StageContext) -> dict[str, Any]:
@@ -84,8 +94,13 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     model = OnnxModel.load(model_dir)
     truth = manifest.symbol_id.to_numpy()
     with energy.track("evaluate") as used:
-        topk = predict_symbol_ids(model, images)
+        probs, _ = infer(model, images)
+    topk = ranked(model, probs)
     metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest).items()}
+    if model.calibration:  # how the "not sure" threshold fitted on validation holds up on test
+        unsure = measure(probs.max(1), topk[:, 0] == truth, float(model.calibration["threshold"]))
+        metrics["test_sure_precision"], metrics["test_sure_coverage"] = unsure["precision"], unsure["coverage"]
+    metrics.update(feedback_scores(model, ctx.paths.prepared))
     float_model = model_dir / "model_fp32.onnx"
     if float_model.exists():  # the served file is quantised: what did that cost?
         float_top1 = predict_symbol_ids(OnnxModel.load(float_model), images, k=1)[:, 0]
@@ -112,7 +127,8 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
         import mlflow
 
-        mlflow.log_metrics({k: v for k, v in tracking.numeric(metrics).items() if k.startswith("test_")})
+        scored = tracking.numeric(metrics).items()
+        mlflow.log_metrics({k: v for k, v in scored if k.startswith(("test_", "feedback_"))})
         mlflow.log_metrics(energy.as_metrics(used))
         for path in [*plots, reports / "per_class.csv"]:
             mlflow.log_artifact(str(path), artifact_path="evaluation")

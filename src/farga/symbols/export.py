@@ -8,7 +8,6 @@ quantised graph (what is served) and ``model_fp32.onnx`` keeps the float one it 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from farga.hashing import write_json
+from farga.onnx_runtime import set_metadata
 from farga.quantize import quantize_int8
 from farga.symbols import catalogue
 from farga.symbols.model import SymbolCNN
@@ -76,13 +76,8 @@ def export_onnx(
         dynamo=False,
     )
     labels = label_map(classes)
-    proto = onnx.load(str(path))
-    meta = {"farga.labels": labels, "farga.preprocessing": SPEC, "farga.provenance": provenance}
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, json.dumps(value, sort_keys=True)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
+    set_metadata(path, {"farga.labels": labels, "farga.preprocessing": SPEC, "farga.provenance": provenance})
+    onnx.checker.check_model(str(path))
     files = {"model": path}
     if calibration is not None:
         feeds = ({"image": to_model_input(calibration[i : i + 64])} for i in range(0, len(calibration), 64))
@@ -91,4 +86,37 @@ def export_onnx(
         **files,
         "labels": write_json(out / "labels.json", labels),
         "preprocessing": write_json(out / "preprocessing.json", SPEC),
+    }
+
+
+def attach_monitoring(
+    model_path: Path,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """What ships with the served model besides the graph: its "not sure" threshold, fitted on
+    validation data with the served graph itself, and the reference sample drift is measured against.
+
+    ``train`` and ``val`` are (ink maps, symbol ids).
+    """
+    from farga.calibration import fit_threshold
+    from farga.onnx_runtime import OnnxModel
+    from farga.symbols.inference import infer, symbol_ids
+    from farga.symbols.monitoring import REFERENCE, build_reference
+
+    model = OnnxModel.load(model_path)
+    probs, _ = infer(model, val[0])
+    correct = symbol_ids(model)[probs.argmax(1)] == val[1]
+    calibration = fit_threshold(probs.max(1), correct, float(cfg["unsure_target_precision"]))
+    set_metadata(model_path, {"farga.calibration": calibration})
+    reference = build_reference(model, train, val[0], int(cfg["reference_samples"]), seed)
+    np.savez_compressed(model_path.parent / REFERENCE, allow_pickle=False, **reference)
+    return {
+        "calibration": calibration,
+        "files": {
+            "reference": model_path.parent / REFERENCE,
+            "calibration": write_json(model_path.parent / "calibration.json", calibration),
+        },
     }

@@ -20,6 +20,8 @@ from farga.hashing import read_json, write_json
 from farga.symbols.archive import read_archive
 from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
 
+FEEDBACK_ARCHIVE = "feedback.tar"
+FEEDBACK_TEST = "feedback_test"  # held-out accepted feedback: compares challenger and champion on real traffic
 IMAGES = "images.npy"
 MANIFEST = "manifest.parquet"
 CLASSES = "classes.json"
@@ -59,6 +61,7 @@ def raw_archive_path(ctx: StageContext) -> Path:
 def prepare(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.params["data"]
     fold, val_fraction, seed = int(cfg["fold"]), float(cfg["val_fraction"]), int(cfg["seed"])
+    holdout_fraction = float(ctx.params["feedback"]["holdout_fraction"])
     archive = read_archive(raw_archive_path(ctx))
     if fold not in archive.folds:
         raise ValueError(f"fold {fold} is not in the archive (has {sorted(archive.folds)})")
@@ -76,9 +79,16 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
     manifest = manifest.rename(columns={"user_id": "writer"}).astype({"symbol_id": int, "writer": int})
     manifest["label"] = manifest.symbol_id.map(class_index)
 
+    manifest["source"] = ctx.params["data"]["source"]
+    feedback = read_feedback(ctx.paths.feedback / FEEDBACK_ARCHIVE)
+    raw_images = dict(archive.images)
+    if feedback is not None:
+        manifest = pd.concat([manifest, feedback[0].assign(label=feedback[0].symbol_id.map(class_index))])
+        raw_images.update(feedback[1])
+
     inks, hashes, stats = [], [], []
     for path in track(manifest.path, description="preprocessing images"):
-        raw = archive.images[path]
+        raw = raw_images[path]
         ink = normalise_image(raw)
         inks.append(ink)
         hashes.append(hashlib.sha256(ink.tobytes()).hexdigest())
@@ -86,10 +96,19 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
     images = np.stack(inks)
     manifest["sha256"] = hashes
     manifest = pd.concat([manifest.reset_index(drop=True), pd.DataFrame(stats)], axis=1)
-    manifest = manifest[["path", "symbol_id", "latex", "label", "writer", "split", "sha256", *stats[0]]]
+    columns = ["path", "symbol_id", "latex", "label", "writer", "split", "source", "sha256", *stats[0]]
+    manifest = manifest[columns]
+    is_feedback = (manifest.source == "feedback").to_numpy()
+    held_out = is_feedback & (manifest.sha256.map(lambda h: int(h[:8], 16) / 16**8) < holdout_fraction).to_numpy()
+    manifest.loc[held_out, "split"] = FEEDBACK_TEST
 
+    # nothing seen in training may be scored: drop training (and held-out feedback) copies of test
+    # images, and held-out feedback that copies a training image
     test_hashes = set(manifest.loc[manifest.split == "test", "sha256"])
-    leak = (manifest.split == "train") & manifest.sha256.isin(test_hashes)
+    train_hashes = set(manifest.loc[manifest.split == "train", "sha256"])
+    leak = ((manifest.split != "test") & manifest.sha256.isin(test_hashes)) | (
+        (manifest.split == FEEDBACK_TEST) & manifest.sha256.isin(train_hashes)
+    )
     keep = ~leak.to_numpy()
     manifest, images = manifest[keep].reset_index(drop=True), images[keep]
     train = (manifest.split == "train").to_numpy()
@@ -108,10 +127,27 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
         "classes": len(classes),
         "writers": int(manifest.writer.nunique()),
         "dropped_train_duplicates_of_test": int(leak.sum()),
+        "feedback": {
+            "train": int(((manifest.source == "feedback") & (manifest.split != FEEDBACK_TEST)).sum()),
+            "held_out": int((manifest.split == FEEDBACK_TEST).sum()),
+        },
         "source_sha256": read_json(ctx.paths.raw / "fetch.json")["sha256"],
     }
     write_json(out / "prepare.json", summary)
     return summary
+
+
+def read_feedback(path: Path) -> tuple[pd.DataFrame, dict[str, np.ndarray]] | None:
+    """Accepted feedback (``farga feedback export``) as manifest rows and images; None when there is none."""
+    if not path.exists():
+        return None
+    data = read_archive(path, progress=False)
+    if data.labels.empty:
+        return None
+    rows = data.labels.rename(columns={"user_id": "writer"}).astype({"symbol_id": int, "writer": int})
+    return rows.assign(split="train", source="feedback")[["path", "symbol_id", "latex", "writer", "split", "source"]], {
+        p: data.images[p] for p in rows.path
+    }
 
 
 def load_split(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:

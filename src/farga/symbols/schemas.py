@@ -77,6 +77,11 @@ class PredictResponse(BaseModel):
     prediction_id: str
     model: ModelInfo
     candidates: list[Candidate]
+    sure: bool = Field(
+        description="false when the top score is under the model's calibrated threshold: "
+        "the drawing may be no symbol the model knows; the candidates are still the best guesses"
+    )
+    threshold: float | None = Field(description="the model's 'not sure' threshold (null: not calibrated)")
 
 
 class FeedbackRequest(Strict):

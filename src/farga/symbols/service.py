@@ -228,10 +228,20 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             )
         except StoreBusyError as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
+        threshold = loaded.model.calibration.get("threshold")
+        sure = threshold is None or candidates[0]["score"] >= threshold
         metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0]["latex"]).inc()
         metrics.CONFIDENCE.labels(NAME).observe(candidates[0]["score"])
+        if not sure:
+            metrics.UNSURE.labels(NAME).inc()
         # serialised here: FastAPI would validate the response against PredictResponse once more
-        body = {"prediction_id": prediction_id, "model": info, "candidates": candidates}
+        body = {
+            "prediction_id": prediction_id,
+            "model": info,
+            "candidates": candidates,
+            "sure": sure,
+            "threshold": threshold,
+        }
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
     @router.post(

@@ -22,7 +22,7 @@ from farga import energy, tracking
 from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
-from farga.symbols.export import export_onnx
+from farga.symbols.export import attach_monitoring, export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN, n_params
 from farga.symbols.prepare import load_classes, load_split
 
@@ -150,8 +150,8 @@ def train(ctx: StageContext) -> dict[str, Any]:
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out = ctx.paths.prepared, ctx.paths.models
     classes = load_classes(prepared)
-    x_train, y_train, _ = load_split(prepared, "train")
-    x_val, y_val, _ = load_split(prepared, "val")
+    x_train, y_train, train_rows = load_split(prepared, "train")
+    x_val, y_val, val_rows = load_split(prepared, "val")
     model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
     data_sha = read_json(prepared / "prepare.json")["source_sha256"]
     source = ctx.params["data"]["source"]
@@ -189,13 +189,23 @@ def train(ctx: StageContext) -> dict[str, Any]:
         mlflow.log_artifact(str(curves), artifact_path="plots")
         provenance = {"run_id": run.info.run_id, "data_sha256": data_sha, "data_source": source}
         files = export_onnx(model, classes, out, provenance, calibration_images(x_train, cfg))
+        monitoring = attach_monitoring(
+            files["model"],
+            (x_train, train_rows.symbol_id.to_numpy()),
+            (x_val, val_rows.symbol_id.to_numpy()),
+            cfg["export"],
+            int(cfg["seed"]),
+        )
+        mlflow.log_metrics(
+            {f"unsure_val_{k}": v for k, v in monitoring["calibration"].items() if k != "n" and v is not None}
+        )
         if "float_model" in files:  # the float graph the served int8 one was made from, for comparison
             mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
         model_info = mlflow.onnx.log_model(
             onnx_model=onnx.load(str(files["model"])),
             save_as_external_data=False,
             name="model",
-            extra_files=[str(files["labels"]), str(files["preprocessing"])],
+            extra_files=[str(p) for p in (files["labels"], files["preprocessing"], *monitoring["files"].values())],
             pip_requirements=["onnxruntime", "numpy"],
             metadata=provenance,
         )
@@ -210,6 +220,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             "best_epoch": int(best["epoch"]),
             "val_top1": best["val_top1"],
             "val_top5": best["val_top5"],
+            "unsure_threshold": monitoring["calibration"],
             "data_source": source,
             "data_sha256": data_sha,
             "energy": used,

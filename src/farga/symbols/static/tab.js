@@ -75,7 +75,9 @@
         if (!res.ok) { status.textContent = body.detail || "error " + res.status; status.className = "error"; return; }
         predictionId = body.prediction_id;
         showCandidates(body.candidates);
-        status.className = "muted"; status.textContent = "Pick the symbol you meant: it teaches the model.";
+        status.className = body.sure ? "muted" : "unsure";
+        status.textContent = body.sure ? "Pick the symbol you meant: it teaches the model."
+          : "Not sure: this may be no symbol the model knows. Is it one of these? (or search)";
       } catch (e) { status.textContent = "The service does not answer."; status.className = "error"; }
       finally { inFlight = false; if (again) { again = false; classify(); } }
     }

@@ -1,0 +1,1 @@
+"""Watching models in production: drift statistics, the monitor that exports them, the feedback loop."""

@@ -1,0 +1,103 @@
+"""``farga retrain``: from users' corrections to a challenger, promoted only if it is better.
+
+1. screen the feedback not reviewed yet against the champion (suspicious labels are quarantined
+   for a person: ``farga feedback review``);
+2. if accepted feedback arrived since the champion was registered, re-run the DVC pipeline: its
+   first stage exports the accepted feedback (DVC versions it with the data it joins), prepare
+   adds it to training and holds part of it out, train/evaluate make the challenger;
+3. the registry gate compares challenger and champion on the frozen test set, on the held-out
+   feedback and per slice, and promotes only a better model that regresses nowhere;
+4. services follow the registry on their own (every reload interval), or at once when told to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from farga import components, tracking
+from farga.config import StageContext
+from farga.errors import FargaError
+from farga.hashing import read_json
+from farga.serving.models import ModelSource
+from farga.serving.settings import ServeSettings
+from farga.serving.store import FeedbackStore
+
+
+def champion(component: str, settings: ServeSettings) -> tuple[str, Path, datetime]:
+    """(version, local model directory, when it was registered) of the registry's champion."""
+    from mlflow import MlflowClient
+
+    source = ModelSource(component, settings.resolved_tracking_uri(), None, settings.cache_dir() / "retrain")
+    tracking.configure(settings, component)
+    version = tracking.aliases_of(component).get(tracking.CHAMPION)
+    if version is None:
+        raise FargaError(f"the registry has no champion for {component!r}: run the pipeline first")
+    registered = MlflowClient().get_model_version(component, version).creation_timestamp
+    return version, source.load(version).model.path.parent, datetime.fromtimestamp(registered / 1000, UTC)
+
+
+def screen(component: str, settings: ServeSettings) -> tuple[list[dict[str, Any]], str]:
+    """Screen the unreviewed feedback with the champion; returns (verdicts, champion version)."""
+    comp = components.get(component)
+    if not comp.has("screen_feedback"):
+        raise FargaError(f"{component} has no feedback screening")
+    ctx = StageContext.load(component, settings)
+    version, model_dir, _ = champion(component, settings)
+    store = FeedbackStore(settings.resolved_database_url())
+    verdicts: list[dict[str, Any]] = comp.call("screen_feedback", store, model_dir, ctx.params["feedback"])
+    return verdicts, version
+
+
+def retrain(component: str, settings: ServeSettings, *, force: bool = False) -> dict[str, Any]:
+    root = settings.root
+    if not (root / "dvc.yaml").exists() or not (root / ".dvc").is_dir():
+        raise FargaError(f"{root} is not a DVC project (dvc.yaml and .dvc/): retrain runs the versioned pipeline")
+    verdicts, version = screen(component, settings)
+    _, _, registered = champion(component, settings)
+    store = FeedbackStore(settings.resolved_database_url())
+    new = sum(1 for _ in store.labelled(component, since=registered, review="accepted"))
+    result: dict[str, Any] = {
+        "champion_before": version,
+        "screened": len(verdicts),
+        "quarantined": sum(not v["accepted"] for v in verdicts),
+        "new_accepted_feedback": new,
+    }
+    if new == 0 and not force:
+        return result | {"retrained": False, "reason": f"no accepted feedback since champion v{version} was registered"}
+    dvc = shutil.which("dvc")
+    if dvc is None:
+        raise FargaError("dvc is not on PATH (install the pipeline extras)")
+    env = {**os.environ, "FARGA_ROOT": str(root)}
+    # the pipeline's progress goes to stderr: stdout carries only the result, for scripts
+    done = subprocess.run([dvc, "repro", f"{component}-register"], cwd=root, env=env, stdout=sys.stderr, check=False)
+    if done.returncode != 0:
+        raise FargaError(f"the pipeline failed (dvc repro {component}-register exited {done.returncode})")
+    decision = read_json(root / "reports" / component / "registry.json")
+    return result | {"retrained": True, "decision": decision, "promoted": decision["promoted"]}
+
+
+def notify(base_url: str, component: str, api_key: str) -> dict[str, Any]:
+    """Ask a running service to load the registry's champion now (it would within its reload interval)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not base_url.startswith(("http://", "https://")):
+        raise FargaError(f"--notify must be an http(s) URL, got {base_url!r}")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        f"{base_url.rstrip('/')}/v1/admin/reload/{component}", method="POST", headers={"X-API-Key": api_key}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            reloaded: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise FargaError(f"the service at {base_url} refused the reload: {exc.code} {exc.read().decode()}") from exc
+    except OSError as exc:
+        raise FargaError(f"the service at {base_url} does not answer: {exc}") from exc
+    return reloaded

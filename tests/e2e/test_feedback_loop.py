@@ -1,0 +1,327 @@
+"""The monitoring and feedback loop end to end, on synthetic data, with real processes on 127.0.0.1:
+the service (2 workers), the drift monitor, and Prometheus evaluating the project's own alert rules.
+
+Normal traffic raises nothing; shifted traffic (much thicker strokes, three classes) raises the drift
+gauges and the drift alert; users correct the shifted predictions (and a few give wrong labels,
+which screening quarantines); ``farga retrain`` trains a challenger on HASYv2-like data + accepted
+feedback and promotes it; the service switches to it while traffic flows, with no failed request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from scipy import ndimage
+
+from api_support import ADMIN_KEY, png
+from support import REPO, dvc_project, tiny_params, tool
+
+pytestmark = pytest.mark.e2e
+WINDOW = 150
+
+
+def scenario_params() -> dict[str, Any]:
+    """Small enough for CI, large enough that drift and promotion are decided by signal, not noise."""
+    params = tiny_params()
+    sym = params["symbols"]
+    sym["data"]["synthetic"].update(classes=12, samples_per_class=150, writers=4)
+    sym["data"]["val_fraction"] = 0.15
+    sym["contract"]["split_share"]["val"] = [0.02, 0.2]
+    sym["train"].update(epochs=6)
+    sym["train"]["model"].update(channels=[16, 32, 64], hidden=128)
+    sym["train"]["export"]["reference_samples"] = 2000
+    sym["monitor"].update(window=WINDOW, min_samples=100)
+    # a family slice of 12 synthetic classes holds a dozen test drawings: one drawing moves it 7 points
+    sym["register"]["slice_tolerance"] = 0.1
+    return params
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Processes:
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, *args: str, cwd: Path, env: dict[str, str]) -> None:
+        log = (self.logs / f"{name}.log").open("wb")
+        full_env = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        self.running.append((name, subprocess.Popen(args, cwd=cwd, env=full_env, stdout=log, stderr=log)))
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.running):
+            proc.terminate()
+        for _, proc in self.running:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"--- {name} ---\n{(self.logs / f'{name}.log').read_text(errors='replace')[-2000:]}"
+            for name, _ in self.running
+        )
+
+
+class Prometheus:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+
+    def value(self, query: str) -> float | None:
+        result = httpx.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=5).json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def alert(self, name: str) -> list[dict[str, Any]]:
+        alerts = httpx.get(f"{self.url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == name]
+
+
+def prometheus_config(tmp: Path, api: int, monitor: int) -> Path:
+    """The project's rule file, its drift alert's 30-minute ``for`` cut to seconds; scrapes every second."""
+    rules = yaml.safe_load((REPO / "deploy" / "prometheus" / "rules.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "FargaDriftDetected":
+                rule["for"] = "3s"
+    (tmp / "rules.yml").write_text(yaml.safe_dump(rules))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp / "rules.yml")],
+        "scrape_configs": [
+            {"job_name": "farga", "static_configs": [{"targets": [f"127.0.0.1:{api}"]}]},
+            {"job_name": "farga-monitor", "static_configs": [{"targets": [f"127.0.0.1:{monitor}"]}]},
+        ],
+    }
+    path = tmp / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    prometheus = tool("prometheus", "apt-get install prometheus (make system-deps)")
+    root = dvc_project(tmp_path_factory.mktemp("loop"), scenario_params())
+    tmp = tmp_path_factory.mktemp("loop-run")
+    ports = {"api": free_port(), "monitor": free_port(), "prometheus": free_port()}
+    env = {"FARGA_ROOT": str(root), "FARGA_API_KEY": ADMIN_KEY, "FARGA_RELOAD_INTERVAL_S": "2"}
+    procs = Processes(tmp)
+    api = f"http://127.0.0.1:{ports['api']}"
+    try:
+        procs.start("api", "farga", "serve", "--port", str(ports["api"]), "--workers", "2", cwd=root, env=env)
+        wait_for("the service", lambda: httpx.get(f"{api}/readyz", timeout=2).status_code == 200)
+        procs.start(
+            "monitor",
+            *("farga", "monitor", "symbols", "--watch", "--interval", "1", "--port", str(ports["monitor"])),
+            cwd=root,
+            env=env,
+        )
+        procs.start(
+            "prometheus",
+            prometheus,
+            f"--config.file={prometheus_config(tmp, ports['api'], ports['monitor'])}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+            cwd=tmp,
+            env={},
+        )
+        prom = Prometheus(ports["prometheus"])
+        wait_for("Prometheus scraping both targets", lambda: prom.value('sum(up{job=~"farga.*"})') == 2)
+        yield {"root": root, "api": api, "prom": prom, "procs": procs, "env": env, "tmp": tmp}
+    except BaseException:
+        print(procs.tail())
+        raise
+    finally:
+        procs.stop()
+
+
+def test_traffic_drift_feedback_retrain_and_switch(loop: dict[str, Any]):
+    root, api, prom, procs = loop["root"], loop["api"], loop["prom"], loop["procs"]
+    try:
+        run_scenario(root, api, prom, loop["env"])
+    except BaseException:
+        print(procs.tail())
+        raise
+
+
+def traffic(root: Path) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]]]:
+    """(normal, shifted) drawings as PNG uploads with their true LaTeX: unseen test drawings; and
+    drawings of three classes with much thicker strokes (new drawings: nothing the test set holds)."""
+    from farga.symbols import catalogue
+    from farga.symbols.archive import read_archive
+    from farga.symbols.prepare import load_split
+
+    archive = read_archive(next((root / "data" / "raw" / "symbols").glob("*.tar")), progress=False)
+    known = catalogue.by_id()
+    rng = np.random.default_rng(0)
+
+    def drawings(split: str) -> list[tuple[np.ndarray, str]]:
+        _, _, rows = load_split(root / "data" / "prepared" / "symbols", split)
+        return [(archive.images[p], known[int(s)].latex) for p, s in zip(rows.path, rows.symbol_id, strict=True)]
+
+    test = drawings("test")
+    normal = [(png(test[i][0]), test[i][1]) for i in rng.choice(len(test), size=WINDOW, replace=False)]
+    train = drawings("train")
+    three = set(sorted({latex for _, latex in train})[:3])
+    few = [r for r in train if r[1] in three]
+    shifted = [
+        (png(ndimage.grey_erosion(few[i][0], size=(3, 3))), few[i][1])  # black ink on white: erosion thickens
+        for i in rng.choice(len(few), size=WINDOW, replace=False)
+    ]
+    return normal, shifted
+
+
+def predict(client: httpx.Client, image: bytes) -> httpx.Response:
+    return client.post("/v1/symbols/predict", files={"image": ("d.png", image, "image/png")})
+
+
+def drift_round_after(prom: Prometheus, stamp: float) -> float:
+    """Wait for a monitor round that started after ``stamp`` to be scraped."""
+    return float(
+        wait_for(
+            "a fresh drift round",
+            lambda: (v := prom.value("max(farga_drift_last_run_timestamp_seconds)")) and v > stamp + 1 and v,
+        )
+    )
+
+
+def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str]) -> None:
+    normal, shifted = traffic(root)
+    with httpx.Client(base_url=api, timeout=10) as client:
+        # 1. normal traffic: judged, and no drift
+        normal_ids = [predict(client, image).json()["prediction_id"] for image, _ in normal]
+        drift_round_after(prom, time.time())
+        assert prom.value("max(farga_drift_window_size)") == WINDOW
+        for kind in ("input", "embedding", "prediction", "confidence"):
+            assert prom.value(f'farga_drift_detected{{kind="{kind}"}}') == 0, kind
+        calm = {k: prom.value(f'farga_drift_score{{kind="{k}"}}') for k in ("input", "embedding", "confidence")}
+
+        # 2. shifted traffic: the gauges rise and the drift alert fires in Prometheus
+        shifted_ids = []
+        for image, _ in shifted:
+            response = predict(client, image)
+            assert response.status_code == 200
+            shifted_ids.append(response.json()["prediction_id"])
+        drift_round_after(prom, time.time())
+        assert prom.value('farga_drift_detected{kind="embedding"}') == 1
+        assert prom.value('farga_drift_detected{kind="input"}') == 1  # the ink density above all
+        for kind, before in calm.items():
+            after = prom.value(f'farga_drift_score{{kind="{kind}"}}')
+            assert after is not None, kind
+            assert before is not None, kind
+            assert after > before, kind
+        firing = wait_for(
+            "FargaDriftDetected to fire",
+            lambda: [a for a in prom.alert("FargaDriftDetected") if a["state"] == "firing"],
+        )
+        assert {a["labels"]["component"] for a in firing} == {"symbols"}
+
+        # 3. feedback: the true symbol for every shifted drawing; ten users give wrong labels on normal ones
+        for pid, (_, latex) in zip(shifted_ids, shifted, strict=True):
+            assert client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": latex}).status_code == 200
+        labels = sorted({latex for _, latex in normal})
+        wrong = {}
+        for pid, (_, latex) in list(zip(normal_ids, normal, strict=True))[:10]:
+            wrong[pid] = labels[(labels.index(latex) + 6) % len(labels)]
+            assert (
+                client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": wrong[pid]}).status_code == 200
+            )
+
+    # 4. retrain while traffic flows; the service switches without a failed request
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def keep_predicting() -> None:
+        with httpx.Client(base_url=api, timeout=10) as background:
+            i = 0
+            while not stop.is_set():
+                try:
+                    response = predict(background, normal[i % len(normal)][0])
+                    version = response.json()["model"]["version"] if response.status_code == 200 else None
+                    seen.append((response.status_code, version))
+                except httpx.HTTPError as exc:
+                    seen.append((0, repr(exc)))
+                i += 1
+
+    sender = threading.Thread(target=keep_predicting)
+    sender.start()
+    try:
+        done = subprocess.run(
+            ["farga", "retrain", "symbols"],
+            cwd=root,
+            env={**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout)  # the result alone on stdout; the pipeline's progress on stderr
+        wait_for("the service to serve v2", lambda: any(v == "2" for _, v in seen[-20:]))
+        time.sleep(2)  # and keep serving it
+    finally:
+        stop.set()
+        sender.join()
+
+    assert result["retrained"], result
+    assert result["promoted"], result
+    decision = result["decision"]
+    assert decision["version"] == "2"
+    assert decision["aliases"]["champion"] == "2"
+    assert decision["candidate_scores"]["feedback_top1"] > decision["champion_scores"]["feedback_top1"]
+    assert not decision["slice_regressions"]
+    failed = [s for s in seen if s[0] != 200]
+    assert not failed, f"{len(failed)} of {len(seen)} requests failed during the switch: {failed[:5]}"
+    versions = [v for _, v in seen]
+    assert "1" in versions
+    assert versions[-1] == "2"
+    assert versions.index("2") > versions.index("1")
+
+    # wrong labels were quarantined for review, and the training data holds none of them
+    assert result["quarantined"] >= 7, result
+    from farga.serving.store import FeedbackStore
+
+    store = FeedbackStore(f"sqlite:///{root / 'feedback.db'}")
+    quarantined = {p.id for p in store.labelled("symbols", review="quarantined")}
+    assert len(quarantined & set(wrong)) >= 7
+    accepted = {p.id for p in store.labelled("symbols", review="accepted")}
+    assert len(accepted & set(shifted_ids)) >= 0.9 * len(set(shifted_ids))
+    # the training set that made v2 is versioned by DVC: the accepted feedback is in dvc.lock and the cache
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    feedback_out = lock["stages"]["symbols-feedback"]["outs"][0]
+    assert feedback_out["path"] == "data/feedback/symbols"
+    assert feedback_out["nfiles"] == 1
+    prepared = json.loads((root / "data" / "prepared" / "symbols" / "prepare.json").read_text())
+    # (a drawing sent twice is one sample)
+    assert 0.5 * len(accepted) <= prepared["feedback"]["train"] + prepared["feedback"]["held_out"] <= len(accepted)
