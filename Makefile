@@ -29,9 +29,10 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt
 
 setup: $(VENV)/.installed  ## create .venv with the pipeline, serving, PostgreSQL and dev extras
 
-lock: setup  ## re-resolve the locks from pyproject.toml: requirements/dev.txt (everything), serve.txt (the image)
+lock: setup  ## re-resolve the locks from pyproject.toml: dev.txt (everything), serve.txt and monitor.txt (the images)
 	$(BIN)/pip-compile -q --strip-extras --all-extras --no-emit-index-url --no-emit-find-links -o requirements/dev.txt pyproject.toml
 	$(BIN)/pip-compile -q --strip-extras --extra serve --extra postgres --no-emit-index-url --no-emit-find-links -o requirements/serve.txt pyproject.toml
+	$(BIN)/pip-compile -q --strip-extras --extra serve --extra postgres --extra monitor -c requirements/dev.txt --no-emit-index-url --no-emit-find-links -o requirements/monitor.txt pyproject.toml
 
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
 	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt

@@ -35,6 +35,7 @@ model_dir=build/ci-model
 rm -rf "$model_dir" && mkdir -p "$model_dir"
 if [[ -n "${MODEL_DIR:-}" ]]; then
     cp "$MODEL_DIR"/model.onnx "$MODEL_DIR"/labels.json "$MODEL_DIR"/preprocessing.json "$model_dir"/
+    cp "$MODEL_DIR"/reference.npz "$model_dir"/ 2>/dev/null || true  # the monitor's drift reference
 else
     log "training a small model on synthetic data to bake in"
     "$PY" - "$model_dir" <<'PY'
@@ -56,7 +57,7 @@ with tempfile.TemporaryDirectory() as tmp:
     ctx = StageContext("symbols", Settings(root=root), component_params(params, "symbols"), params)
     for stage in ("fetch", "prepare", "validate", "train"):
         run_stage(stage, ctx)
-    for name in ("model.onnx", "labels.json", "preprocessing.json"):
+    for name in ("model.onnx", "labels.json", "preprocessing.json", "reference.npz"):
         shutil.copy(root / "models/symbols" / name, Path(sys.argv[1]) / name)
 PY
 fi
@@ -104,3 +105,25 @@ print(f"prediction round-trip: {body['candidates'][0]['latex']} ({body['candidat
 PY
 "${PODMAN[@]}" healthcheck run "$name" && echo "HEALTHCHECK passes"
 log "image OK: $IMAGE, +${added_mb} MB over its base, uid $uid"
+
+MONITOR_IMAGE=${MONITOR_IMAGE:-localhost/farga-monitor:ci}
+log "building $MONITOR_IMAGE (--target monitor)"
+"${PODMAN[@]}" build --format docker --network host --target monitor \
+    -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
+    --build-arg BASE="$BASE_IMAGE" -f Containerfile -t "$MONITOR_IMAGE" .
+monitor_mb=$(( ($("${PODMAN[@]}" image inspect --format '{{.Size}}' "$MONITOR_IMAGE") - base_bytes) / 1000000 ))
+mport=$("$PY" -c 'from farga.serving.process import free_port; print(free_port())')
+mname=farga-monitor-smoke-$$
+log "running the monitor on 127.0.0.1:$mport against the baked model (+${monitor_mb} MB over the base)"
+[[ -f "$model_dir/reference.npz" ]] || { echo "no reference.npz in $model_dir: the monitor has nothing to compare with"; exit 1; }
+"${PODMAN[@]}" run -d --name "$mname" --network host --ulimit nofile=1024:1024 --ulimit nproc=32768:32768 \
+    -v "$PWD/$model_dir:/models/symbols:ro" -e FARGA_MODEL_DIR_SYMBOLS=/models/symbols \
+    "$MONITOR_IMAGE" symbols --watch --host 127.0.0.1 --port "$mport" --interval 5 >/dev/null
+trap '"${PODMAN[@]}" logs "$name" 2>&1 | tail -20; "${PODMAN[@]}" logs "$mname" 2>&1 | tail -20; "${PODMAN[@]}" rm -f "$name" "$mname" >/dev/null' EXIT
+for _ in $(seq 1 60); do
+    curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^farga_drift_window_size{component="symbols"}' && break
+    sleep 1
+done
+curl -sf "http://127.0.0.1:$mport/metrics" | grep '^farga_drift_window_size{component="symbols"}' \
+    || { echo "the monitor exports no drift metrics in 60 s"; exit 1; }
+log "monitor image OK: $MONITOR_IMAGE, +${monitor_mb} MB over its base"

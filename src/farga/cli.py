@@ -327,6 +327,9 @@ def monitor(
         settings = ServeSettings()
         runner = Monitor(component, settings, ctx.params["monitor"], out or ctx.paths.reports / "monitor")
         if watch:
+            import logging
+
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
             runner.watch(interval, host, port)
             return
         report = runner.run_once()
@@ -364,6 +367,10 @@ def retrain(
     notify: Annotated[
         str | None, typer.Option(help="service URL to reload at once on promotion (uses $FARGA_API_KEY)")
     ] = None,
+    if_alerting: Annotated[
+        str | None,
+        typer.Option(help="Prometheus URL: retrain only while a drift or disagreement alert fires there"),
+    ] = None,
 ) -> None:
     """Feedback loop: screen new feedback, retrain on HASYv2 + accepted feedback (dvc repro), promote the
     challenger only if it beats the champion (test set, held-out feedback, slices)."""
@@ -373,6 +380,12 @@ def retrain(
     settings = ServeSettings()
     try:
         components.get(component)
+        if if_alerting:
+            firing = loop.firing_alerts(if_alerting, component)
+            if not firing:
+                console.print(f"[green]{component}: no {' / '.join(loop.RETRAIN_ALERTS)} firing; nothing to do[/green]")
+                return
+            console.print(f"[yellow]{component}: {', '.join(firing)} firing: retraining[/yellow]")
         result = loop.retrain(component, settings, force=force)
         if result.get("promoted") and notify:
             result["service"] = loop.notify(notify, component, settings.api_key)

@@ -125,6 +125,37 @@ def model() -> dict[str, Any]:
                 8,
                 kind="state-timeline",
             ),
+            panel(
+                "Users disagree / answers 'not sure'",
+                {
+                    "feedback disagreeing": 'sum(rate(farga_feedback_total{agreement=~"disagree.*"}[1h]))'
+                    " / clamp_min(sum(rate(farga_feedback_total[1h])), 1e-9)",
+                    "answers not sure": "sum(rate(farga_predictions_unsure_total[15m]))"
+                    " / clamp_min(sum(rate(farga_predictions_total[15m])), 1e-9)",
+                },
+                0,
+                16,
+                "percentunit",
+            ),
+            panel(
+                "Drift score by kind (farga monitor)",
+                {"{{component}} {{kind}}": "max by (component, kind) (farga_drift_score)"},
+                12,
+                16,
+            ),
+            panel(
+                "Drift detected",
+                {"{{component}} {{kind}}": "max by (component, kind) (farga_drift_detected)"},
+                0,
+                24,
+                kind="state-timeline",
+            ),
+            panel(
+                "Input feature drift (Wasserstein, reference sd)",
+                {"{{feature}}": "max by (feature) (farga_drift_feature_distance)"},
+                12,
+                24,
+            ),
         ],
     )
 
@@ -143,3 +174,49 @@ def write(out: Path) -> list[Path]:
         (out / name).write_text(text, encoding="utf-8")
         paths.append(out / name)
     return paths
+
+
+def render_panels(prometheus: str, start: float, end: float, out: Path, step: float = 1.0) -> dict[str, int]:
+    """Every panel as a PNG, drawn from a Prometheus's recorded data over [start, end] with the
+    dashboards' own queries; returns {panel title: lines drawn} (0: the queries found no data)."""
+    import urllib.parse
+    import urllib.request
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not prometheus.startswith(("http://", "https://")):
+        raise ValueError(f"prometheus must be an http(s) URL, got {prometheus!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    drawn = {}
+    for build in DASHBOARDS.values():
+        board = build()
+        for p in board["panels"]:
+            fig, ax = plt.subplots(figsize=(7, 3))
+            lines = 0
+            for target in p["targets"]:
+                query = urllib.parse.urlencode({"query": target["expr"], "start": start, "end": end, "step": step})
+                with urllib.request.urlopen(f"{prometheus}/api/v1/query_range?{query}", timeout=30) as response:  # noqa: S310
+                    series = json.loads(response.read())["data"]["result"]
+                for s in series:
+                    label = target["legendFormat"]
+                    for key, value in s["metric"].items():
+                        label = label.replace("{{" + key + "}}", value)
+                    times = [float(t) - start for t, _ in s["values"]]
+                    ax.plot(times, [float(v) for _, v in s["values"]], label=label, drawstyle="steps-post")
+                    lines += 1
+            ax.set_title(p["title"], fontsize=10)
+            ax.set_xlabel("seconds into the recorded run")
+            if lines:
+                ax.legend(fontsize=7, loc="upper left", ncol=2)
+            else:
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            fig.tight_layout()
+            name = "".join(c if c.isalnum() else "-" for c in p["title"].lower()).strip("-")
+            path = out / f"{board['uid']}--{'-'.join(filter(None, name.split('-')))}.png"
+            fig.savefig(path, dpi=80)
+            plt.close(fig)
+            drawn[p["title"]] = lines
+    return drawn

@@ -36,7 +36,11 @@ def test_compose_file_follows_the_compose_specification(tmp_path: Path):
 
 def test_compose_stack_has_every_service_the_setup_needs():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    assert {"api", "mlflow", "postgres", "minio", "prometheus", "grafana"} <= set(services)
+    assert {"api", "monitor", "mlflow", "postgres", "minio", "prometheus", "grafana"} <= set(services)
+    assert services["monitor"]["build"]["target"] == "monitor"
+    assert (
+        services["monitor"]["environment"]["FARGA_DATABASE_URL"] == services["api"]["environment"]["FARGA_DATABASE_URL"]
+    )
     assert services["api"]["deploy"]["replicas"] >= 2
     assert "postgresql" in services["mlflow"]["command"]
     assert "s3://" in services["mlflow"]["command"]
@@ -59,17 +63,21 @@ def test_kubernetes_manifests_validate_against_the_schemas():
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {yaml.safe_load(p.read_text())["kind"] for p in resources}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "Secret"} <= kinds
+    names = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in resources}
+    assert {"farga", "farga-monitor"} <= names
 
 
 def test_the_deployment_is_probed_limited_and_unprivileged():
     deployment = yaml.safe_load((DEPLOY / "k8s/deployment.yaml").read_text())
-    pod = deployment["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    for container in pod["containers"]:
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert {"cpu", "memory"} <= set(container["resources"]["limits"])
-        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    monitor = yaml.safe_load((DEPLOY / "k8s/monitor.yaml").read_text())
+    for manifest, ready, alive in ((deployment, "/readyz", "/healthz"), (monitor, "/metrics", "/metrics")):
+        pod = manifest["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            assert container["readinessProbe"]["httpGet"]["path"] == ready
+            assert container["livenessProbe"]["httpGet"]["path"] == alive
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
     hpa = yaml.safe_load((DEPLOY / "k8s/hpa.yaml").read_text())
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
 
@@ -100,7 +108,10 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path):
 def test_dashboards_are_the_generated_ones_and_query_real_metrics():
     committed = {p.name: p.read_text() for p in (DEPLOY / "grafana/dashboards").glob("*.json")}
     assert committed == dashboards.render(), "run `farga dashboards` and commit the result"
-    names = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")}
+    from farga.monitoring.monitor import Gauges
+
+    exported = [*vars(metrics).values(), *vars(Gauges()).values()]  # the service's and the drift monitor's
+    names = {m._name for m in exported if hasattr(m, "_name") and hasattr(m, "_type")}
     for text in committed.values():
         for target in (t for p in json.loads(text)["panels"] for t in p["targets"]):
             assert any(name in target["expr"] for name in names), target["expr"]

@@ -169,7 +169,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def test_traffic_drift_feedback_retrain_and_switch(loop: dict[str, Any]):
     root, api, prom, procs = loop["root"], loop["api"], loop["prom"], loop["procs"]
     try:
-        run_scenario(root, api, prom, loop["env"])
+        run_scenario(root, api, prom, loop["env"], loop["tmp"])
     except BaseException:
         print(procs.tail())
         raise
@@ -202,6 +202,20 @@ def traffic(root: Path) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]
     return normal, shifted
 
 
+def farga(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["farga", *args],
+        cwd=root,
+        env={**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def predict(client: httpx.Client, image: bytes) -> httpx.Response:
     return client.post("/v1/symbols/predict", files={"image": ("d.png", image, "image/png")})
 
@@ -216,7 +230,8 @@ def drift_round_after(prom: Prometheus, stamp: float) -> float:
     )
 
 
-def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str]) -> None:
+def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tmp: Path) -> None:
+    started = time.time()
     normal, shifted = traffic(root)
     with httpx.Client(base_url=api, timeout=10) as client:
         # 1. normal traffic: judged, and no drift
@@ -226,6 +241,8 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str]) ->
         for kind in ("input", "embedding", "prediction", "confidence"):
             assert prom.value(f'farga_drift_detected{{kind="{kind}"}}') == 0, kind
         calm = {k: prom.value(f'farga_drift_score{{kind="{k}"}}') for k in ("input", "embedding", "confidence")}
+        quiet = farga(root, env, "retrain", "symbols", "--if-alerting", prom.url)  # the alert-driven trigger
+        assert "nothing to do" in quiet.stderr
 
         # 2. shifted traffic: the gauges rise and the drift alert fires in Prometheus
         shifted_ids = []
@@ -277,16 +294,8 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str]) ->
     sender = threading.Thread(target=keep_predicting)
     sender.start()
     try:
-        done = subprocess.run(
-            ["farga", "retrain", "symbols"],
-            cwd=root,
-            env={**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        done = farga(root, env, "retrain", "symbols", "--if-alerting", prom.url)
+        assert "FargaDriftDetected firing: retraining" in " ".join(done.stderr.split())
         result = json.loads(done.stdout)  # the result alone on stdout; the pipeline's progress on stderr
         wait_for("the service to serve v2", lambda: any(v == "2" for _, v in seen[-20:]))
         time.sleep(2)  # and keep serving it
@@ -325,3 +334,23 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str]) ->
     prepared = json.loads((root / "data" / "prepared" / "symbols" / "prepare.json").read_text())
     # (a drawing sent twice is one sample)
     assert 0.5 * len(accepted) <= prepared["feedback"]["train"] + prepared["feedback"]["held_out"] <= len(accepted)
+
+    # the dashboards' panels, drawn from what Prometheus recorded during this run (docs/monitoring.md
+    # shows them: FARGA_PANELS_OUT=docs/monitoring/panels pytest tests/e2e/test_feedback_loop.py)
+    from farga.dashboards import render_panels
+
+    time.sleep(3)  # the last scrapes of the new model
+    out = Path(os.environ.get("FARGA_PANELS_OUT") or tmp / "panels")
+    drawn = render_panels(prom.url, started - 5, time.time(), out)
+    for title in (
+        "Requests per second by route",
+        "Latency percentiles (API routes)",
+        "Top-1 confidence (median and 10th percentile)",
+        "User feedback by agreement",
+        "Model version served",
+        "Drift score by kind (farga monitor)",
+        "Drift detected",
+        "Input feature drift (Wasserstein, reference sd)",
+    ):
+        assert drawn[title] > 0, f"the panel {title!r} found no data"
+    assert drawn["Model version served"] >= 2  # v1, then v2

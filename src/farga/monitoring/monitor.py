@@ -139,21 +139,27 @@ class Monitor:
         return report
 
     def watch(self, interval: float, host: str, port: int) -> None:
+        import signal
+        import threading
+
         from prometheus_client import start_http_server
 
+        stop = threading.Event()
+        # SIGTERM ends the loop between rounds (a container's PID 1 would otherwise ignore it)
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         gauges = Gauges()
         start_http_server(port, addr=host, registry=gauges.registry)
         log.info(
             "monitor of %s exporting on http://%s:%d/metrics every %.0fs", self.component.name, host, port, interval
         )
-        while True:
+        while not stop.is_set():
             try:
                 report = self.run_once(plots=False)
                 gauges.update(report)
                 log.info("drift of %s: %s", self.component.name, summary_line(report))
             except Exception:  # a failed round is logged and retried; the exporter stays up
                 log.exception("drift computation failed")
-            time.sleep(interval)
+            stop.wait(interval)
 
 
 def summary_line(report: dict[str, Any]) -> str:

@@ -82,22 +82,42 @@ def retrain(component: str, settings: ServeSettings, *, force: bool = False) -> 
     return result | {"retrained": True, "decision": decision, "promoted": decision["promoted"]}
 
 
+# the alerts that say the model no longer fits its traffic: each may start a retrain
+RETRAIN_ALERTS = ("FargaDriftDetected", "FargaDisagreementRising", "FargaNoneOfTheseRising")
+
+
+def firing_alerts(prometheus: str, component: str) -> list[str]:
+    """The retrain-worthy alerts firing for ``component`` in a Prometheus (its HTTP API)."""
+    body = _request(f"{prometheus.rstrip('/')}/api/v1/alerts", "GET", {}, "Prometheus")
+    return sorted(
+        {
+            a["labels"]["alertname"]
+            for a in body["data"]["alerts"]
+            if a["state"] == "firing"
+            and a["labels"].get("alertname") in RETRAIN_ALERTS
+            and a["labels"].get("component", component) == component
+        }
+    )
+
+
 def notify(base_url: str, component: str, api_key: str) -> dict[str, Any]:
     """Ask a running service to load the registry's champion now (it would within its reload interval)."""
+    return _request(f"{base_url.rstrip('/')}/v1/admin/reload/{component}", "POST", {"X-API-Key": api_key}, "service")
+
+
+def _request(url: str, method: str, headers: dict[str, str], what: str) -> dict[str, Any]:
     import json
     import urllib.error
     import urllib.request
 
-    if not base_url.startswith(("http://", "https://")):
-        raise FargaError(f"--notify must be an http(s) URL, got {base_url!r}")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        f"{base_url.rstrip('/')}/v1/admin/reload/{component}", method="POST", headers={"X-API-Key": api_key}
-    )
+    if not url.startswith(("http://", "https://")):
+        raise FargaError(f"the {what} URL must be http(s), got {url!r}")
+    request = urllib.request.Request(url, method=method, headers=headers)  # noqa: S310 - the scheme is checked
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            reloaded: dict[str, Any] = json.loads(response.read())
+            body: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise FargaError(f"the service at {base_url} refused the reload: {exc.code} {exc.read().decode()}") from exc
+        raise FargaError(f"the {what} at {url} refused: {exc.code} {exc.read().decode()[:300]}") from exc
     except OSError as exc:
-        raise FargaError(f"the service at {base_url} does not answer: {exc}") from exc
-    return reloaded
+        raise FargaError(f"the {what} at {url} does not answer: {exc}") from exc
+    return body
