@@ -263,6 +263,11 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
             lambda: [a for a in prom.alert("FargaDriftDetected") if a["state"] == "firing"],
         )
         assert {a["labels"]["component"] for a in firing} == {"symbols"}
+        # the same window as a report a person reads (docs/monitoring.md shows its figure)
+        report_dir = Path(os.environ.get("FARGA_PANELS_OUT") or tmp / "report")
+        farga(root, env, "monitor", "symbols", "--out", str(report_dir))
+        assert json.loads((report_dir / "drift.json").read_text())["kinds"]["embedding"]["drifted"]
+        assert "Drift of symbols: DRIFT" in (report_dir / "drift.html").read_text()
 
         # 3. feedback: the true symbol for every shifted drawing; ten users give wrong labels on normal ones
         for pid, (_, latex) in zip(shifted_ids, shifted, strict=True):
