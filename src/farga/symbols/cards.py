@@ -132,6 +132,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             + "\n\nPer-class accuracy: `per_class.csv`; confusions: "
             "`confusion.png`.",
         ),
+        ("Answering \"not sure\"", unsure_section(run, facts)),
         ("Promotion", registry["reason"]),
         (
             "Energy",
@@ -215,3 +216,17 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         ],
     )
     return {"model_card": model, "dataset_card": dataset}
+
+
+def unsure_section(run: dict[str, Any], facts: dict[str, Any]) -> str:
+    """The calibrated "not sure" threshold, as fitted on validation and as it held up on test."""
+    fitted = run.get("unsure_threshold")
+    if not fitted or "test_sure_coverage" not in facts:
+        return "This model has no calibrated threshold (trained before it was introduced): every answer is 'sure'."
+    precision = facts.get("test_sure_precision")
+    return (
+        f"Below a top-1 score of {fitted['threshold']:.3f} the service answers 'not sure' (still listing the "
+        f"candidates). Fitted on validation data for {pct(fitted['target_precision'])} precision; on the test "
+        f"set, {pct(facts['test_sure_coverage'])} of answers are above it and "
+        f"{pct(precision) if precision is not None else 'none'} of those are right."
+    )
