@@ -274,7 +274,7 @@ def feedback_screen(component: ComponentArg) -> None:
     from farga.serving.settings import ServeSettings
 
     try:
-        verdicts, version = screen(component, ServeSettings())
+        verdicts, version, _ = screen(component, ServeSettings())
     except FargaError as exc:
         raise _fail("feedback screen", component, exc) from exc
     _verdict_table(f"{component}: {len(verdicts)} feedback screened with champion v{version}", verdicts)
@@ -316,6 +316,9 @@ def monitor(
     port: Annotated[int, typer.Option(help="port of the metrics endpoint when watching")] = 9108,
     out: Annotated[Path | None, typer.Option(help="report folder (default reports/<component>/monitor)")] = None,
     fail_on_drift: Annotated[bool, typer.Option(help="exit 3 when drift is detected (for a scheduled job)")] = False,
+    window: Annotated[
+        int | None, typer.Option(min=1, help="latest predictions judged (default: params monitor.window)")
+    ] = None,
 ) -> None:
     """Drift of the latest logged predictions against the champion's training data: input, embedding,
     prediction and confidence. Writes drift.json and a self-contained drift.html."""
@@ -325,7 +328,8 @@ def monitor(
     try:
         ctx = StageContext.load(component)
         settings = ServeSettings()
-        runner = Monitor(component, settings, ctx.params["monitor"], out or ctx.paths.reports / "monitor")
+        params = ctx.params["monitor"] | ({"window": window} if window else {})
+        runner = Monitor(component, settings, params, out or ctx.paths.reports / "monitor")
         if watch:
             import logging
 

@@ -103,7 +103,7 @@ def plot_drift(reference: Any, current: Any, report: dict[str, Any], path: Path)
     x = np.arange(len(top))
     ax.bar(x - 0.2, [ref_mix.get(k, 0) / len(reference.prediction) for k in top], 0.4, label="reference")
     ax.bar(x + 0.2, [cur_mix[k] / len(current.prediction) for k in top], 0.4, label="current")
-    ax.set_xticks(x, [f"${k}$" if k.startswith("\\") else k for k in top], fontsize=8)
+    ax.set_xticks(x, [k.replace("$", r"\$") for k in top], fontsize=7, rotation=45)  # as text: not all are mathtext
     pred = report["kinds"].get("prediction", {})
     ax.set_title(f"predicted class mix: JS {pred.get('score', float('nan')):.2f}", fontsize=9)
     ax = flat[len(names) + 2]

@@ -85,8 +85,7 @@ def test_upgrading_a_store_of_the_first_schema_keeps_its_feedback(tmp_path: Path
         conn.execute(
             "INSERT INTO predictions (id, component, created_at, model_name, model_version, input_kind, "
             "candidates, top1, top1_score, feedback_label) VALUES "
-            "('0123456789abcdef0123456789abcdef', 'symbols', '2026-11-01 00:00:00', 'symbols', '1', 'strokes', "
-            "'[]', 'A', 0.5, 'B')"
+            f"('{'ab' * 16}', 'symbols', '2026-11-01 00:00:00', 'symbols', '1', 'strokes', '[]', 'A', 0.5, 'B')"
         )
     upgraded = FeedbackStore(url)
     [row] = upgraded.labelled("symbols", review=None)  # kept, and waiting for screening

@@ -8,7 +8,8 @@ window does not flag a negligible shift and a small one does not flag noise:
 - embedding: a domain classifier (PCA + logistic regression) trying to tell reference embeddings
   from current ones; the score is its cross-validated ROC AUC (0.5: indistinguishable).
 - prediction: the predicted-class mix, chi-square test on classes grouped until each group expects
-  five answers; the score is the Jensen-Shannon distance.
+  five answers; the score is the Jensen-Shannon distance beyond what chance alone gives a window
+  of that size drawn from the reference.
 - confidence: the top-1 confidence, tested like an input feature.
 
 (Evidently runs the same tests; it needs pandas<3 and about a gigabyte of dependencies, so the
@@ -74,7 +75,7 @@ def categorical(reference: np.ndarray, current: np.ndarray, cfg: DriftConfig) ->
     ref = pd.Series(reference).value_counts()
     cur = pd.Series(current).value_counts()
     # bins: rare classes are grouped (in order of frequency) until each group expects five answers in
-    # the window; classes the reference never saw share one more bin
+    # the window; classes the reference never predicted count with its rarest group
     expected = ref / ref.sum() * len(current)
     group, filled, bin_of = 0, 0.0, {}
     for cls, e in expected.items():
@@ -84,18 +85,28 @@ def categorical(reference: np.ndarray, current: np.ndarray, cfg: DriftConfig) ->
             group, filled = group + 1, 0.0
     if filled and group:  # a last, under-filled group joins the one before
         bin_of = {c: min(b, group - 1) for c, b in bin_of.items()}
-    n_bins = max(bin_of.values()) + 2  # the last: unseen classes
-    f_ref, f_cur = np.full(n_bins, 0.5), np.zeros(n_bins)  # half a count: no empty reference bin
+    n_bins = max(bin_of.values()) + 1
+    f_ref, f_cur = np.zeros(n_bins), np.zeros(n_bins)
     np.add.at(f_ref, [bin_of[c] for c in ref.index], ref.to_numpy())
     np.add.at(f_cur, [bin_of.get(c, n_bins - 1) for c in cur.index], cur.to_numpy())
     f_exp = f_ref / f_ref.sum() * f_cur.sum()
-    p_value = float(chisquare(f_cur, f_exp).pvalue)
-    distance = float(jensenshannon(f_ref / f_ref.sum(), f_cur / max(f_cur.sum(), 1), base=2))
+    p_value = float(chisquare(f_cur, f_exp).pvalue) if n_bins > 1 else 1.0
+    p_ref = f_ref / f_ref.sum()
+    observed = float(jensenshannon(p_ref, f_cur / max(f_cur.sum(), 1), base=2))
+    # a window drawn from the reference itself is some distance away by chance (with hundreds of
+    # classes, a lot): the score is the distance beyond that, averaged over reference-drawn windows
+    rng = np.random.default_rng(cfg.seed)
+    noise = float(
+        np.mean([jensenshannon(p_ref, rng.multinomial(len(current), p_ref) / len(current), base=2) for _ in range(20)])
+    )
+    distance = max(0.0, observed - noise)
     top = cur.head(5) / max(len(current), 1)
     return {
         "score": distance,
         "p_value": p_value,
         "bins": n_bins,
+        "jensen_shannon": observed,
+        "chance_level": noise,
         "current_top": {str(k): float(v) for k, v in top.items()},
         "drifted": bool(distance > cfg.distance and p_value < cfg.alpha),
     }

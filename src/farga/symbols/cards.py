@@ -111,7 +111,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             (
                 f"{data_description(source)}\n\nData sha256 `{run['data_sha256']}`; fold {prepared['fold']}, "
                 f"splits {prepared['splits']}; {prepared['dropped_train_duplicates_of_test']} training images "
-                "pixel-identical to a test image were removed. See the dataset card."
+                "pixel-identical to a test image were removed. See the dataset card." + feedback_note(prepared)
             ),
         ),
         (
@@ -132,7 +132,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             + "\n\nPer-class accuracy: `per_class.csv`; confusions: "
             "`confusion.png`.",
         ),
-        ("Answering \"not sure\"", unsure_section(run, facts)),
+        ('Answering "not sure"', unsure_section(run, facts)),
         ("Promotion", registry["reason"]),
         (
             "Energy",
@@ -229,4 +229,16 @@ def unsure_section(run: dict[str, Any], facts: dict[str, Any]) -> str:
         f"candidates). Fitted on validation data for {pct(fitted['target_precision'])} precision; on the test "
         f"set, {pct(facts['test_sure_coverage'])} of answers are above it and "
         f"{pct(precision) if precision is not None else 'none'} of those are right."
+    )
+
+
+def feedback_note(prepared: dict[str, Any]) -> str:
+    """What users' accepted corrections added to the training set, if anything."""
+    feedback = prepared.get("feedback") or {}
+    if not feedback.get("train") and not feedback.get("held_out"):
+        return ""
+    return (
+        f" Plus {feedback['train']} drawings from accepted user feedback (archive sha256 "
+        f"`{prepared['feedback_sha256']}`); {feedback['held_out']} more were held out to compare this model "
+        "with the champion it challenged."
     )

@@ -16,7 +16,7 @@ import pandas as pd
 from rich.progress import track
 
 from farga.config import StageContext
-from farga.hashing import read_json, write_json
+from farga.hashing import read_json, sha256_file, write_json
 from farga.symbols.archive import read_archive
 from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
 
@@ -80,7 +80,8 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
     manifest["label"] = manifest.symbol_id.map(class_index)
 
     manifest["source"] = ctx.params["data"]["source"]
-    feedback = read_feedback(ctx.paths.feedback / FEEDBACK_ARCHIVE)
+    feedback_path = ctx.paths.feedback / FEEDBACK_ARCHIVE
+    feedback = read_feedback(feedback_path)
     raw_images = dict(archive.images)
     if feedback is not None:
         manifest = pd.concat([manifest, feedback[0].assign(label=feedback[0].symbol_id.map(class_index))])
@@ -132,6 +133,8 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
             "held_out": int((manifest.split == FEEDBACK_TEST).sum()),
         },
         "source_sha256": read_json(ctx.paths.raw / "fetch.json")["sha256"],
+        # the other half of the training set's identity (None: no feedback in it)
+        "feedback_sha256": sha256_file(feedback_path) if feedback is not None else None,
     }
     write_json(out / "prepare.json", summary)
     return summary

@@ -153,7 +153,8 @@ def train(ctx: StageContext) -> dict[str, Any]:
     x_train, y_train, train_rows = load_split(prepared, "train")
     x_val, y_val, val_rows = load_split(prepared, "val")
     model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
-    data_sha = read_json(prepared / "prepare.json")["source_sha256"]
+    prepared_facts = read_json(prepared / "prepare.json")
+    data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
     source = ctx.params["data"]["source"]
 
     with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
@@ -165,6 +166,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
                 "stage": "train",
                 "data.source": source,
                 "data.sha256": data_sha,
+                "data.feedback_sha256": str(feedback_sha),
                 "profile": ctx.params.get("profile", "full"),
             }
         )
@@ -187,7 +189,12 @@ def train(ctx: StageContext) -> dict[str, Any]:
         reports.mkdir(parents=True, exist_ok=True)
         curves = plot_learning_curves(history, reports / "learning_curves.png")
         mlflow.log_artifact(str(curves), artifact_path="plots")
-        provenance = {"run_id": run.info.run_id, "data_sha256": data_sha, "data_source": source}
+        provenance = {
+            "run_id": run.info.run_id,
+            "data_sha256": data_sha,
+            "data_source": source,
+            "feedback_sha256": feedback_sha,
+        }
         files = export_onnx(model, classes, out, provenance, calibration_images(x_train, cfg))
         monitoring = attach_monitoring(
             files["model"],
@@ -223,6 +230,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             "unsure_threshold": monitoring["calibration"],
             "data_source": source,
             "data_sha256": data_sha,
+            "feedback_sha256": feedback_sha,
             "energy": used,
         }
         mlflow.log_metrics({"train_seconds": train_seconds, "best_val_top1": best["val_top1"]})
