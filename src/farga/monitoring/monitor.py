@@ -131,6 +131,8 @@ class Monitor:
         }
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "drift.json", report)
+        for stale in ("drift.png", "drift.html"):  # a report of an earlier window must not pass for this one
+            (self.out / stale).unlink(missing_ok=True)
         if plots and report["judged"]:
             from farga.plots import plot_drift
 
