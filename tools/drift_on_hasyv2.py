@@ -26,7 +26,7 @@ from farga.symbols.prepare import load_split
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--window", type=int, default=1000)
     args = parser.parse_args()
     images, _, _ = load_split(Path("data/prepared/symbols"), "test")

@@ -309,7 +309,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
         sender.join()
 
     if os.environ.get("FARGA_PANELS_OUT"):  # the decision docs/monitoring.md quotes
-        (Path(os.environ["FARGA_PANELS_OUT"]) / "retrain.json").write_text(json.dumps(result, indent=2))
+        (Path(os.environ["FARGA_PANELS_OUT"]) / "retrain.json").write_text(json.dumps(result, indent=2) + "\n")
     assert result["retrained"], result
     assert result["promoted"], result
     decision = result["decision"]
