@@ -221,7 +221,7 @@ def predict(client: httpx.Client, image: bytes) -> httpx.Response:
 
 
 def drift_round_after(prom: Prometheus, stamp: float) -> float:
-    """Wait for a monitor round that started after ``stamp`` to be scraped."""
+    """Wait for a monitor round whose window was read after ``stamp`` (+1 s for the log's batched writes)."""
     return float(
         wait_for(
             "a fresh drift round",

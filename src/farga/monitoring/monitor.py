@@ -72,7 +72,7 @@ class Gauges:
     def update(self, report: dict[str, Any]) -> None:
         component = report["component"]
         self.window.labels(component).set(report["window"])
-        self.last_run.labels(component).set(time.time())
+        self.last_run.labels(component).set(report["window_read_at"])
         self.reference.clear()
         self.reference.labels(component, report["model_version"]).set(1)
         for kind in KINDS:
@@ -109,6 +109,7 @@ class Monitor:
     def run_once(self, *, plots: bool = True) -> dict[str, Any]:
         version = self.source.current_version()
         model_dir = self.source.load(version).model.path.parent
+        read_at = time.time()
         inputs = self.store.recent_inputs(self.component.name, self.window)
         started = time.perf_counter()
         reference, current = self.component.call("drift_samples", model_dir, inputs) if inputs else (None, None)
@@ -126,6 +127,7 @@ class Monitor:
             "component": self.component.name,
             "model_version": version,
             "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "window_read_at": read_at,
             "seconds": round(time.perf_counter() - started, 2),
             **report,
         }
