@@ -272,9 +272,11 @@ def feedback_screen(component: ComponentArg) -> None:
     """Screen new feedback with the champion: accept it, or quarantine labels it and the nearest drawings contradict."""
     from farga.monitoring.retrain import screen
     from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
 
+    settings = ServeSettings()
     try:
-        verdicts, version, _ = screen(component, ServeSettings())
+        verdicts, version, _ = screen(component, settings, FeedbackStore(settings.resolved_database_url()))
     except FargaError as exc:
         raise _fail("feedback screen", component, exc) from exc
     _verdict_table(f"{component}: {len(verdicts)} feedback screened with champion v{version}", verdicts)

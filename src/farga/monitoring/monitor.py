@@ -108,7 +108,7 @@ class Monitor:
 
     def run_once(self, *, plots: bool = True) -> dict[str, Any]:
         version = self.source.current_version()
-        model_dir = self.source.load(version).model.path.parent
+        model_dir = self.source.fetch(version)
         read_at = time.time()
         inputs = self.store.recent_inputs(self.component.name, self.window)
         started = time.perf_counter()

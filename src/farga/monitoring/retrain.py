@@ -39,17 +39,16 @@ def champion(component: str, settings: ServeSettings) -> tuple[str, Path, dateti
     if version is None:
         raise FargaError(f"the registry has no champion for {component!r}: run the pipeline first")
     registered = MlflowClient().get_model_version(component, version).creation_timestamp
-    return version, source.load(version).model.path.parent, datetime.fromtimestamp(registered / 1000, UTC)
+    return version, source.fetch(version), datetime.fromtimestamp(registered / 1000, UTC)
 
 
-def screen(component: str, settings: ServeSettings) -> tuple[list[dict[str, Any]], str, datetime]:
+def screen(component: str, settings: ServeSettings, store: FeedbackStore) -> tuple[list[dict[str, Any]], str, datetime]:
     """Screen the unreviewed feedback with the champion: (verdicts, champion version, its registration)."""
     comp = components.get(component)
     if not comp.has("screen_feedback"):
         raise FargaError(f"{component} has no feedback screening")
     ctx = StageContext.load(component, settings)
     version, model_dir, registered = champion(component, settings)
-    store = FeedbackStore(settings.resolved_database_url())
     verdicts: list[dict[str, Any]] = comp.call("screen_feedback", store, model_dir, ctx.params["feedback"])
     return verdicts, version, registered
 
@@ -58,8 +57,8 @@ def retrain(component: str, settings: ServeSettings, *, force: bool = False) -> 
     root = settings.root
     if not (root / "dvc.yaml").exists() or not (root / ".dvc").is_dir():
         raise FargaError(f"{root} is not a DVC project (dvc.yaml and .dvc/): retrain runs the versioned pipeline")
-    verdicts, version, registered = screen(component, settings)
     store = FeedbackStore(settings.resolved_database_url())
+    verdicts, version, registered = screen(component, settings, store)
     new = sum(1 for _ in store.labelled(component, since=registered, review="accepted"))
     result: dict[str, Any] = {
         "champion_before": version,

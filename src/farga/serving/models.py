@@ -60,9 +60,10 @@ class ModelSource:
         client = MlflowClient(tracking_uri=self.registry_uri, registry_uri=self.registry_uri)
         return str(client.get_model_version_by_alias(self.name, "champion").version)
 
-    def load(self, version: str) -> LoadedModel:
+    def fetch(self, version: str) -> Path:
+        """The model's local directory (downloaded once per version into the cache); nothing is loaded."""
         if self.model_dir is not None:
-            return LoadedModel(self.name, LOCAL, OnnxModel.load(self.model_dir, self.threads), f"dir:{self.model_dir}")
+            return self.model_dir
         import mlflow
 
         from farga.tracking import download_version
@@ -72,7 +73,13 @@ class ModelSource:
             mlflow.set_tracking_uri(self.registry_uri)
             mlflow.set_registry_uri(self.registry_uri)  # models:/ URIs resolve through the registry
             download_version(self.name, version, dest)
-        return LoadedModel(self.name, version, OnnxModel.load(dest, self.threads), f"registry:{self.registry_uri}")
+        return dest
+
+    def load(self, version: str) -> LoadedModel:
+        model = OnnxModel.load(self.fetch(version), self.threads)
+        if self.model_dir is not None:
+            return LoadedModel(self.name, LOCAL, model, f"dir:{self.model_dir}")
+        return LoadedModel(self.name, version, model, f"registry:{self.registry_uri}")
 
 
 class ModelSlot:
