@@ -107,11 +107,11 @@ def attach_monitoring(
     from farga.symbols.monitoring import REFERENCE, build_reference
 
     model = OnnxModel.load(model_path)
-    probs, _ = infer(model, val[0])
+    probs, embedding = infer(model, val[0])  # once: for the threshold and for the drift reference
     correct = symbol_ids(model)[probs.argmax(1)] == val[1]
     calibration = fit_threshold(probs.max(1), correct, float(cfg["unsure_target_precision"]))
     set_metadata(model_path, {"farga.calibration": calibration})
-    reference = build_reference(model, train, val[0], int(cfg["reference_samples"]), seed)
+    reference = build_reference(model, train, (val[0], probs, embedding), int(cfg["reference_samples"]), seed)
     np.savez_compressed(model_path.parent / REFERENCE, allow_pickle=False, **reference)
     return {
         "calibration": calibration,

@@ -63,11 +63,12 @@ def latex_of(ids: np.ndarray) -> np.ndarray:
 def build_reference(
     model: OnnxModel,
     train: tuple[np.ndarray, np.ndarray],
-    val: np.ndarray,
+    val: tuple[np.ndarray, np.ndarray, np.ndarray],
     samples: int,
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """The arrays saved as ``reference.npz``; ``train`` = (images, symbol ids), ``val`` = images.
+    """The arrays saved as ``reference.npz``; ``train`` = (images, symbol ids), ``val`` = (images,
+    the model's probabilities and embeddings for them: the caller has already run it on them).
 
     Drift is measured against validation drawings (held out of the training fold, so the model
     embeds and scores them as it will unseen traffic); label screening looks up training drawings.
@@ -78,16 +79,15 @@ def build_reference(
         return np.sort(rng.choice(n, size=min(samples, n), replace=False))
 
     images, ids = train
-    pick_train, pick_val = sample(len(images)), sample(len(val))
+    val_images, val_probs, val_embedding = val
+    pick_train, pick_val = sample(len(images)), sample(len(val_images))
     _, train_embedding = infer(model, np.asarray(images[pick_train]))
-    val_images = np.asarray(val[pick_val])
-    val_probs, val_embedding = infer(model, val_images)
-    features = ink_features(val_images)
+    features = ink_features(np.asarray(val_images[pick_val]))
     return {
         **{f"feature_{name}": features[name].to_numpy() for name in FEATURES},
-        "embedding": val_embedding.astype(np.float16),
-        "top1": symbol_ids(model)[val_probs.argmax(1)],
-        "confidence": val_probs.max(1),
+        "embedding": val_embedding[pick_val].astype(np.float16),
+        "top1": symbol_ids(model)[val_probs[pick_val].argmax(1)],
+        "confidence": val_probs[pick_val].max(1),
         "train_embedding": train_embedding.astype(np.float16),
         "train_symbol_id": np.asarray(ids)[pick_train],
     }
