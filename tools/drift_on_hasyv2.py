@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from farga.serving.store import FeedbackStore
+from farga.symbols.monitoring import replay
 from farga.symbols.prepare import load_split
 
 
@@ -43,20 +44,7 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|")
         for name, inks in windows.items():
-            for ink in inks:
-                store.log_prediction(
-                    component="symbols",
-                    model_name="symbols",
-                    model_version="-",
-                    model_run_id=None,
-                    input_kind="image",
-                    input_json=None,
-                    input_blob=None,
-                    model_input=np.ascontiguousarray(ink).tobytes(),
-                    candidates=[],
-                    top1="-",
-                    top1_score=0.0,
-                )
+            replay(store, inks)
             out = Path(tmp) / "report"
             env = {**os.environ, "FARGA_DATABASE_URL": url}
             farga = Path(sys.executable).parent / "farga"

@@ -20,7 +20,7 @@ from farga.serving.app import create_app
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
-from farga.symbols.monitoring import FEATURES, load_reference, screen_feedback
+from farga.symbols.monitoring import FEATURES, load_reference, replay, screen_feedback
 from farga.symbols.prepare import load_split
 
 pytestmark = pytest.mark.model
@@ -89,21 +89,7 @@ def test_screening_quarantines_labels_the_model_and_the_neighbours_reject(traine
 
 
 def log_inputs(root: Path, inks: np.ndarray) -> None:
-    store = FeedbackStore(f"sqlite:///{root / 'feedback.db'}")
-    for ink in inks:
-        store.log_prediction(
-            component="symbols",
-            model_name="symbols",
-            model_version="1",
-            model_run_id=None,
-            input_kind="image",
-            input_json=None,
-            input_blob=None,
-            model_input=np.ascontiguousarray(ink).tobytes(),
-            candidates=[],
-            top1="A",
-            top1_score=0.5,
-        )
+    replay(FeedbackStore(f"sqlite:///{root / 'feedback.db'}"), inks)
 
 
 def test_farga_monitor_reports_drift_as_html_and_to_mlflow(served: Path, monkeypatch: pytest.MonkeyPatch):

@@ -18,6 +18,7 @@ from scipy import ndimage
 
 from farga.monitoring.drift import Sample
 from farga.onnx_runtime import OnnxModel, model_file
+from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
 from farga.symbols.preprocess import INK_THRESHOLD
@@ -101,6 +102,25 @@ def load_reference(model_dir: Path) -> dict[str, np.ndarray]:
 def decode(inputs: list[bytes]) -> np.ndarray:
     """The logged model inputs (32x32 uint8 ink maps) as one array."""
     return np.stack([np.frombuffer(b, dtype=np.uint8).reshape(SIDE, SIDE) for b in inputs])
+
+
+def replay(store: FeedbackStore, inks: np.ndarray) -> None:
+    """Log ink maps as if the service had answered them (no answer recorded): how drawings from
+    elsewhere (a dataset, a test) are put before ``farga monitor`` and the feedback screening."""
+    for ink in inks:
+        store.log_prediction(
+            component="symbols",
+            model_name="symbols",
+            model_version="replayed",
+            model_run_id=None,
+            input_kind="image",
+            input_json=None,
+            input_blob=None,
+            model_input=np.ascontiguousarray(ink, dtype=np.uint8).tobytes(),
+            candidates=[],
+            top1="",
+            top1_score=0.0,
+        )
 
 
 def drift_samples(model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]:
