@@ -180,15 +180,14 @@ def render_panels(prometheus: str, start: float, end: float, out: Path, step: fl
     """Every panel as a PNG, drawn from a Prometheus's recorded data over [start, end] with the
     dashboards' own queries; returns {panel title: lines drawn} (0: the queries found no data)."""
     import urllib.parse
-    import urllib.request
 
     import matplotlib
+
+    from farga.http import request_json
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not prometheus.startswith(("http://", "https://")):
-        raise ValueError(f"prometheus must be an http(s) URL, got {prometheus!r}")
     out.mkdir(parents=True, exist_ok=True)
     drawn = {}
     for build in DASHBOARDS.values():
@@ -198,8 +197,7 @@ def render_panels(prometheus: str, start: float, end: float, out: Path, step: fl
             lines = 0
             for target in p["targets"]:
                 query = urllib.parse.urlencode({"query": target["expr"], "start": start, "end": end, "step": step})
-                with urllib.request.urlopen(f"{prometheus}/api/v1/query_range?{query}", timeout=30) as response:  # noqa: S310
-                    series = json.loads(response.read())["data"]["result"]
+                series = request_json(f"{prometheus}/api/v1/query_range?{query}", what="Prometheus")["data"]["result"]
                 for s in series:
                     label = target["legendFormat"]
                     for key, value in s["metric"].items():

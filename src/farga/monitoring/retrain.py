@@ -24,6 +24,7 @@ from farga import components, tracking
 from farga.config import StageContext
 from farga.errors import FargaError
 from farga.hashing import read_json
+from farga.http import request_json
 from farga.serving.models import ModelSource
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
@@ -86,7 +87,7 @@ RETRAIN_ALERTS = ("FargaDriftDetected", "FargaDisagreementRising", "FargaNoneOfT
 
 def firing_alerts(prometheus: str, component: str) -> list[str]:
     """The retrain-worthy alerts firing for ``component`` in a Prometheus (its HTTP API)."""
-    body = _request(f"{prometheus.rstrip('/')}/api/v1/alerts", "GET", {}, "Prometheus")
+    body = request_json(f"{prometheus.rstrip('/')}/api/v1/alerts", what="Prometheus")
     return sorted(
         {
             a["labels"]["alertname"]
@@ -100,22 +101,10 @@ def firing_alerts(prometheus: str, component: str) -> list[str]:
 
 def notify(base_url: str, component: str, api_key: str) -> dict[str, Any]:
     """Ask a running service to load the registry's champion now (it would within its reload interval)."""
-    return _request(f"{base_url.rstrip('/')}/v1/admin/reload/{component}", "POST", {"X-API-Key": api_key}, "service")
-
-
-def _request(url: str, method: str, headers: dict[str, str], what: str) -> dict[str, Any]:
-    import json
-    import urllib.error
-    import urllib.request
-
-    if not url.startswith(("http://", "https://")):
-        raise FargaError(f"the {what} URL must be http(s), got {url!r}")
-    request = urllib.request.Request(url, method=method, headers=headers)  # noqa: S310 - the scheme is checked
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            body: dict[str, Any] = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise FargaError(f"the {what} at {url} refused: {exc.code} {exc.read().decode()[:300]}") from exc
-    except OSError as exc:
-        raise FargaError(f"the {what} at {url} does not answer: {exc}") from exc
-    return body
+    reloaded: dict[str, Any] = request_json(
+        f"{base_url.rstrip('/')}/v1/admin/reload/{component}",
+        method="POST",
+        headers={"X-API-Key": api_key},
+        what="service",
+    )
+    return reloaded
