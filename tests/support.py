@@ -46,14 +46,21 @@ def tool(name: str, hint: str) -> str:
     return found
 
 
-def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
-    """Run a command with this virtual environment's tools first on PATH; fail the test on a non-zero exit."""
+def venv_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment plus ``extra``, with this virtual environment's tools first on PATH."""
     import os
-    import subprocess
     import sys
 
-    env = {**os.environ, **(env or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return {**os.environ, **(extra or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    """Run a command with this virtual environment's tools first on PATH; fail the test on a non-zero exit."""
+    import subprocess
+
+    done = subprocess.run(
+        args, cwd=cwd, env=venv_env(env), capture_output=True, text=True, timeout=timeout, check=False
+    )
     assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout + done.stderr
 

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import yaml
 from scipy import ndimage
 
 from api_support import ADMIN_KEY, png
-from support import REPO, dvc_project, tiny_params, tool
+from support import REPO, dvc_project, tiny_params, tool, venv_env
 
 pytestmark = pytest.mark.e2e
 WINDOW = 150
@@ -76,8 +75,7 @@ class Processes:
 
     def start(self, name: str, *args: str, cwd: Path, env: dict[str, str]) -> None:
         log = (self.logs / f"{name}.log").open("wb")
-        full_env = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        self.running.append((name, subprocess.Popen(args, cwd=cwd, env=full_env, stdout=log, stderr=log)))
+        self.running.append((name, subprocess.Popen(args, cwd=cwd, env=venv_env(env), stdout=log, stderr=log)))
 
     def stop(self) -> None:
         for _, proc in reversed(self.running):
@@ -206,7 +204,7 @@ def farga(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPr
     done = subprocess.run(
         ["farga", *args],
         cwd=root,
-        env={**os.environ, **env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        env=venv_env(env),
         capture_output=True,
         text=True,
         timeout=900,
