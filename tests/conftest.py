@@ -47,23 +47,26 @@ def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prepared")
     params = tiny_params()
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    ctx = make_ctx(root, params)
-    for stage in ("fetch", "prepare", "validate"):
-        run_stage(stage, ctx)
+    for component in ("symbols", "fillmask"):
+        ctx = make_ctx(root, params, component)
+        for stage in ("fetch", "prepare", "validate"):
+            run_stage(stage, ctx)
     return root
 
 
 @pytest.fixture(scope="session")
 def trained_project(prepared_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with a registered champion trained on the small synthetic data (shared, read-only)."""
+    """A project with registered champions of both components, trained on small synthetic data (shared, read-only)."""
     from farga.pipeline import run_stage
 
     root = tmp_path_factory.mktemp("trained")
     shutil.rmtree(root)
     shutil.copytree(prepared_project, root)
-    ctx = make_ctx(root, yaml.safe_load((root / "params.yaml").read_text()))
-    for stage in ("train", "evaluate", "register"):
-        run_stage(stage, ctx)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for component in ("symbols", "fillmask"):
+        ctx = make_ctx(root, params, component)
+        for stage in ("train", "evaluate", "register"):
+            run_stage(stage, ctx)
     return root
 
 

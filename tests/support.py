@@ -22,11 +22,19 @@ def tiny_params() -> dict[str, Any]:
     sym["data"]["synthetic"] = dict(SMALL)
     sym["train"].update(epochs=2, batch_size=32)
     sym["train"]["model"].update(channels=[8, 16, 32], hidden=32)
+    fm = params["fillmask"]
+    fm["data"]["source"] = "synthetic"
+    fm["data"]["synthetic"] = {"sentences": 1500, "seed": 7}
+    fm["contract"]["min_train_words"] = 1000
+    fm["train"].update(epochs=3, max_minutes=1, batch_tokens=1024, max_tokens=32, lr=0.003)
+    fm["train"]["tokenizer"]["vocab_size"] = 300
+    fm["train"]["model"].update(dim=32, layers=1, heads=2, ffn=64, dropout=0.0)
+    fm["evaluate"].update(positions=200, dev_positions=100)
     return params
 
 
-def make_ctx(root: Path, params: dict[str, Any]) -> StageContext:
-    return StageContext("symbols", Settings(root=root), component_params(params, "symbols"), params)
+def make_ctx(root: Path, params: dict[str, Any], component: str = "symbols") -> StageContext:
+    return StageContext(component, Settings(root=root), component_params(params, component), params)
 
 
 def tool(name: str, hint: str) -> str:

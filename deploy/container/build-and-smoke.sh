@@ -2,7 +2,7 @@
 # Build the serving image with podman, run it, and make a prediction round-trip (CI: make image).
 # No container registry is reachable here, so the base is a local Debian image made with debootstrap;
 # elsewhere the same Containerfile builds on python:3.11-slim with Docker.
-#   MODEL_DIR=path/to/exported/model   bake that model (default: a small model trained on synthetic data)
+#   MODEL_DIR=path/to/models   bake models/symbols and models/fillmask from there (default: small models trained on synthetic data)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IMAGE=${IMAGE:-localhost/farga:ci}
@@ -31,13 +31,14 @@ if ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
     rm -rf "$rootfs"
 fi
 
-model_dir=build/ci-model
-rm -rf "$model_dir" && mkdir -p "$model_dir"
+model_dir=build/ci-model  # one folder per component, as models/ is
+rm -rf "$model_dir" && mkdir -p "$model_dir"/symbols "$model_dir"/fillmask
 if [[ -n "${MODEL_DIR:-}" ]]; then
-    cp "$MODEL_DIR"/model.onnx "$MODEL_DIR"/labels.json "$MODEL_DIR"/preprocessing.json "$model_dir"/
-    cp "$MODEL_DIR"/reference.npz "$model_dir"/ 2>/dev/null || true  # the monitor's drift reference
+    cp "$MODEL_DIR"/symbols/{model.onnx,labels.json,preprocessing.json} "$model_dir"/symbols/
+    cp "$MODEL_DIR"/symbols/reference.npz "$model_dir"/symbols/ 2>/dev/null || true  # the monitor's drift reference
+    cp "$MODEL_DIR"/fillmask/{model.onnx,tokenizer.json,words.json,ngram.npz} "$model_dir"/fillmask/
 else
-    log "training a small model on synthetic data to bake in"
+    log "training small models on synthetic data to bake in"
     "$PY" - "$model_dir" <<'PY'
 import shutil, sys, tempfile
 from pathlib import Path
@@ -51,14 +52,26 @@ sym["data"]["source"] = "synthetic"
 sym["data"]["synthetic"].update(classes=12, samples_per_class=30, writers=4, seed=3)
 sym["train"].update(epochs=2, batch_size=32)
 sym["train"]["model"].update(channels=[8, 16, 32], hidden=32)
+fm = params["fillmask"]
+fm["data"]["source"] = "synthetic"
+fm["contract"]["min_train_words"] = 1000
+fm["train"].update(epochs=1, max_minutes=1, batch_tokens=1024)
+fm["train"]["tokenizer"]["vocab_size"] = 300
+fm["train"]["model"].update(dim=32, layers=1, heads=2, ffn=64)
+fm["evaluate"].update(dev_positions=100)
+files = {
+    "symbols": ("model.onnx", "labels.json", "preprocessing.json", "reference.npz"),
+    "fillmask": ("model.onnx", "tokenizer.json", "words.json", "ngram.npz"),
+}
 with tempfile.TemporaryDirectory() as tmp:
     root = Path(tmp)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    ctx = StageContext("symbols", Settings(root=root), component_params(params, "symbols"), params)
-    for stage in ("fetch", "prepare", "validate", "train"):
-        run_stage(stage, ctx)
-    for name in ("model.onnx", "labels.json", "preprocessing.json", "reference.npz"):
-        shutil.copy(root / "models/symbols" / name, Path(sys.argv[1]) / name)
+    for name, keep in files.items():
+        ctx = StageContext(name, Settings(root=root), component_params(params, name), params)
+        for stage in ("fetch", "prepare", "validate", "train"):
+            run_stage(stage, ctx)
+        for file in keep:
+            shutil.copy(root / "models" / name / file, Path(sys.argv[1]) / name / file)
 PY
 fi
 
@@ -103,6 +116,15 @@ assert len(body["candidates"]) == 3, body
 assert body["model"]["source"].startswith("dir:/opt/farga-models"), body["model"]
 print(f"prediction round-trip: {body['candidates'][0]['latex']} ({body['candidates'][0]['score']:.2f}), model {body['model']['source']}")
 PY
+response=$(curl -sf -X POST "http://127.0.0.1:$port/v1/fillmask/predict" -H 'content-type: application/json' \
+    -d '{"text": "Les cases de <mask> són molt grans.", "top_k": 3}')
+"$PY" - "$response" <<'PY'
+import json, sys
+body = json.loads(sys.argv[1])
+assert len(body["masks"]) == 1 and len(body["masks"][0]["candidates"]) == 3, body
+assert body["model"]["source"].startswith("dir:/opt/farga-models/fillmask"), body["model"]
+print(f"fillmask round-trip: {body['masks'][0]['candidates'][0]['token']}, model {body['model']['source']}")
+PY
 "${PODMAN[@]}" healthcheck run "$name" && echo "HEALTHCHECK passes"
 log "image OK: $IMAGE, +${added_mb} MB over its base, uid $uid"
 
@@ -115,9 +137,9 @@ monitor_mb=$(( ($("${PODMAN[@]}" image inspect --format '{{.Size}}' "$MONITOR_IM
 mport=$("$PY" -c 'from farga.serving.process import free_port; print(free_port())')
 mname=farga-monitor-smoke-$$
 log "running the monitor on 127.0.0.1:$mport against the baked model (+${monitor_mb} MB over the base)"
-[[ -f "$model_dir/reference.npz" ]] || { echo "no reference.npz in $model_dir: the monitor has nothing to compare with"; exit 1; }
+[[ -f "$model_dir/symbols/reference.npz" ]] || { echo "no reference.npz in $model_dir/symbols: the monitor has nothing to compare with"; exit 1; }
 "${PODMAN[@]}" run -d --name "$mname" --network host --ulimit nofile=1024:1024 --ulimit nproc=32768:32768 \
-    -v "$PWD/$model_dir:/models/symbols:ro" -e FARGA_MODEL_DIR_SYMBOLS=/models/symbols \
+    -v "$PWD/$model_dir/symbols:/models/symbols:ro" -e FARGA_MODEL_DIR_SYMBOLS=/models/symbols \
     "$MONITOR_IMAGE" symbols --watch --host 127.0.0.1 --port "$mport" --interval 5 >/dev/null
 trap '"${PODMAN[@]}" logs "$name" 2>&1 | tail -20; "${PODMAN[@]}" logs "$mname" 2>&1 | tail -20; "${PODMAN[@]}" rm -f "$name" "$mname" >/dev/null' EXIT
 for _ in $(seq 1 60); do

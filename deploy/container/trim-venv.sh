@@ -10,5 +10,7 @@ site=$(echo "$venv"/lib/python3*/site-packages)
 find "$site" -depth -type d \( -name tests -o -name __pycache__ \) -exec rm -rf {} +
 rm -rf "$site"/onnxruntime/transformers "$site"/onnxruntime/quantization "$site"/onnxruntime/tools \
     "$site"/onnxruntime/datasets
+# tokenizers' Hugging Face Hub client: a fillmask model carries its tokenizer file, nothing is downloaded
+rm -rf "$site"/huggingface_hub "$site"/hf_xet
 find "$site" -name '*.so*' -type f ! -path '*.libs/*' -exec sh -c \
     'for so; do readelf -d "$so" | grep -q "R.*PATH.*\.libs" || strip --strip-unneeded "$so"; done' _ {} +

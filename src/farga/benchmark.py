@@ -152,7 +152,11 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
     png, png_type = png_body()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        env = {"FARGA_MODEL_DIR_SYMBOLS": str(model_path.parent), "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db"}
+        env = {
+            "FARGA_COMPONENTS": "symbols",
+            "FARGA_MODEL_DIR_SYMBOLS": str(model_path.parent),
+            "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db",
+        }
         with running_server(root, workers=workers, env=env) as url:
             for c in levels:
                 report["http"][f"farga_strokes_c{c}"] = wrk(

@@ -48,7 +48,10 @@ def fetch(
     component: ComponentArg,
     archive: Annotated[
         Path | None,
-        typer.Option(help="local copy of the data archive (else $FARGA_HASYV2_ARCHIVE, else download)"),
+        typer.Option(
+            help="local copy of the data (symbols: HASYv2.tar.bz2, else $FARGA_HASYV2_ARCHIVE, else download; "
+            "fillmask: the corpus folder, else $FARGA_CATALAN_CORPUS)"
+        ),
     ] = None,
 ) -> None:
     """Obtain the raw data (download, or a local archive) and verify it."""
@@ -162,20 +165,16 @@ def bench(
     workers: Annotated[int, typer.Option(help="uvicorn workers per service")] = 2,
     out: Annotated[Path | None, typer.Option(help="also write the report here (markdown)")] = None,
 ) -> None:
-    """Benchmark serving: in-process ONNX latency and HTTP latency/throughput against a naive baseline."""
-    from farga import benchmark
+    """Benchmark serving: latency and throughput of the exported model, in process and over HTTP."""
     from farga.config import Settings
 
-    if component != "symbols":
-        console.print(f"[red]no benchmark for {component}[/red]")
-        raise typer.Exit(code=1)
-    root = Settings().root
-    model = root / "models" / component / "model.onnx"
-    if not model.exists():
-        console.print(f"[red]{model} is missing: run the pipeline first (make run)[/red]")
-        raise typer.Exit(code=1)
-    report = benchmark.run(root, model, seconds, workers, (1, 8, 32))
-    text = benchmark.markdown(report, f"farga bench {component} --seconds {seconds} --workers {workers}")
+    try:
+        comp = components.get(component)
+        if not comp.has("bench"):
+            raise FargaError(f"{component} has no benchmark")
+        text = comp.call("bench", Settings().root, seconds, workers)
+    except (FargaError, FileNotFoundError, RuntimeError) as exc:
+        raise _fail("bench", component, exc) from exc
     typer.echo(text)
     if out is not None:
         out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

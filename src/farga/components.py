@@ -26,6 +26,7 @@ from farga.errors import FargaError
 # drift_samples(model_dir, logged_inputs) -> (reference, current) monitoring.drift.Sample (optional)
 # validate_feedback(ctx, archive) -> facts (optional): exported feedback's contract, before it may enter training
 # behaviour(ctx, model_path) -> [behaviour.Case] (optional): CheckList cases; thresholds in params behaviour.thresholds
+# bench(root, seconds, workers) -> markdown (optional): the serving benchmark, `farga bench <name>`
 REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
 
 

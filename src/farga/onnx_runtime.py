@@ -34,17 +34,18 @@ class OnnxModel:
         meta = session.get_modelmeta().custom_metadata_map
         return cls(
             session=session,
-            labels=json.loads(meta["farga.labels"]),
+            labels=json.loads(meta.get("farga.labels", "[]")),
             preprocessing=json.loads(meta.get("farga.preprocessing", "{}")),
             provenance=json.loads(meta.get("farga.provenance", "{}")),
             path=path,
             calibration=json.loads(meta.get("farga.calibration", "{}")),
         )
 
-    def run(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, inputs: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One array for a single-input graph, or a feed per input name."""
         names = [o.name for o in self.session.get_outputs()]
-        input_name = self.session.get_inputs()[0].name
-        return dict(zip(names, self.session.run(None, {input_name: inputs}), strict=True))
+        feeds = inputs if isinstance(inputs, dict) else {self.session.get_inputs()[0].name: inputs}
+        return dict(zip(names, self.session.run(None, feeds), strict=True))
 
 
 def set_metadata(path: Path, values: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 def plot_learning_curves(history: Sequence[dict[str, float]], path: Path) -> Path:
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train (augmented, smoothed)")
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
     ax_acc.plot(epochs, [r["val_top1"] for r in history], "o-", label="top-1")

@@ -58,3 +58,15 @@ def quantize_int8(
     onnx.checker.check_model(quantised)
     onnx.save(quantised, str(dst))
     return dst
+
+
+def quantize_weights_int8(src: Path, dst: Path, op_types: tuple[str, ...] = ("MatMul", "Gemm")) -> Path:
+    """Dynamic int8 quantisation: int8 weights, activations quantised on the fly (no calibration
+    data). Suits transformers, whose activation ranges vary with the input length."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), op_types_to_quantize=list(op_types), weight_type=QuantType.QInt8)
+    quantised = onnx.load(str(dst))
+    quantised.metadata_props.add(key=METADATA_KEY, value="int8 dynamic, int8 weights, activations quantised per call")
+    onnx.save(quantised, str(dst))
+    return dst

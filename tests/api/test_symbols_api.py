@@ -249,9 +249,8 @@ def test_the_page_and_its_assets_are_served_locally(client: TestClient):
     assert "http" not in page.text.replace("http-equiv", "")  # no CDN: works offline
     for asset in ("/static/app/app.js", "/static/app/app.css", "/static/symbols/tab.js", "/static/symbols/tab.css"):
         assert client.get(asset).status_code == 200, asset
-    components = client.get("/v1/components").json()
-    assert components[0]["name"] == "symbols"
-    assert components[0]["page"] == "/static/symbols/tab.js"
+    components = {c["name"]: c for c in client.get("/v1/components").json()}
+    assert components["symbols"]["page"] == "/static/symbols/tab.js"
 
 
 def test_openapi_documents_both_request_bodies(client: TestClient):

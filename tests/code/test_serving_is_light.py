@@ -13,6 +13,7 @@ def test_serving_imports_no_torch_mlflow_pandas_or_plotting():
         "import sys\n"
         "from farga.serving.app import create_app\n"
         "import farga.symbols.service\n"
+        "import farga.fillmask.service\n"
         "heavy = ('torch', 'mlflow', 'matplotlib', 'sklearn', 'pandera', 'dvc', 'onnx', 'pandas')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(heavy))\n"

@@ -64,7 +64,7 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, b
     from selenium.webdriver.common.by import By
 
     with running_server(served) as url:
-        browser.get(url + "/")
+        browser.get(url + "/#symbols")
         canvas = wait_for(lambda: browser.find_elements(By.ID, "pad"))[0]
         actions = ActionChains(browser)
         # two strokes: an X, relative to the canvas centre
@@ -103,3 +103,30 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, b
         hit[0].click()
         wait_for(lambda: "saved \\alpha" in browser.find_element(By.ID, "status").text)
         assert [p.feedback_label for p in store.labelled("symbols")] == [r"\alpha"]
+
+
+def test_type_a_sentence_see_words_for_each_mask_and_pick_one(served: Path, browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    with running_server(served) as url:
+        browser.get(url + "/#fillmask")
+        text = wait_for(lambda: browser.find_elements(By.ID, "fm-text"))[0]
+        text.clear()
+        text.send_keys("Hi ha una frase sense marcador.")
+        browser.find_element(By.ID, "fm-predict").click()
+        wait_for(lambda: "no <mask> marker" in browser.find_element(By.ID, "fm-status").text)
+        text.clear()
+        text.send_keys("Les cases de ")
+        browser.find_element(By.ID, "fm-insert").click()
+        text.send_keys(" són molt grans.")
+        browser.find_element(By.ID, "fm-predict").click()
+        items = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".fillmask li.candidate"))
+        assert len(items) == 5
+        chosen = items[1].get_attribute("data-token")
+        browser.save_screenshot(str(tmp_path / "fillmask.png"))
+        items[1].click()
+        wait_for(lambda: "saved" in browser.find_element(By.ID, "fm-status").text)
+        store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
+        labelled = list(store.labelled("fillmask"))
+        assert [p.feedback_label for p in labelled] == [f'["{chosen}"]']
+        assert labelled[0].input_json["text"] == "Les cases de <mask> són molt grans."

@@ -84,3 +84,36 @@ def test_retrain_without_new_feedback_changes_nothing(repo: Path):
     assert result["retrained"] is False
     assert result["new_accepted_feedback"] == 0
     assert "no accepted feedback since champion v1" in result["reason"]
+
+
+def test_the_fillmask_pipeline_registers_a_champion_with_cards(repo: Path):
+    reports = repo / "reports" / "fillmask"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert set(metrics["models"]) == {"unigram", "trigram", "transformer", "served"}
+    assert 0 < metrics["val_top1"] <= metrics["val_top5"] <= 1
+    registry = json.loads((reports / "registry.json").read_text())
+    assert registry["promoted"]
+    assert registry["model"] == "fillmask"
+    for name in ("tokenizer.json", "words.json", "ngram.npz", "model.onnx", "run.json"):
+        assert (repo / "models" / "fillmask" / name).stat().st_size > 0
+    header, body = parse((reports / "model_card.md").read_text())
+    assert header["pipeline_tag"] == "fill-mask"
+    assert header["language"] == ["ca"]
+    assert header["model-index"][0]["results"][0]["metrics"][0]["value"] == round(metrics["val_top1"], 4)
+    for predictor in ("unigram", "trigram", "transformer", "served"):
+        assert f"| {predictor} |" in body
+    dheader, dbody = parse((reports / "dataset_card.md").read_text())
+    assert dheader["task_categories"] == ["fill-mask"]
+    assert "synthetic.txt.gz" in dbody
+    assert "checks, all passed" in dbody
+
+
+def test_the_fillmask_run_is_in_mlflow(repo: Path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    run_id = json.loads((repo / "models" / "fillmask" / "run.json").read_text())["run_id"]
+    run = mlflow.get_run(run_id)
+    assert {"val_top1", "models.trigram.top1", "best_dev_top1", "train_energy_kwh"} <= set(run.data.metrics)
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
+    assert {"plots/comparison.png", "plots/learning_curves.png"} <= artifacts

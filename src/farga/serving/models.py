@@ -25,7 +25,7 @@ LOCAL = "local"  # the version label of a model served from a fixed directory
 class LoadedModel:
     name: str
     version: str
-    model: OnnxModel
+    model: Any  # what the component's loader returns (an OnnxModel by default); has ``provenance``
     source: str
 
     @property
@@ -50,6 +50,9 @@ class ModelSource:
     model_dir: Path | None
     cache: Path
     threads: int = 1
+    # model directory, threads -> the served object; a component whose model is more than one
+    # ONNX graph (a tokenizer, a vocabulary) passes its own
+    loader: Callable[[Path, int], Any] = OnnxModel.load
 
     def current_version(self) -> str:
         """The version the source would serve now (cheap: no download)."""
@@ -76,7 +79,7 @@ class ModelSource:
         return dest
 
     def load(self, version: str) -> LoadedModel:
-        model = OnnxModel.load(self.fetch(version), self.threads)
+        model = self.loader(self.fetch(version), self.threads)
         if self.model_dir is not None:
             return LoadedModel(self.name, LOCAL, model, f"dir:{self.model_dir}")
         return LoadedModel(self.name, version, model, f"registry:{self.registry_uri}")

@@ -14,7 +14,7 @@ class ServeSettings(Settings):
 
     model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore", protected_namespaces=())
 
-    components: str = "symbols"  # comma-separated names of the components to serve
+    components: str = ""  # comma-separated names of the components to serve; empty: every installed one with a service
     # Models: the registry's champion (default) or a fixed exported-model directory per component
     # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
     model_cache: Path | None = None
@@ -26,7 +26,12 @@ class ServeSettings(Settings):
     max_body_bytes: int = 1 << 20
 
     def component_names(self) -> list[str]:
-        return [c.strip() for c in self.components.split(",") if c.strip()]
+        named = [c.strip() for c in self.components.split(",") if c.strip()]
+        if named:
+            return named
+        from farga import components
+
+        return [name for name in sorted(components.available()) if components.get(name).has("service")]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"

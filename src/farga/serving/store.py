@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, Literal
@@ -207,7 +207,10 @@ class FeedbackStore:
             self._pending.append(row)
         return str(row["id"])
 
-    def add_feedback(self, component: str, prediction_id: str, label: str) -> Prediction:
+    def add_feedback(
+        self, component: str, prediction_id: str, label: str, check: Callable[[Prediction], None] | None = None
+    ) -> Prediction:
+        """Store the user's label; ``check(row)`` may refuse it (by raising) given what was predicted."""
         deadline = time.monotonic() + self.feedback_wait_s
         self.flush(timeout=self.feedback_wait_s)
         while True:
@@ -216,6 +219,8 @@ class FeedbackStore:
                     session.execute(text("PRAGMA synchronous=FULL"))  # this commit reaches the disk before 2xx
                 row = session.get(Prediction, prediction_id)
                 if row is not None and row.component == component:
+                    if check is not None:
+                        check(row)  # raising leaves the transaction, and the row, as they were
                     row.feedback_label = label
                     row.feedback_at = datetime.now(UTC)
                     row.review = row.review_note = row.reviewed_at = None  # a new label is screened anew

@@ -20,5 +20,6 @@ component = Component(
         "behaviour": "farga.symbols.behaviour:behaviour",
         "drift_samples": "farga.symbols.monitoring:drift_samples",
         "screen_feedback": "farga.symbols.feedback:screen",
+        "bench": "farga.symbols.bench:bench",
     },
 )

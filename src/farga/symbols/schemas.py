@@ -6,16 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from farga.serving.schemas import ModelInfo, Strict
+
 MAX_STROKES = 100
 MAX_POINTS = 5_000
 MAX_IMAGE_SIDE = 1024
 Mode = Literal["math", "text", "both"]
 TOP_K_MAX = 20
 TopK = Annotated[int, Field(ge=1, le=TOP_K_MAX, description=f"how many candidates to return (1-{TOP_K_MAX})")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Point(Strict):
@@ -64,15 +62,6 @@ class Candidate(BaseModel):
     unicode: str | None = None
 
 
-class ModelInfo(BaseModel):
-    name: str
-    version: str
-    run_id: str | None
-    data_sha256: str | None
-    data_source: str | None
-    source: str
-
-
 class PredictResponse(BaseModel):
     prediction_id: str
     model: ModelInfo
@@ -105,7 +94,3 @@ class SymbolInfo(BaseModel):
     unicode: str | None
     family: str
     preview: str | None = Field(description="a character that previews the symbol, when Unicode has one")
-
-
-class ErrorResponse(BaseModel):
-    detail: str

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from farga.serving import metrics
 from farga.serving.app import ComponentService, explain
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
+from farga.serving.schemas import ErrorResponse
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, NotFoundError, StoreBusyError
 from farga.symbols import catalogue
@@ -22,7 +23,6 @@ from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_
 from farga.symbols.schemas import (
     MAX_IMAGE_SIDE,
     TOP_K_MAX,
-    ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
     Mode,

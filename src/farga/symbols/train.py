@@ -8,7 +8,6 @@ epoch; the best epoch by validation top-1 is exported to ONNX, the serving forma
 from __future__ import annotations
 
 import math
-import random
 import time
 from typing import Any
 
@@ -22,17 +21,10 @@ from farga import energy, tracking
 from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
+from farga.reproducibility import seed_everything
 from farga.symbols.export import attach_monitoring, export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN, n_params
 from farga.symbols.prepare import load_classes, load_split
-
-
-def seed_everything(seed: int, threads: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - third-party code may use the global generator
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def augment(x: torch.Tensor, cfg: dict[str, Any], gen: torch.Generator) -> torch.Tensor:

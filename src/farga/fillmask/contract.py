@@ -1,0 +1,85 @@
+"""The fillmask data contract: what the prepared corpus must be before a model may learn from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from farga.config import StageContext
+from farga.fillmask.corpus import manifest
+from farga.fillmask.prepare import CORPUS, SPLITS, assign_split
+from farga.hashing import write_json
+from farga.validation import ContractReport, ContractViolation, check, check_frame
+
+
+def schema(sources: list[str]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "text": pa.Column(
+                str,
+                [
+                    pa.Check(lambda s: s.str.split().str.len() >= 5, name="at least five words"),
+                    pa.Check.str_matches(r"^\S(.*\S)?$", name="no leading or trailing space"),
+                    pa.Check(
+                        lambda s: ~s.str.contains(r"https?://|<[a-z/][^>]*>", regex=True), name="no URL or markup"
+                    ),
+                ],
+                unique=True,
+            ),
+            "source": pa.Column(str, pa.Check.isin(sources)),
+            "doc_hash": pa.Column(str, pa.Check.str_matches(r"^[0-9a-f]{64}$")),  # case variants share one: one split
+            "split": pa.Column(str, pa.Check.isin(SPLITS)),
+        },
+        strict=True,
+    )
+
+
+def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]) -> ContractReport:
+    report = ContractReport("fillmask")
+    check_frame(report, schema(sources), frame)
+    data = cfg["data"]
+
+    def split_is_hash_split() -> str | None:
+        expected = frame.doc_hash.map(lambda d: assign_split(d, data["val_fraction"], data["dev_fraction"]))
+        moved = int((expected != frame.split).sum())
+        return f"{moved} lines are not in the split their hash assigns" if moved else None
+
+    def shares() -> str | None:
+        bad = []
+        for split, (low, high) in cfg["contract"]["split_share"].items():
+            share = float((frame.split == split).mean())
+            if not low <= share <= high:
+                bad.append(f"{split} {share:.3f} outside [{low}, {high}]")
+        return "; ".join(bad) or None
+
+    def every_source_trains() -> str | None:
+        missing = sorted(set(sources) - set(frame.source[frame.split == "train"]))
+        return f"sources with no training line: {missing}" if missing else None
+
+    def enough_text() -> str | None:
+        words = int(frame.text[frame.split == "train"].map(lambda t: len(t.split())).sum())
+        need = int(cfg["contract"]["min_train_words"])
+        return f"{words} training words, fewer than {need}" if words < need else None
+
+    for name, predicate in (
+        ("split by document hash", split_is_hash_split),
+        ("split shares", shares),
+        ("every source in training", every_source_trains),
+        ("training text size", enough_text),
+    ):
+        check(report, name, predicate)
+    report.facts = {"lines": len(frame), "splits": frame.split.value_counts().to_dict()}
+    return report
+
+
+def validate(ctx: StageContext) -> dict[str, Any]:
+    frame = pd.read_parquet(ctx.paths.prepared / CORPUS)
+    sources = [f["file"].removesuffix(".txt.gz") for f in manifest(ctx.paths.raw)["files"]]
+    report = validate_corpus(frame, sources, {"data": ctx.params["data"], "contract": ctx.params["contract"]})
+    report.render()
+    write_json(ctx.paths.reports / "validation.json", report.as_dict())
+    if not report.ok:
+        raise ContractViolation(report)
+    return report.as_dict()

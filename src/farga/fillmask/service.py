@@ -1,0 +1,147 @@
+"""The fillmask API: fill the ``<mask>`` markers of a Catalan sentence, and take the user's words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException
+
+from farga.fillmask.predictor import Predictor
+from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
+from farga.fillmask.text import FUNCTION_WORDS, MASK, split
+from farga.serving import metrics
+from farga.serving.app import ComponentService
+from farga.serving.models import LoadedModel, ModelSlot, ModelSource
+from farga.serving.schemas import ErrorResponse
+from farga.serving.settings import ServeSettings
+from farga.serving.store import FeedbackStore, NotFoundError, Prediction, StoreBusyError
+
+NAME = "fillmask"
+STATIC = Path(__file__).parent / "static"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "the body is not parseable JSON",
+        413: "body over 1 MiB",
+        422: "no <mask>, more than five, text over the limit, or fields of the wrong type",
+        503: "no model loaded yet, or the prediction log is backed up",
+    }.items()
+}
+
+
+def smoke_test(loaded: LoadedModel) -> None:
+    """A model must give each mask a probability distribution over its words."""
+    predictor: Predictor = loaded.model
+    (lp,) = predictor.log_probs([split(f"les cases són {MASK} .")])
+    total = float(np.exp(lp).sum())
+    if lp.shape != (1, len(predictor.vocab.words)) or abs(total - 1) > 1e-3:
+        raise ValueError(f"model output is not a distribution over its words: shape {lp.shape}, sum {total:.4f}")
+
+
+def loaded_predictor(slot: ModelSlot) -> tuple[LoadedModel, Predictor]:
+    current = slot.current
+    if current is None:
+        raise HTTPException(status_code=503, detail="no fillmask model is loaded yet; try again shortly")
+    return current, current.model
+
+
+def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
+    router = APIRouter(prefix=f"/v1/{NAME}", tags=[NAME])
+
+    @router.post(
+        "/predict",
+        response_model=PredictResponse,
+        summary="Fill each <mask> of a Catalan sentence: the top-k words, best first",
+        responses=ERRORS,
+    )
+    def predict(body: PredictRequest) -> dict[str, Any]:
+        loaded, predictor = loaded_predictor(slot)
+        words = split(body.text)
+        n_tokens = predictor.n_tokens(words)
+        if n_tokens > predictor.max_tokens:
+            raise HTTPException(
+                status_code=422,
+                detail=f"the text is {n_tokens} subword tokens long; this model reads at most "
+                f"{predictor.max_tokens} (about 40 words): shorten it around the <mask>",
+            )
+        masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in predictor.log_probs([words])[0]]
+        top = [m["candidates"][0] for m in masks]
+        try:
+            prediction_id = store.log_prediction(
+                component=NAME,
+                model_name=loaded.name,
+                model_version=loaded.version,
+                model_run_id=loaded.info["run_id"],
+                input_kind="text",
+                input_json={"text": body.text, "top_k": body.top_k},
+                input_blob=None,
+                model_input=None,
+                candidates=masks,
+                top1=" | ".join(c["token"] for c in top)[:128],
+                top1_score=min(c["score"] for c in top),
+            )
+        except StoreBusyError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
+        for c in top:
+            word_class = "function_word" if c["token"].lower() in FUNCTION_WORDS else "content_word"
+            metrics.PREDICTIONS.labels(NAME, loaded.version, word_class).inc()
+            metrics.CONFIDENCE.labels(NAME).observe(c["score"])
+        return {"prediction_id": prediction_id, "model": loaded.info, "masks": masks}
+
+    @router.post(
+        "/feedback",
+        response_model=FeedbackResponse,
+        summary="The words the user meant, one per <mask> of a prediction",
+        responses={
+            400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
+            404: {"model": ErrorResponse, "description": "no such prediction"},
+            422: {"model": ErrorResponse, "description": "malformed id, or not one word per <mask>"},
+        },
+    )
+    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+
+        def one_word_per_mask(row: Prediction) -> None:
+            if len(body.words) != len(row.candidates):
+                raise HTTPException(
+                    status_code=422,
+                    detail=f"the prediction had {len(row.candidates)} <mask> marker(s); send one word for each",
+                )
+
+        label = json.dumps(body.words, ensure_ascii=False)
+        try:
+            row = store.add_feedback(NAME, body.prediction_id, label, check=one_word_per_mask)
+        except NotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+        agreement = []
+        for word, mask in zip(body.words, row.candidates, strict=True):
+            shown = [c["token"].lower() for c in mask["candidates"]]
+            verdict = (
+                "agree"
+                if word.lower() == shown[0]
+                else "disagree"
+                if word.lower() in shown
+                else "disagree_outside_topk"
+            )
+            metrics.FEEDBACK.labels(NAME, verdict).inc()
+            agreement.append(verdict)
+        return FeedbackResponse(prediction_id=row.id, words=body.words, agreement=agreement, stored=True)  # type: ignore[arg-type]
+
+    return router
+
+
+def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:
+    source = ModelSource(
+        NAME,
+        registry_uri=settings.resolved_tracking_uri(),
+        model_dir=settings.model_dir(NAME),
+        cache=settings.cache_dir(),
+        threads=settings.threads,
+        loader=Predictor.load,
+    )
+    slot = ModelSlot(source, smoke_test)
+    return ComponentService(
+        NAME, "type a Catalan sentence with <mask>, get the missing word", build_router(slot, store), slot, STATIC
+    )

@@ -1,0 +1,323 @@
+"""Training the fillmask transformer on the CPU within a time budget, everything logged to MLflow.
+
+The loop (nanoGPT-sized): AdamW, linear warm-up then cosine decay, whole-word masking. The
+schedule's progress is the larger of steps done and time used, so the learning rate has decayed
+when the budget (``max_minutes``) runs out, not just when the epochs do. The best epoch on the dev
+split is exported to ONNX (int8 weights) beside its tokenizer, word vocabulary and the trigram
+model, and the trigram's weight in the served mixture is chosen on dev with the exported files.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from farga import energy, tracking
+from farga.config import StageContext
+from farga.fillmask.model import MASK, UNK, FillMaskModel, ModelConfig, n_params
+from farga.fillmask.ngram import NGRAM_FILE, NgramModel
+from farga.fillmask.predictor import METADATA_KEY, Predictor
+from farga.fillmask.prepare import load_split, prepared_facts
+from farga.fillmask.scoring import Example, accuracy, examples
+from farga.fillmask.text import split
+from farga.fillmask.vocab import TOKENIZER_FILE, SubwordCache, WordVocab, train_tokenizer
+from farga.fillmask.windows import Window, batches, collate, encode, windows
+from farga.hashing import sha256_file, write_json
+from farga.onnx_runtime import set_metadata
+from farga.plots import plot_learning_curves
+from farga.reproducibility import seed_everything
+
+OPSET = 17
+NGRAM_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def example_batch(items: list[Example], cache: SubwordCache, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rows: list[tuple[list[int], list[int], list[int]]] = []
+    for ex in items:
+        ids, _ = encode([cache(w) for w in ex.clipped(lambda w: len(cache(w)), max_tokens).masked], [])
+        rows.append((ids, [ids.index(MASK)], []))
+    batch_ids, positions, _ = collate(rows)
+    return batch_ids, positions
+
+
+@torch.no_grad()
+def score_examples(
+    model: FillMaskModel, items: list[Example], cache: SubwordCache, vocab: WordVocab, batch: int = 128
+) -> dict[str, float]:
+    model.eval()
+    allowed = torch.as_tensor(vocab.predictable())
+    parts = []
+    for start in range(0, len(items), batch):
+        ids, positions = example_batch(items[start : start + batch], cache, model.cfg.max_tokens)
+        lp = model(ids, positions)[:, 0].masked_fill(~allowed, -math.inf)
+        parts.append(torch.log_softmax(lp, dim=-1).numpy())
+    model.train()
+    return accuracy(np.concatenate(parts), np.array([vocab.index.get(ex.target, 0) for ex in items]))
+
+
+def learning_rate(progress: float, cfg: dict[str, Any]) -> float:
+    warm = float(cfg["warmup_fraction"])
+    if progress < warm:
+        return float(cfg["lr"]) * progress / warm
+    return float(cfg["lr"]) * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
+
+
+def fit(
+    model: FillMaskModel,
+    data: list[Window],
+    dev: list[Example],
+    cache: SubwordCache,
+    vocab: WordVocab,
+    cfg: dict[str, Any],
+    on_step: Any = None,
+) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
+    rng = np.random.default_rng(int(cfg["seed"]))
+    epochs, budget = int(cfg["epochs"]), float(cfg["max_minutes"]) * 60
+    per_epoch = sum(
+        1 for _ in batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0))
+    )
+    total_steps = epochs * per_epoch
+    decay: list[torch.nn.Parameter] = []
+    plain: list[torch.nn.Parameter] = []
+    for name, p in model.named_parameters():
+        (plain if p.ndim < 2 or "positions" in name else decay).append(p)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": float(cfg["weight_decay"])}, {"params": plain, "weight_decay": 0.0}],
+        lr=float(cfg["lr"]),
+        betas=(0.9, 0.98),
+    )
+    started, step = time.perf_counter(), 0
+    history: list[dict[str, float]] = []
+    best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
+    model.train()
+    for epoch in range(1, epochs + 1):
+        epoch_started, total, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(
+            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng),
+            total=per_epoch,
+            desc=f"epoch {epoch}/{epochs}",
+            unit="batch",
+            leave=False,
+        )
+        progress = 0.0
+        for ids, positions, targets in bar:
+            progress = max(step / total_steps, (time.perf_counter() - started) / budget)
+            if progress >= 1.0:
+                break
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(progress, cfg)
+            logits = model.word_logits(
+                torch.gather(model.encode(ids), 1, positions[..., None].expand(-1, -1, model.cfg.dim))
+            )
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            n = int((targets != -100).sum())
+            total, seen, step = total + loss.item() * n, seen + n, step + 1
+            bar.set_postfix(loss=f"{total / max(seen, 1):.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}")
+            if on_step is not None and step % 100 == 0:
+                on_step({"train_loss_running": total / max(seen, 1), "lr": opt.param_groups[0]["lr"]}, step)
+        scores = score_examples(model, dev, cache, vocab)
+        row = {
+            "epoch": epoch,
+            "step": step,
+            "train_loss": total / max(seen, 1),
+            "val_loss": math.log(scores["perplexity"]),
+            "val_top1": scores["top1"],
+            "val_top5": scores["top5"],
+            "epoch_seconds": time.perf_counter() - epoch_started,
+        }
+        history.append(row)
+        tqdm.write(
+            f"epoch {epoch}: train loss {row['train_loss']:.3f}  dev loss {row['val_loss']:.3f}  dev top-1 "
+            f"{row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s, step {step})"
+        )
+        if on_step is not None:
+            on_step({k: v for k, v in row.items() if k not in ("epoch", "step")}, step)
+        if scores["top1"] > best[0]:
+            best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if progress >= 1.0:
+            break
+    return best[1], history
+
+
+class Exported(torch.nn.Module):
+    def __init__(self, model: FillMaskModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, mask_positions: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(input_ids, mask_positions)
+        return out
+
+
+def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: str) -> dict[str, Path]:
+    model = model.eval().materialise()
+    path = out / ("model_fp32.onnx" if quantize == "int8" else "model.onnx")
+    torch.onnx.export(
+        Exported(model),
+        (torch.full((1, 8), 5, dtype=torch.long), torch.zeros((1, 1), dtype=torch.long)),
+        str(path),
+        input_names=["input_ids", "mask_positions"],
+        output_names=["log_probs"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "mask_positions": {0: "batch", 1: "masks"},
+            "log_probs": {0: "batch", 1: "masks"},
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    set_metadata(path, metadata)
+    onnx.checker.check_model(str(path))
+    if quantize == "none":
+        return {"model": path}
+    if quantize != "int8":
+        raise ValueError(f"train.export.quantize must be int8 or none, got {quantize!r}")
+    from farga.quantize import quantize_weights_int8
+
+    return {"model": quantize_weights_int8(path, out / "model.onnx"), "float_model": path}
+
+
+def choose_ngram_weight(model_dir: Path, dev: list[Example]) -> dict[str, Any]:
+    """The trigram's weight in the served mixture: the best dev top-1 (ties: the smaller weight)."""
+    predictor = Predictor.load(model_dir)
+    dev = [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in dev]
+    targets = predictor.vocab.ids([ex.target for ex in dev])
+    neural = np.concatenate(predictor.transformer([ex.masked for ex in dev]))
+    trigram = np.concatenate([predictor.trigram(ex.masked) for ex in dev])
+    scores = {w: accuracy(predictor.mix(neural, trigram, w), targets)["top1"] for w in NGRAM_WEIGHTS}
+    best = max(NGRAM_WEIGHTS, key=lambda w: (scores[w], -w))
+    return {"ngram_weight": best, "dev_top1_by_weight": {str(k): v for k, v in scores.items()}}
+
+
+def train(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.params["train"]
+    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    prepared, out, reports = ctx.paths.prepared, ctx.paths.models, ctx.paths.reports
+    out.mkdir(parents=True, exist_ok=True)
+    reports.mkdir(parents=True, exist_ok=True)
+    train_lines, dev_lines = load_split(prepared, "train"), load_split(prepared, "dev")
+    facts = prepared_facts(prepared)
+    source = ctx.params["data"]["source"]
+    cased = [split(line, lower=False) for line in train_lines]
+    tokenizer = train_tokenizer(
+        ([w.lower() for w in ws] for ws in cased), cfg["tokenizer"]["kind"], int(cfg["tokenizer"]["vocab_size"])
+    )
+    tokenizer.save(str(out / TOKENIZER_FILE))
+    vocab = WordVocab.build(cased, int(cfg["words"]["max_size"]), int(cfg["words"]["min_count"]))
+    vocab.save(out)
+    cache = SubwordCache(tokenizer)
+    data = windows(train_lines, cache, vocab, int(cfg["max_tokens"]))
+    dev = examples(dev_lines, int(ctx.params["evaluate"]["dev_positions"]), int(ctx.params["evaluate"]["seed"]) + 1)
+    model_cfg = ModelConfig.from_params(
+        tokenizer.get_vocab_size(), len(vocab.words), int(cfg["max_tokens"]), cfg["model"]
+    )
+    model = FillMaskModel(model_cfg, [cache(w)[:8] if i > 2 else [UNK] for i, w in enumerate(vocab.words)])
+    with torch.no_grad():  # start from word frequencies: the first steps need not learn them
+        model.words.bias.copy_(
+            torch.log((torch.as_tensor(vocab.counts, dtype=torch.float) + 1) / (vocab.counts.sum() + 1))
+        )
+
+    with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
+        import mlflow
+
+        mlflow.set_tags(
+            {
+                "component": ctx.component,
+                "stage": "train",
+                "data.source": source,
+                "data.sha256": facts["source_sha256"],
+                "profile": ctx.params.get("profile", "full"),
+            }
+        )
+        mlflow.log_params(tracking.flatten({"train": cfg, "data": ctx.params["data"]}))
+        mlflow.log_params(
+            {
+                "model.parameters": n_params(model),
+                "data.train_windows": len(data),
+                "data.word_vocabulary": len(vocab.words),
+                "data.subword_vocabulary": model_cfg.vocab_size,
+            }
+        )
+        started = time.perf_counter()
+        with energy.track("train") as used:
+            state, history = fit(
+                model, data, dev, cache, vocab, cfg, on_step=lambda row, step: mlflow.log_metrics(row, step=step)
+            )
+        train_seconds = time.perf_counter() - started
+        mlflow.log_metrics(energy.as_metrics(used))
+        mlflow.set_tag("energy.caveat", energy.CAVEAT)
+        model.load_state_dict(state)
+        curves = plot_learning_curves(history, reports / "learning_curves.png")
+        mlflow.log_artifact(str(curves), artifact_path="plots")
+
+        provenance = {"run_id": run.info.run_id, "data_sha256": facts["source_sha256"], "data_source": source}
+        ngram = NgramModel.fit(
+            (vocab.ids([w.lower() for w in ws]) for ws in cased),
+            len(vocab.words),
+            float(ctx.params["evaluate"]["ngram"]["discount"]),
+        )
+        ngram.save(out / NGRAM_FILE)
+        settings: dict[str, Any] = {
+            "max_tokens": model_cfg.max_tokens,
+            "model": model_cfg.as_dict(),
+            "ngram_weight": 0.0,
+        }
+        files = export(
+            model,
+            out,
+            {"farga.provenance": provenance, METADATA_KEY: settings},
+            cfg.get("export", {}).get("quantize", "none"),
+        )
+        mixture = choose_ngram_weight(out, dev)
+        settings["ngram_weight"] = mixture["ngram_weight"]
+        set_metadata(files["model"], {METADATA_KEY: settings})
+        write_json(out / "mixture.json", mixture)
+        if "float_model" in files:
+            mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
+        extra = [out / TOKENIZER_FILE, out / "words.json", out / NGRAM_FILE, out / "mixture.json"]
+        model_info = mlflow.onnx.log_model(
+            onnx_model=onnx.load(str(files["model"])),
+            save_as_external_data=False,
+            name="model",
+            extra_files=[str(p) for p in extra],
+            pip_requirements=["onnxruntime", "numpy", "tokenizers"],
+            metadata=provenance,
+        )
+        best = max(history, key=lambda r: r["val_top1"])
+        summary = {
+            "run_id": run.info.run_id,
+            "model_uri": model_info.model_uri,
+            "model_sha256": sha256_file(files["model"]),
+            "quantization": cfg.get("export", {}).get("quantize", "none"),
+            "parameters": n_params(model),
+            "train_seconds": round(train_seconds, 1),
+            "steps": history[-1]["step"],
+            "best_epoch": int(best["epoch"]),
+            "dev_top1": best["val_top1"],
+            "dev_top5": best["val_top5"],
+            "ngram_weight": mixture["ngram_weight"],
+            "data_source": source,
+            "data_sha256": facts["source_sha256"],
+            "energy": used,
+            "train_windows": len(data),
+            "word_vocabulary": len(vocab.words),
+            "subword_vocabulary": model_cfg.vocab_size,
+        }
+        mlflow.log_metrics(
+            {"train_seconds": train_seconds, "best_dev_top1": best["val_top1"], "ngram_weight": mixture["ngram_weight"]}
+        )
+    write_json(out / "run.json", summary)
+    write_json(reports / "history.json", history)
+    return summary

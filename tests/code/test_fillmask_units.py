@@ -1,0 +1,169 @@
+"""Unit tests of the fillmask building blocks: words, vocabularies, the trigram model, masking, scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from farga.fillmask.model import MASK as MASK_ID
+from farga.fillmask.model import PAD, FillMaskModel, ModelConfig
+from farga.fillmask.ngram import BOS, EOS, NgramModel, context
+from farga.fillmask.schemas import FeedbackRequest, PredictRequest
+from farga.fillmask.scoring import Example, accuracy, examples, slices
+from farga.fillmask.text import MASK, is_word, split
+from farga.fillmask.train import learning_rate
+from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
+from farga.fillmask.windows import Window, batches, encode
+
+pytestmark = pytest.mark.code
+
+CORPUS = [
+    "De tant en tant la Maria va a Girona.",
+    "De tant en tant el Joan va a Lleida.",
+    "La casa és gran i la ciutat és petita.",
+    "Les cases són grans i les ciutats són petites.",
+    "El Joan diu que la casa és gran.",
+] * 4
+
+
+def test_words_keep_catalan_spelling_and_the_mask_marker():
+    assert split("L’home de la col·lecció <mask>, d'acord?") == [
+        "l", "'", "home", "de", "la", "col·lecció", MASK, ",", "d", "'", "acord", "?"
+    ]  # fmt: skip
+    assert split("Barcelona", lower=False) == ["Barcelona"]
+    assert is_word("col·lecció")
+    assert is_word("1990")
+    assert not is_word(",")
+    assert not is_word(MASK)
+
+
+def vocab() -> WordVocab:
+    return WordVocab.build([split(line, lower=False) for line in CORPUS], max_size=100, min_count=2)
+
+
+def test_word_vocabulary_keeps_frequent_words_in_their_usual_spelling():
+    v = vocab()
+    assert v.words[:3] == ["<unk>", "<s>", "</s>"]
+    assert "maria" in v.words
+    assert v.display[v.index["maria"]] == "Maria"
+    assert v.display[v.index["la"]] == "la"  # "La" starts sentences, "la" is more frequent
+    predictable = v.predictable()
+    assert predictable[v.index["casa"]]
+    assert not predictable[v.index["."]]
+    assert not predictable[0]
+    assert v.ids(["casa", "inexistent"]).tolist() == [v.index["casa"], 0]
+
+
+def test_the_trigram_model_is_a_distribution_that_learns_fixed_expressions():
+    v = vocab()
+    sentences = [v.ids(split(line)) for line in CORPUS]
+    model = NgramModel.fit(sentences, len(v.words), discount=0.75)
+    words = split(f"de tant en {MASK} la maria va a girona .")
+    ctx = context(v.ids(words).tolist(), words.index(MASK))
+    lp = model.log_probs([ctx], v.predictable())[0]
+    assert np.isclose(np.exp(lp[v.predictable()]).sum(), 1.0)
+    assert v.words[int(np.argmax(lp))] == "tant"
+    assert np.isneginf(lp[v.index["."]])  # punctuation is never offered
+    plural = split(f"les cases són {MASK} i les ciutats són petites .")
+    lp = model.log_probs([context(v.ids(plural).tolist(), plural.index(MASK))], v.predictable())[0]
+    assert lp[v.index["grans"]] > lp[v.index["gran"]]
+
+
+def test_context_pads_sentence_boundaries():
+    assert context([5, 6, 7], 0) == (BOS, BOS, 6, 7)
+    assert context([5, 6, 7], 2) == (5, 6, EOS, EOS)
+
+
+def test_the_ngram_model_survives_a_save_and_load(tmp_path):
+    v = vocab()
+    model = NgramModel.fit([v.ids(split(line)) for line in CORPUS], len(v.words), 0.75)
+    again = NgramModel.load(model.save(tmp_path / "ngram.npz"))
+    ctx = (BOS, v.index["de"], v.index["en"], v.index["tant"])
+    assert np.allclose(model.window_scores(*ctx), again.window_scores(*ctx))
+
+
+def test_a_masked_word_is_one_mask_token_whatever_its_length():
+    ids, positions = encode([[10, 11], [12, 13, 14], [15]], masked=[1])
+    assert ids == [10, 11, MASK_ID, 15]
+    assert positions == [2]
+
+
+def test_an_epoch_masks_every_window_once_in_length_buckets():
+    data = [Window([[5 + i]] * n, np.arange(1, n + 1), np.arange(n)) for i, n in enumerate([3, 9, 4, 12, 6, 5])]
+    seen = 0
+    for ids, positions, targets in batches(data, batch_tokens=24, mask_fraction=0.34, rng=np.random.default_rng(0)):
+        assert ids.shape[0] * ids.shape[1] <= 24 or ids.shape[0] == 1
+        masked = targets != -100
+        assert (ids.gather(1, positions)[masked] == MASK_ID).all()
+        seen += ids.shape[0]
+    assert seen == len(data)
+
+
+def test_clipping_keeps_the_mask_inside_the_token_budget():
+    ex = Example([f"w{i}" for i in range(30)], 25)
+    clipped = ex.clipped(lambda w: 2, max_tokens=11)
+    assert clipped.target == "w25"
+    assert clipped.words == ["w23", "w24", "w25", "w26", "w27", "w28"]  # the mask (1 token) + 5 words of 2
+
+
+def test_examples_are_seeded_and_never_mask_punctuation():
+    a, b = examples(CORPUS, 10, seed=3), examples(CORPUS, 10, seed=3)
+    assert [(x.words, x.position) for x in a] == [(x.words, x.position) for x in b]
+    assert all(is_word(x.target) for x in a)
+
+
+def test_accuracy_counts_unknown_words_as_misses():
+    lp = np.log(np.array([[0.1, 0.0, 0.0, 0.6, 0.3], [0.1, 0.0, 0.0, 0.3, 0.6]]) + 1e-12)
+    out = accuracy(lp, np.array([3, 0]))
+    assert out["top1"] == 0.5
+    assert out["top5"] == 0.5
+    assert np.isclose(out["perplexity"], 1 / 0.6, rtol=1e-6)
+
+
+def test_slices_split_function_and_content_words():
+    v = vocab()
+    groups = slices(np.array([v.index["la"], v.index["casa"], 0]), v)
+    assert groups["by_class"]["function"].tolist() == [True, False, False]
+    assert groups["by_frequency"]["out_of_vocabulary"].tolist() == [False, False, True]
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    cfg = {"lr": 1.0, "warmup_fraction": 0.1}
+    assert learning_rate(0.05, cfg) == pytest.approx(0.5)
+    assert learning_rate(0.1, cfg) == pytest.approx(1.0)
+    assert learning_rate(1.0, cfg) == pytest.approx(0.0)
+
+
+def test_the_model_scores_masks_and_ignores_padding():
+    torch.manual_seed(0)
+    model = FillMaskModel(ModelConfig(50, 20, 16, dim=16, layers=1, heads=2, ffn=32, dropout=0.0)).eval()
+    ids = torch.tensor([[5, MASK_ID, 7, PAD, PAD]])
+    out = model(ids, torch.tensor([[1]]))
+    assert out.shape == (1, 1, 20)
+    assert torch.allclose(out.exp().sum(-1), torch.ones(1, 1))
+    unpadded = model(ids[:, :3], torch.tensor([[1]]))
+    assert torch.allclose(out, unpadded, atol=1e-5)
+
+
+def test_the_tokenizer_splits_unknown_words_into_pieces():
+    tok = train_tokenizer([split(line) for line in CORPUS], "wordpiece", 200)
+    cache = SubwordCache(tok)
+    assert cache(MASK) == [MASK_ID]
+    assert cache("casaes") == [*cache("casa"), tok.token_to_id("##es")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("No hi ha cap marcador.", "no <mask>"), (" ".join(["<mask>"] * 6), "at most 5"), ("x" * 1001 + "<mask>", "1000")],
+)
+def test_requests_without_a_mask_or_with_too_many_are_refused(text, message):
+    with pytest.raises(ValidationError, match=message):
+        PredictRequest(text=text)
+
+
+def test_feedback_needs_one_word_per_entry():
+    with pytest.raises(ValidationError, match="one word"):
+        FeedbackRequest(prediction_id="0" * 32, words=["dues paraules"])
+    assert FeedbackRequest(prediction_id="0" * 32, words=[" Barcelona "]).words == ["Barcelona"]

@@ -1,0 +1,89 @@
+"""The fillmask model: export parity, the served predictor, evaluation against the baselines, behaviour."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import yaml
+
+from farga import behaviour
+from farga.fillmask.behaviour import behaviour as fillmask_behaviour
+from farga.fillmask.evaluate import score
+from farga.fillmask.model import FillMaskModel, ModelConfig
+from farga.fillmask.predictor import Predictor
+from farga.fillmask.text import MASK, split
+from farga.fillmask.train import export
+from support import make_ctx
+
+pytestmark = pytest.mark.model
+
+
+def test_the_onnx_graph_computes_what_the_torch_model_does(tmp_path: Path):
+    torch.manual_seed(0)
+    model = FillMaskModel(ModelConfig(60, 30, 24, dim=32, layers=2, heads=4, ffn=64, dropout=0.0)).eval()
+    files = export(model, tmp_path, {"farga.provenance": {}}, quantize="none")
+    ids = torch.randint(3, 60, (3, 17))
+    ids[1, 12:] = 0  # padding
+    positions = torch.tensor([[2, 5], [0, 11], [16, 1]])
+    expected = model(ids, positions).detach().numpy()
+    session = ort.InferenceSession(str(files["model"]), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input_ids": ids.numpy(), "mask_positions": positions.numpy()})[0]
+    assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_the_served_predictor_gives_each_mask_a_distribution(trained_project: Path):
+    predictor = Predictor.load(trained_project / "models/fillmask")
+    words = split(f"Les cases de {MASK} són molt {MASK}.")
+    masks = predictor.log_probs([words])[0]
+    assert masks.shape == (2, len(predictor.vocab.words))
+    assert np.allclose(np.exp(masks).sum(axis=1), 1.0, atol=1e-5)
+    top = predictor.candidates(masks[1], 3)
+    assert len(top) == 3
+    assert top[0]["score"] >= top[1]["score"] >= top[2]["score"]
+    assert all(t["token"] not in {".", ",", "<unk>"} for t in top)
+    with pytest.raises(ValueError, match="at most"):
+        predictor.transformer([["paraula"] * (predictor.max_tokens + 1) + [MASK]])
+
+
+def test_evaluation_compares_every_predictor_on_the_same_words(trained_project: Path):
+    metrics = json.loads((trained_project / "reports/fillmask/metrics.json").read_text())
+    models = metrics["models"]
+    assert set(models) == {"unigram", "trigram", "transformer", "served"}
+    assert len({m["n"] for m in models.values()}) == 1
+    for m in models.values():
+        assert 0 <= m["top1"] <= m["top5"] <= 1
+        assert m["perplexity"] >= 1
+        assert set(m["by_class"]) <= {"function", "content"}
+    assert metrics["val_top1"] == models["served"]["top1"]
+    assert metrics["bar"]["served_vs_trigram_top1"] == pytest.approx(
+        models["served"]["top1"] / models["trigram"]["top1"]
+    )
+    # even the tiny model learns the synthetic grammar better than word frequency
+    assert models["transformer"]["top1"] > models["unigram"]["top1"]
+    for name in ("comparison.png", "val_examples.csv", "learning_curves.png"):
+        assert (trained_project / "reports/fillmask" / name).stat().st_size > 0
+
+
+def test_the_registry_rescoring_matches_the_evaluation(trained_project: Path):
+    params = yaml.safe_load((trained_project / "params.yaml").read_text())
+    ctx = make_ctx(trained_project, params, "fillmask")
+    rescored = score(ctx, trained_project / "models/fillmask")
+    metrics = json.loads((trained_project / "reports/fillmask/metrics.json").read_text())
+    assert rescored["val_top1"] == pytest.approx(metrics["val_top1"])
+    assert rescored["val_by_class"] == pytest.approx(metrics["val_by_class"])
+    registry = json.loads((trained_project / "reports/fillmask/registry.json").read_text())
+    assert registry["promoted"]
+    assert registry["aliases"]["champion"] == "1"
+
+
+def test_behavioural_tests_cover_the_three_families(trained_project: Path):
+    params = yaml.safe_load((trained_project / "params.yaml").read_text())
+    cases = fillmask_behaviour(make_ctx(trained_project, params, "fillmask"), trained_project / "models/fillmask")
+    summary = behaviour.summarise(cases, params["fillmask"]["behaviour"]["thresholds"])
+    assert all(f["n"] > 0 for f in summary["families"].values())
+    assert {"agreement", "fixed expressions", "person names", "city names", "verb number"} <= {c.slice for c in cases}
