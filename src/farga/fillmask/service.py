@@ -15,21 +15,20 @@ from farga.fillmask.text import FUNCTION_WORDS, MASK, split
 from farga.serving import metrics
 from farga.serving.app import ComponentService
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import ErrorResponse
+from farga.serving.schemas import error_responses
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, NotFoundError, Prediction, StoreBusyError
 
 NAME = "fillmask"
 STATIC = Path(__file__).parent / "static"
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in {
+ERRORS = error_responses(
+    {
         400: "the body is not parseable JSON",
         413: "body over 1 MiB",
         422: "no <mask>, more than five, text over the limit, or fields of the wrong type",
         503: "no model loaded yet, or the prediction log is backed up",
-    }.items()
-}
+    }
+)
 
 
 def smoke_test(loaded: LoadedModel) -> None:
@@ -95,11 +94,13 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         "/feedback",
         response_model=FeedbackResponse,
         summary="The words the user meant, one per <mask> of a prediction",
-        responses={
-            400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
-            404: {"model": ErrorResponse, "description": "no such prediction"},
-            422: {"model": ErrorResponse, "description": "malformed id, or not one word per <mask>"},
-        },
+        responses=error_responses(
+            {
+                400: "the body is not parseable JSON",
+                404: "no such prediction",
+                422: "malformed id, or not one word per <mask>",
+            }
+        ),
     )
     def feedback(body: FeedbackRequest) -> FeedbackResponse:
 

@@ -284,21 +284,12 @@ def train(ctx: StageContext) -> dict[str, Any]:
         settings["ngram_weight"] = mixture["ngram_weight"]
         set_metadata(files["model"], {METADATA_KEY: settings})
         write_json(out / "mixture.json", mixture)
-        if "float_model" in files:
-            mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
         extra = [out / TOKENIZER_FILE, out / "words.json", out / NGRAM_FILE, out / "mixture.json"]
-        model_info = mlflow.onnx.log_model(
-            onnx_model=onnx.load(str(files["model"])),
-            save_as_external_data=False,
-            name="model",
-            extra_files=[str(p) for p in extra],
-            pip_requirements=["onnxruntime", "numpy", "tokenizers"],
-            metadata=provenance,
-        )
+        model_uri = tracking.log_served_model(files, extra, ["onnxruntime", "numpy", "tokenizers"], provenance)
         best = max(history, key=lambda r: r["val_top1"])
         summary = {
             "run_id": run.info.run_id,
-            "model_uri": model_info.model_uri,
+            "model_uri": model_uri,
             "model_sha256": sha256_file(files["model"]),
             "quantization": cfg.get("export", {}).get("quantize", "none"),
             "parameters": n_params(model),

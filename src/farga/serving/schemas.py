@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -20,3 +22,8 @@ class ModelInfo(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error codes, each answered with an ``ErrorResponse``."""
+    return {code: {"model": ErrorResponse, "description": text} for code, text in descriptions.items()}

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from farga.serving import metrics
 from farga.serving.app import ComponentService, explain
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import ErrorResponse
+from farga.serving.schemas import error_responses
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, NotFoundError, StoreBusyError
 from farga.symbols import catalogue
@@ -34,16 +34,15 @@ from farga.symbols.strokes import render_strokes
 
 NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in {
+ERRORS = error_responses(
+    {
         400: "the input cannot be read as a drawing or image",
         413: "body over 1 MiB",
         415: "neither JSON nor multipart/form-data",
         422: "fields missing, of the wrong type or out of range",
         503: "no model loaded yet, or the prediction log is backed up",
-    }.items()
-}
+    }
+)
 IMAGE_TYPES = {"PNG", "JPEG"}
 
 
@@ -248,11 +247,9 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         "/feedback",
         response_model=FeedbackResponse,
         summary="The symbol the user meant, for a prediction",
-        responses={
-            400: {"model": ErrorResponse, "description": "the body is not parseable JSON"},
-            404: {"model": ErrorResponse, "description": "no such prediction"},
-            422: {"model": ErrorResponse, "description": "unknown symbol or malformed id"},
-        },
+        responses=error_responses(
+            {400: "the body is not parseable JSON", 404: "no such prediction", 422: "unknown symbol or malformed id"}
+        ),
     )
     def feedback(body: FeedbackRequest) -> FeedbackResponse:
         if body.latex not in catalogue.by_latex():

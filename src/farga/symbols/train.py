@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -198,20 +197,12 @@ def train(ctx: StageContext) -> dict[str, Any]:
         mlflow.log_metrics(
             {f"unsure_val_{k}": v for k, v in monitoring["calibration"].items() if k != "n" and v is not None}
         )
-        if "float_model" in files:  # the float graph the served int8 one was made from, for comparison
-            mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
-        model_info = mlflow.onnx.log_model(
-            onnx_model=onnx.load(str(files["model"])),
-            save_as_external_data=False,
-            name="model",
-            extra_files=[str(p) for p in (files["labels"], files["preprocessing"], *monitoring["files"].values())],
-            pip_requirements=["onnxruntime", "numpy"],
-            metadata=provenance,
-        )
+        extra = [files["labels"], files["preprocessing"], *monitoring["files"].values()]
+        model_uri = tracking.log_served_model(files, extra, ["onnxruntime", "numpy"], provenance)
         best = max(history, key=lambda r: r["val_top1"])
         summary = {
             "run_id": run.info.run_id,
-            "model_uri": model_info.model_uri,
+            "model_uri": model_uri,
             "model_sha256": sha256_file(files["model"]),
             "quantization": cfg.get("export", {}).get("quantize", "none"),
             "parameters": n_params(model),

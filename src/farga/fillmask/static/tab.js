@@ -4,14 +4,7 @@
   const API = "/v1/fillmask";
   const EXAMPLE = "La capital de Catalunya és <mask>.";
 
-  function el(tag, attrs = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") e.className = v; else if (k.startsWith("on")) e[k] = v; else e.setAttribute(k, v);
-    }
-    for (const c of children) e.append(c);
-    return e;
-  }
+  const el = window.farga.el;
 
   function render(panel) {
     const input = el("textarea", { id: "fm-text", rows: "3", maxlength: "1000", "aria-label": "sentence with <mask>" });

@@ -2,6 +2,16 @@
 // which registers itself in window.farga.tabs[name] = { title, render(panel, info) }.
 window.farga = { tabs: {} };
 
+// el("li", {class: "x", onclick: f, "data-k": v}, ...children): what every tab builds its page with
+window.farga.el = function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e[k] = v; else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+};
+
 async function loadScript(src) {
   return new Promise((resolve, reject) => {
     const s = document.createElement("script");

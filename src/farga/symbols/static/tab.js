@@ -3,14 +3,7 @@
   const API = "/v1/symbols";
   let catalogue = null;
 
-  function el(tag, attrs = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "class") e.className = v; else if (k.startsWith("on")) e[k] = v; else e.setAttribute(k, v);
-    }
-    for (const c of children) e.append(c);
-    return e;
-  }
+  const el = window.farga.el;
 
   async function copy(text, button) {
     try { await navigator.clipboard.writeText(text); }
