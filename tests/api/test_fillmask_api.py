@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,16 @@ from farga.serving.store import FeedbackStore
 
 pytestmark = pytest.mark.api
 URL = "/v1/fillmask"
+
+
+def logged(root: Path, prediction_id: str):
+    """The stored prediction, once the service's background writer has written it."""
+    store = FeedbackStore(f"sqlite:///{root / 'feedback.db'}")
+    for _ in range(200):
+        if (row := store.get(prediction_id)) is not None:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"prediction {prediction_id} was never written")
 
 
 def predict(client: TestClient, text: str = "Les cases de <mask> són molt grans.", **kw):
@@ -96,7 +107,7 @@ def test_bad_feedback_gets_a_4xx_with_a_reason(client: TestClient, served: Path,
     response = client.post(f"{URL}/feedback", json={"prediction_id": first["prediction_id"], "words": words})
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
-    assert FeedbackStore(f"sqlite:///{served / 'feedback.db'}").get(first["prediction_id"]).feedback_label is None
+    assert logged(served, first["prediction_id"]).feedback_label is None
 
 
 def test_feedback_for_an_unknown_or_malformed_prediction(client: TestClient):
