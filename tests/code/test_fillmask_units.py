@@ -49,7 +49,7 @@ def test_word_vocabulary_keeps_frequent_words_in_their_usual_spelling():
     assert "maria" in v.words
     assert v.display[v.index["maria"]] == "Maria"
     assert v.display[v.index["la"]] == "la"  # "La" starts sentences, "la" is more frequent
-    predictable = v.predictable()
+    predictable = v.predictable
     assert predictable[v.index["casa"]]
     assert not predictable[v.index["."]]
     assert not predictable[0]
@@ -62,12 +62,12 @@ def test_the_trigram_model_is_a_distribution_that_learns_fixed_expressions():
     model = NgramModel.fit(sentences, len(v.words), discount=0.75)
     words = split(f"de tant en {MASK} la maria va a girona .")
     ctx = context(v.ids(words).tolist(), words.index(MASK))
-    lp = model.log_probs([ctx], v.predictable())[0]
-    assert np.isclose(np.exp(lp[v.predictable()]).sum(), 1.0)
+    lp = model.log_probs([ctx], v.predictable)[0]
+    assert np.isclose(np.exp(lp[v.predictable]).sum(), 1.0)
     assert v.words[int(np.argmax(lp))] == "tant"
     assert np.isneginf(lp[v.index["."]])  # punctuation is never offered
     plural = split(f"les cases són {MASK} i les ciutats són petites .")
-    lp = model.log_probs([context(v.ids(plural).tolist(), plural.index(MASK))], v.predictable())[0]
+    lp = model.log_probs([context(v.ids(plural).tolist(), plural.index(MASK))], v.predictable)[0]
     assert lp[v.index["grans"]] > lp[v.index["gran"]]
 
 

@@ -20,8 +20,6 @@ from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import Example, examples, report, top_k
 from farga.hashing import read_json, write_json
 
-MODELS = ("unigram", "trigram", "transformer", "served")
-
 
 def val_examples(ctx: StageContext, predictor: Predictor) -> list[Example]:
     cfg = ctx.params["evaluate"]
@@ -36,7 +34,7 @@ def predictions(predictor: Predictor, items: list[Example], served_only: bool = 
     trigram = np.concatenate([predictor.trigram(ex.masked) for ex in items])
     out = {"served": predictor.mix(neural, trigram, predictor.ngram_weight)}
     if not served_only:
-        unigram = predictor.ngram.unigram_log_probs(predictor.vocab.predictable())
+        unigram = predictor.ngram.unigram_log_probs(predictor.vocab.predictable)
         out.update(unigram=np.broadcast_to(unigram, neural.shape), trigram=trigram, transformer=neural)
     return out
 
@@ -79,7 +77,8 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
     items = val_examples(ctx, predictor)
     targets = predictor.vocab.ids([ex.target for ex in items])
-    scored = {name: report(lp, targets, predictor.vocab) for name, lp in predictions(predictor, items).items()}
+    predicted = predictions(predictor, items)
+    scored = {name: report(lp, targets, predictor.vocab) for name, lp in predicted.items()}
     served, trigram = scored["served"], scored["trigram"]
     metrics = {
         **headline(served),
@@ -97,9 +96,7 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     }
     write_json(ctx.paths.metrics, metrics)
     plot = plot_comparison(scored, reports / "comparison.png")
-    examples_csv = write_examples(
-        reports / "val_examples.csv", predictor, items, predictions(predictor, items[:300], served_only=True)["served"]
-    )
+    examples_csv = write_examples(reports / "val_examples.csv", predictor, items, predicted["served"])
     run_info = read_json(model_dir / "run.json")
     with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
         import mlflow

@@ -158,13 +158,18 @@ class NgramModel:
 
     def _history(self, g: int, h: int) -> tuple[int, int]:
         """(count, distinct followers) of the history ``g h``."""
-        table = self.tables["hist_gh"]
-        key = self._key(g, h)
-        i = int(np.searchsorted(table.keys, key))
-        if i < len(table.keys) and table.keys[i] == key:
-            packed = int(table.values[i])
-            return packed >> 32, packed & 0xFFFFFFFF
-        return 0, 0
+        _, found = self.tables["hist_gh"].range(self._key(g, h), 0)
+        packed = int(found[0]) if len(found) else 0
+        return packed >> 32, packed & 0xFFFFFFFF
+
+    def _p2(self, x: int, h: int) -> float:
+        """P2(x | h) for one word: what ``_p2_given(h)[x]`` holds, without the other 40,000."""
+        total = int(self.a["bi_hist"][h])
+        if total == 0:
+            return float(self.p1[x])
+        _, seen = self.tables["bi_hx"].range(self._key(h, x), 0)
+        count = float(seen[0]) if len(seen) else 0.0
+        return float(self.d * self.a["bi_types"][h] * self.p1[x] / total + max(count - self.d, 0.0) / total)
 
     def window_scores(self, a: int, b: int, c: int, d: int) -> np.ndarray:
         """log P(w | a b) + log P(c | b w) + log P(d | w c), for every word w."""
@@ -176,7 +181,7 @@ class NgramModel:
             x, n = t["tri_ghx"].range(self._key(a, b), 1)
             left[x] += np.maximum(n - self.d, 0) / total
         middle = self._p3(t["hist_gh"].range(b, 1), t["tri_gxh"].range(self._key(b, c), 1), self._p2_of(c))
-        d_after_c = np.full(self.n_words, self._p2_given(c)[d])
+        d_after_c = np.full(self.n_words, self._p2(d, c))
         right = self._p3(t["hist_hg"].range(c, 1), t["tri_hxg"].range(self._key(c, d), 1), d_after_c)
         with np.errstate(divide="ignore"):
             scores: np.ndarray = np.log(left) + np.log(middle) + np.log(right)

@@ -24,6 +24,14 @@ from farga.onnx_runtime import OnnxModel, model_file
 METADATA_KEY = "farga.fillmask"
 
 
+class TooLongError(ValueError):
+    """A sentence has more subword tokens than the model reads."""
+
+    def __init__(self, n_tokens: int, limit: int):
+        self.n_tokens, self.limit = n_tokens, limit
+        super().__init__(f"{n_tokens} subword tokens; this model reads at most {limit}")
+
+
 def normalise(log_probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     scores = np.where(allowed, log_probs, -np.inf)
     return scores - np.logaddexp.reduce(scores, axis=-1, keepdims=True)
@@ -64,15 +72,12 @@ class Predictor:
     def ngram_weight(self) -> float:
         return float(self.settings.get("ngram_weight", 0.0)) if self.ngram is not None else 0.0
 
-    def n_tokens(self, words: Sequence[str]) -> int:
-        return sum(self.n_tokens_of(w) for w in words)
-
     def n_tokens_of(self, word: str) -> int:
         return len(self.cache(word))
 
     def transformer(self, sentences: Sequence[Sequence[str]], batch: int = 64) -> list[np.ndarray]:
         """Per sentence, (masks, n_words) log-probabilities of each ``<mask>``'s word."""
-        allowed = self.vocab.predictable()
+        allowed = self.vocab.predictable
         out: list[np.ndarray] = []
         for start in range(0, len(sentences), batch):
             chunk = sentences[start : start + batch]
@@ -85,7 +90,7 @@ class Predictor:
                         positions.append(len(ids))
                     ids.extend(self.cache(w))
                 if len(ids) > self.max_tokens:
-                    raise ValueError(f"{len(ids)} subword tokens; this model reads at most {self.max_tokens}")
+                    raise TooLongError(len(ids), self.max_tokens)
                 rows.append((ids, positions))
             t = max(len(r[0]) for r in rows)
             m = max(len(r[1]) for r in rows)
@@ -103,7 +108,7 @@ class Predictor:
         assert self.ngram is not None
         ids = self.vocab.ids(words).tolist()
         positions = [i for i, w in enumerate(words) if w == MASK]
-        return self.ngram.log_probs([context(ids, p) for p in positions], self.vocab.predictable())
+        return self.ngram.log_probs([context(ids, p) for p in positions], self.vocab.predictable)
 
     def log_probs(self, sentences: Sequence[Sequence[str]], ngram_weight: float | None = None) -> list[np.ndarray]:
         """The served distribution per mask: the transformer's, mixed with the trigram's by the weight."""
@@ -117,7 +122,7 @@ class Predictor:
         if weight <= 0:
             return neural
         with np.errstate(invalid="ignore"):
-            return normalise((1 - weight) * neural + weight * trigram, self.vocab.predictable())
+            return normalise((1 - weight) * neural + weight * trigram, self.vocab.predictable)
 
     def candidates(self, log_probs: np.ndarray, k: int) -> list[dict[str, Any]]:
         best = np.argsort(-log_probs)[:k]

@@ -80,7 +80,7 @@ def accuracy(log_probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
 def slices(targets: np.ndarray, vocab: WordVocab) -> dict[str, dict[str, np.ndarray]]:
     """Boolean masks of the examples: by word class and by training-frequency band of the hidden word."""
-    function = vocab.function_word()[targets] & (targets > 0)
+    function = vocab.function_word[targets] & (targets > 0)
     rank = np.empty(len(vocab.words), dtype=np.int64)
     rank[np.argsort(-vocab.counts[3:], kind="stable") + 3] = np.arange(len(vocab.words) - 3)
     rank[:3] = -1

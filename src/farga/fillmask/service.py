@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException
 
-from farga.fillmask.predictor import Predictor
+from farga.fillmask.predictor import Predictor, TooLongError
 from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
 from farga.fillmask.text import FUNCTION_WORDS, MASK, split
 from farga.serving import metrics
@@ -58,15 +58,15 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
     )
     def predict(body: PredictRequest) -> dict[str, Any]:
         loaded, predictor = loaded_predictor(slot)
-        words = split(body.text)
-        n_tokens = predictor.n_tokens(words)
-        if n_tokens > predictor.max_tokens:
+        try:
+            (log_probs,) = predictor.log_probs([split(body.text)])
+        except TooLongError as exc:
             raise HTTPException(
                 status_code=422,
-                detail=f"the text is {n_tokens} subword tokens long; this model reads at most "
-                f"{predictor.max_tokens} (about 40 words): shorten it around the <mask>",
-            )
-        masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in predictor.log_probs([words])[0]]
+                detail=f"the text is {exc.n_tokens} subword tokens long; this model reads at most "
+                f"{exc.limit} (about 40 words): shorten it around the <mask>",
+            ) from None
+        masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in log_probs]
         top = [m["candidates"][0] for m in masks]
         try:
             prediction_id = store.log_prediction(

@@ -28,8 +28,8 @@ from farga.fillmask.predictor import METADATA_KEY, Predictor
 from farga.fillmask.prepare import load_split, prepared_facts
 from farga.fillmask.scoring import Example, accuracy, examples
 from farga.fillmask.text import split
-from farga.fillmask.vocab import TOKENIZER_FILE, SubwordCache, WordVocab, train_tokenizer
-from farga.fillmask.windows import Window, batches, collate, encode, windows
+from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab, train_tokenizer
+from farga.fillmask.windows import Window, batches, collate, encode, length_groups, windows
 from farga.hashing import sha256_file, write_json
 from farga.onnx_runtime import set_metadata
 from farga.plots import plot_learning_curves
@@ -53,7 +53,7 @@ def score_examples(
     model: FillMaskModel, items: list[Example], cache: SubwordCache, vocab: WordVocab, batch: int = 128
 ) -> dict[str, float]:
     model.eval()
-    allowed = torch.as_tensor(vocab.predictable())
+    allowed = torch.as_tensor(vocab.predictable)
     parts = []
     for start in range(0, len(items), batch):
         ids, positions = example_batch(items[start : start + batch], cache, model.cfg.max_tokens)
@@ -81,9 +81,7 @@ def fit(
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
     rng = np.random.default_rng(int(cfg["seed"]))
     epochs, budget = int(cfg["epochs"]), float(cfg["max_minutes"]) * 60
-    per_epoch = sum(
-        1 for _ in batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0))
-    )
+    per_epoch = len(length_groups(data, int(cfg["batch_tokens"]), np.random.default_rng(0)))
     total_steps = epochs * per_epoch
     decay: list[torch.nn.Parameter] = []
     plain: list[torch.nn.Parameter] = []
@@ -284,7 +282,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
         settings["ngram_weight"] = mixture["ngram_weight"]
         set_metadata(files["model"], {METADATA_KEY: settings})
         write_json(out / "mixture.json", mixture)
-        extra = [out / TOKENIZER_FILE, out / "words.json", out / NGRAM_FILE, out / "mixture.json"]
+        extra = [out / TOKENIZER_FILE, out / WORDS_FILE, out / NGRAM_FILE, out / "mixture.json"]
         model_uri = tracking.log_served_model(files, extra, ["onnxruntime", "numpy", "tokenizers"], provenance)
         best = max(history, key=lambda r: r["val_top1"])
         summary = {

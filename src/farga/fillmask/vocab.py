@@ -44,10 +44,14 @@ def train_tokenizer(sentences: Iterable[Sequence[str]], kind: str, vocab_size: i
 
 
 class SubwordCache:
-    """word -> subword ids, each distinct word encoded once (sentences repeat words a lot)."""
+    """word -> subword ids, each distinct word encoded once (sentences repeat words a lot).
 
-    def __init__(self, tokenizer: Any):
+    At most ``limit`` words are kept: a service reading whatever users type must not grow without
+    bound; words past the limit are encoded every time they come."""
+
+    def __init__(self, tokenizer: Any, limit: int = 500_000):
         self.tokenizer = tokenizer
+        self.limit = limit
         self.cache: dict[str, list[int]] = {MASK: [SPECIAL_TOKENS.index(MASK)]}
 
     @classmethod
@@ -56,15 +60,18 @@ class SubwordCache:
 
         return cls(Tokenizer.from_file(str(model_dir / TOKENIZER_FILE)))
 
+    def encode(self, words: list[str]) -> list[list[int]]:
+        unknown = SPECIAL_TOKENS.index("[UNK]")
+        return [enc.ids or [unknown] for enc in self.tokenizer.encode_batch(words, add_special_tokens=False)]
+
     def warm(self, words: Iterable[str]) -> None:
-        new = sorted({w for w in words if w not in self.cache})
-        for word, enc in zip(new, self.tokenizer.encode_batch(new, add_special_tokens=False), strict=True):
-            self.cache[word] = enc.ids or [SPECIAL_TOKENS.index("[UNK]")]
+        new = sorted({w for w in words if w not in self.cache})[: max(self.limit - len(self.cache), 0)]
+        self.cache.update(zip(new, self.encode(new), strict=True))
 
     def __call__(self, word: str) -> list[int]:
         if word not in self.cache:
             self.warm([word])
-        return self.cache[word]
+        return self.cache[word] if word in self.cache else self.encode([word])[0]
 
 
 @dataclass(frozen=True)
@@ -99,10 +106,12 @@ class WordVocab:
         index = self.index
         return np.fromiter((index.get(w, 0) for w in words), dtype=np.int64, count=len(words))
 
+    @cached_property
     def predictable(self) -> np.ndarray:
         """Which outputs may be offered as a prediction: words, not <unk>, boundaries or punctuation."""
         return np.array([i > 2 and is_word(w) for i, w in enumerate(self.words)])
 
+    @cached_property
     def function_word(self) -> np.ndarray:
         return np.array([w in FUNCTION_WORDS for w in self.words])
 

@@ -79,22 +79,29 @@ def collate(rows: list[tuple[list[int], list[int], list[int]]]) -> tuple[torch.T
     return ids, positions, targets
 
 
+def length_groups(data: list[Window], batch_tokens: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Window indices in groups of similar length that fit ``batch_tokens`` padded (the batches of an
+    epoch, shuffled within a length; how many there are does not depend on the shuffle)."""
+    lengths = np.array([w.n_tokens for w in data])
+    order = np.argsort(lengths + rng.random(len(data)))
+    ordered = lengths[order]
+    groups: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        size = max(1, batch_tokens // max(int(ordered[start]), 1))
+        # windows are sorted, so the last in the group is the longest: shrink until the group fits
+        while size > 1 and ordered[min(start + size, len(order)) - 1] * size > batch_tokens:
+            size = max(1, int(size * 0.9))
+        groups.append(order[start : start + size])
+        start += size
+    return groups
+
+
 def batches(
     data: list[Window], batch_tokens: int, mask_fraction: float, rng: np.random.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch: windows of similar length batched together (little padding), batches in random order."""
-    lengths = np.array([w.n_tokens for w in data]) + rng.random(len(data))  # shuffle within a length
-    order = np.argsort(lengths)
-    groups: list[np.ndarray] = []
-    start = 0
-    while start < len(order):
-        longest = data[order[min(start + 1, len(order)) - 1]].n_tokens
-        size = max(1, batch_tokens // max(longest, 1))
-        # windows are sorted, so the last in the group is the longest: shrink until the group fits
-        while size > 1 and data[order[min(start + size, len(order)) - 1]].n_tokens * size > batch_tokens:
-            size = max(1, int(size * 0.9))
-        groups.append(order[start : start + size])
-        start += size
+    groups = length_groups(data, batch_tokens, rng)
     for g in rng.permutation(len(groups)):
         rows = []
         for index in groups[g]:
