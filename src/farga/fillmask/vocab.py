@@ -54,12 +54,6 @@ class SubwordCache:
         self.limit = limit
         self.cache: dict[str, list[int]] = {MASK: [SPECIAL_TOKENS.index(MASK)]}
 
-    @classmethod
-    def load(cls, model_dir: Path) -> SubwordCache:
-        from tokenizers import Tokenizer
-
-        return cls(Tokenizer.from_file(str(model_dir / TOKENIZER_FILE)))
-
     def encode(self, words: list[str]) -> list[list[int]]:
         unknown = SPECIAL_TOKENS.index("[UNK]")
         return [enc.ids or [unknown] for enc in self.tokenizer.encode_batch(words, add_special_tokens=False)]
