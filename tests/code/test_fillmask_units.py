@@ -85,20 +85,39 @@ def test_the_ngram_model_survives_a_save_and_load(tmp_path):
 
 
 def test_a_masked_word_is_one_mask_token_whatever_its_length():
-    ids, positions = encode([[10, 11], [12, 13, 14], [15]], masked=[1])
+    ids, spans = encode([[10, 11], [12, 13, 14], [15]], masked=[1])
     assert ids == [10, 11, MASK_ID, 15]
-    assert positions == [2]
+    assert spans == [(0, 2), (2, 3), (3, 4)]
 
 
-def test_an_epoch_masks_every_window_once_in_length_buckets():
-    data = [Window([[5 + i]] * n, np.arange(1, n + 1), np.arange(n)) for i, n in enumerate([3, 9, 4, 12, 6, 5])]
+# word j of a window is token 100 + j with target j + 1
+WINDOWS = [Window([[100 + j] for j in range(n)], np.arange(1, n + 1), np.arange(n)) for n in [3, 9, 4, 12, 6, 5]]
+
+
+def test_an_mlm_epoch_predicts_the_masked_words_of_every_window_once():
     seen = 0
-    for ids, positions, targets in batches(data, batch_tokens=24, mask_fraction=0.34, rng=np.random.default_rng(0)):
+    for ids, starts, ends, targets in batches(WINDOWS, 24, mask_fraction=0.34, rng=np.random.default_rng(0)):
         assert ids.shape[0] * ids.shape[1] <= 24 or ids.shape[0] == 1
-        masked = targets != -100
-        assert (ids.gather(1, positions)[masked] == MASK_ID).all()
+        predicted = targets != -100
+        assert (ids.gather(1, starts)[predicted] == MASK_ID).all()
+        assert ((ends - starts)[predicted] == 1).all()
         seen += ids.shape[0]
-    assert seen == len(data)
+    assert seen == len(WINDOWS)
+
+
+def test_a_cloze_epoch_predicts_words_that_mostly_stay_in_the_input():
+    kept = total = 0
+    rng = np.random.default_rng(0)
+    for ids, starts, ends, targets in batches(WINDOWS, 24, mask_fraction=0.1, rng=rng, predict_fraction=0.5):
+        predicted = targets != -100
+        # every target is the word its span covers: its own token, or a <mask> standing for it
+        covered = ids.gather(1, starts)[predicted]
+        assert ((covered == MASK_ID) | (covered == targets[predicted] + 99)).all()
+        assert ((ends - starts)[predicted] == 1).all()  # one token per word here
+        kept += int((covered != MASK_ID).sum())
+        total += int(predicted.sum())
+    assert total >= sum(round(0.5 * w.targets.size) for w in WINDOWS)
+    assert kept > total / 2
 
 
 def test_clipping_keeps_the_mask_inside_the_token_budget():
@@ -145,6 +164,44 @@ def test_the_model_scores_masks_and_ignores_padding():
     assert torch.allclose(out.exp().sum(-1), torch.ones(1, 1))
     unpadded = model(ids[:, :3], torch.tensor([[1]]))
     assert torch.allclose(out, unpadded, atol=1e-5)
+
+
+def cloze_model() -> FillMaskModel:
+    torch.manual_seed(0)
+    cfg = ModelConfig(50, 20, 16, dim=16, layers=2, heads=2, ffn=32, dropout=0.0, tied=True, architecture="cloze")
+    model = FillMaskModel(cfg, [[5 + i] for i in range(20)])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(std=0.5)
+    return model.eval()
+
+
+def test_a_cloze_word_is_predicted_from_its_neighbours_only():
+    model = cloze_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9, PAD, PAD]])
+    spans = torch.tensor([[1, 2]]), torch.tensor([[3, 4]])  # the words at tokens [1, 3) and [2, 4)
+    out = model.word_logits(ids, *spans)
+    changed = ids.clone()
+    changed[0, 2] = 30  # a token inside both words: neither prediction may see it
+    assert torch.allclose(out, model.word_logits(changed, *spans))
+    changed[0, 0] = 31  # a token the first word's left tower reads
+    assert not torch.allclose(out[0, 0], model.word_logits(changed, *spans)[0, 0])
+
+
+def test_a_cloze_mask_is_scored_the_same_with_or_without_padding():
+    model = cloze_model()
+    ids = torch.tensor([[5, MASK_ID, 7, PAD, PAD]])
+    out = model(ids, torch.tensor([[1]]))
+    assert torch.allclose(out.exp().sum(-1), torch.ones(1, 1))
+    assert torch.allclose(out, model(ids[:, :3], torch.tensor([[1]])), atol=1e-5)
+    last = model(ids[:, :3], torch.tensor([[2]]))  # the last word: the right tower's end state
+    assert torch.allclose(last, model(ids, torch.tensor([[2]])), atol=1e-5)
+
+
+def test_an_unknown_architecture_is_refused():
+    with pytest.raises(ValueError, match="mlm or cloze"):
+        ModelConfig.from_params(50, 20, 16, {"dim": 8, "layers": 1, "heads": 1, "ffn": 8, "dropout": 0.0,
+                                             "tied": False, "architecture": "gpt"})  # fmt: skip
 
 
 def test_the_tokenizer_splits_unknown_words_into_pieces():

@@ -79,12 +79,25 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         title=f"fillmask v{registry['version']}: the missing word of a Catalan sentence",
     )
     m = cfg["model"]
+    if m.get("architecture", "mlm") == "cloze":
+        network = (
+            f"two one-way transformer towers (left-to-right and right-to-left, {m['layers']} layers each, width "
+            f"{m['dim']}, {m['heads']} heads) whose states just before and just after a word predict it"
+        )
+        masking = (
+            f"Each window predicts {cfg['predict_fraction']:.0%} of its words, each from its clean neighbours (the "
+            f"towers never see the word itself); {cfg['mask_fraction']:.0%} of the words read as one `<mask>` "
+            f"each (whole words), as other masks of a sentence do"
+        )
+    else:
+        network = f"a transformer encoder ({m['layers']} layers, width {m['dim']}, {m['heads']} heads)"
+        masking = f"Whole-word masking of {cfg['mask_fraction']:.0%} of the words"
     model.sections = [
         (
             "Model",
             (
-                f"A {run['parameters']:,}-parameter transformer encoder ({m['layers']} layers, width {m['dim']}, "
-                f"{m['heads']} heads; plain PyTorch, trained from scratch, exported to ONNX with int8 weights) over a "
+                f"A {run['parameters']:,}-parameter network, {network} (plain PyTorch, trained from scratch, "
+                f"exported to ONNX with int8 weights), over a "
                 f"{run['subword_vocabulary']:,}-token {cfg['tokenizer']['kind']} vocabulary (Hugging Face tokenizers), "
                 f"with a head that predicts a whole word among {run['word_vocabulary']:,}. Each `<mask>` is one word. "
                 f"Served as a log-linear mixture with the project's bidirectional trigram model, weight "
@@ -112,9 +125,9 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         (
             "Training",
             (
-                f"Whole-word masking of {cfg['mask_fraction']:.0%} of the words, windows of at most "
-                f"{cfg['max_tokens']} "
-                f"tokens, AdamW (lr {cfg['lr']}, weight decay {cfg['weight_decay']}), warm-up then cosine decay, "
+                f"{masking}; windows of at most {cfg['max_tokens']} tokens, "
+                f"{cfg.get('precision', 'fp32')} matrix products, AdamW (lr {cfg['lr']}, weight decay "
+                f"{cfg['weight_decay']}), warm-up then cosine decay, "
                 f"{run['steps']:,} steps in {run['train_seconds'] / 60:.1f} min on {cfg['threads']} CPU threads "
                 f"(budget "
                 f"{cfg['max_minutes']} min). Best dev top-1 {pct(run['dev_top1'])} at epoch {run['best_epoch']}."

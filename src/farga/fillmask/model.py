@@ -1,8 +1,13 @@
-"""A small pre-norm transformer encoder with a whole-word masked-language-model head.
+"""A small pre-norm transformer that predicts a whole word from the rest of its sentence.
 
 The input is subword tokens (WordPiece), with each masked word collapsed to one ``<mask>`` token,
 because a user's ``<mask>`` stands for one word of unknown length. The head predicts that word
 from a vocabulary of whole words, so one mask is one prediction, as it is scored and served.
+
+Two architectures: ``cloze`` (the default; after Baevski et al., 2019) runs a left-to-right and a
+right-to-left tower and reads a word off the states just before and just after it, which never saw
+it, so every word of a training window can be a target with its context intact; ``mlm`` is one
+bidirectional encoder that reads the word off its ``<mask>`` token, so it learns only from what it hides.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ class ModelConfig:
     ffn: int = 1024
     dropout: float = 0.1
     tied: bool = False  # output word vectors built from the word's input subword vectors (plus a free part)
+    architecture: str = "mlm"  # mlm (one encoder reads <mask>) | cloze (two one-way towers, ``layers`` each)
 
     @classmethod
     def from_params(cls, vocab_size: int, n_words: int, max_tokens: int, cfg: dict[str, Any]) -> ModelConfig:
-        keys = ("dim", "layers", "heads", "ffn", "dropout", "tied")
-        return cls(vocab_size, n_words, max_tokens, **{k: cfg[k] for k in keys})
+        keys = ("dim", "layers", "heads", "ffn", "dropout", "tied", "architecture")
+        if cfg.get("architecture", "mlm") not in ("mlm", "cloze"):
+            raise ValueError(f"train.model.architecture must be mlm or cloze, got {cfg['architecture']!r}")
+        return cls(vocab_size, n_words, max_tokens, **{k: cfg[k] for k in keys if k in cfg})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +78,13 @@ class FillMaskModel(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.dim)
-        self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.GELU(), nn.LayerNorm(cfg.dim))
+        self.cloze = cfg.architecture == "cloze"
+        if self.cloze:  # the right-to-left tower, and the states before a sentence's start / after its end
+            self.back_blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+            self.back_ln = nn.LayerNorm(cfg.dim)
+            self.edges = nn.Parameter(torch.zeros(2, cfg.dim))
+        width = 2 * cfg.dim if self.cloze else cfg.dim
+        self.head = nn.Sequential(nn.Linear(width, cfg.dim), nn.GELU(), nn.LayerNorm(cfg.dim))
         self.words = nn.Linear(cfg.dim, cfg.n_words)
         self.apply(self._init)
         self.composed = cfg.tied
@@ -113,14 +127,46 @@ class FillMaskModel(nn.Module):
         out: torch.Tensor = self.ln(x)
         return out
 
-    def word_logits(self, states: torch.Tensor) -> torch.Tensor:
+    def towers(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) ids -> what the left-to-right tower knows *before* each token and what the
+        right-to-left tower knows *after* it, both (B, T + 1, dim): a word spanning tokens [s, e)
+        is predicted from ``before[s]`` and ``after[e]``, which never saw the word itself."""
+        b, t = ids.shape
+        keep = ids != PAD
+        index = torch.arange(t, device=ids.device)
+        x = self.drop(self.tokens(ids) + self.positions(index))
+        seen_left = (index[:, None] >= index[None, :])[None, None] & keep[:, None, None, :]
+        seen_right = ((index[:, None] <= index[None, :])[None, None] & keep[:, None, None, :]) | (
+            index[:, None] == index[None, :]
+        )[None, None]
+        forward, backward = x, x
+        for block in self.blocks:
+            forward = block(forward, seen_left)
+        for block in self.back_blocks:
+            backward = block(backward, seen_right)
+        start, end = self.edges[0].expand(b, 1, -1), self.edges[1].expand(b, 1, -1)
+        before = torch.cat([start, self.ln(forward)], dim=1)
+        after = torch.cat([self.back_ln(backward), end], dim=1)
+        real = torch.cat([keep, torch.zeros_like(keep[:, :1])], dim=1)[..., None]
+        return before, torch.where(real, after, end)
+
+    def word_logits(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Word logits (B, M, n_words) for the words spanning tokens [starts, ends) (B, M); an mlm
+        model reads its ``<mask>`` token at ``starts``."""
+
+        def pick(states: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+            return torch.gather(states, 1, at[..., None].expand(-1, -1, states.shape[-1]))
+
+        if self.cloze:
+            before, after = self.towers(ids)
+            states = torch.cat([pick(before, starts), pick(after, ends)], dim=-1)
+        else:
+            states = pick(self.encode(ids), starts)
         return F.linear(self.head(states), self.output_weight(), self.words.bias)
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Word log-probabilities at ``positions`` (B, M) of the masks: (B, M, n_words)."""
-        states = self.encode(ids)
-        picked = torch.gather(states, 1, positions[..., None].expand(-1, -1, states.shape[-1]))
-        return torch.log_softmax(self.word_logits(picked), dim=-1)
+        return torch.log_softmax(self.word_logits(ids, positions, positions + 1), dim=-1)
 
 
 def n_params(model: nn.Module) -> int:

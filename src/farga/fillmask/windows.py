@@ -1,8 +1,9 @@
-"""Sentences as training windows and batches with whole-word masking.
+"""Sentences as training windows, and batches of whole words to predict.
 
 A window is a run of whole words whose subword tokens fit ``max_tokens``. Each batch masks a share
-of the maskable words of each window; a masked word becomes one ``<mask>`` token whatever its
-length in subwords, and its target is its id in the word vocabulary.
+of the maskable words of each window (whole-word masking: a masked word becomes one ``<mask>`` token
+whatever its length in subwords) and picks the words to predict, each given as its token span and
+its id in the word vocabulary.
 """
 
 from __future__ import annotations
@@ -51,32 +52,35 @@ def windows(lines: Sequence[str], cache: SubwordCache, vocab: WordVocab, max_tok
     return out
 
 
-def encode(pieces: Sequence[list[int]], masked: Sequence[int]) -> tuple[list[int], list[int]]:
-    """(subword ids with each masked word collapsed to <mask>, the masks' token positions)."""
+def encode(pieces: Sequence[list[int]], masked: Sequence[int]) -> tuple[list[int], list[tuple[int, int]]]:
+    """(subword ids with each masked word collapsed to <mask>, each word's token span [start, end))."""
     ids: list[int] = []
-    positions: list[int] = []
+    spans: list[tuple[int, int]] = []
     chosen = set(masked)
     for i, piece in enumerate(pieces):
-        if i in chosen:
-            positions.append(len(ids))
-            ids.append(MASK)
-        else:
-            ids.extend(piece)
-    return ids, positions
+        start = len(ids)
+        ids.extend([MASK] if i in chosen else piece)
+        spans.append((start, len(ids)))
+    return ids, spans
 
 
-def collate(rows: list[tuple[list[int], list[int], list[int]]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """rows of (ids, mask positions, targets) -> padded ids (B, T), positions (B, M), targets (B, M; -100 pad)."""
+Row = tuple[list[int], list[tuple[int, int]], list[int]]  # ids, the predicted words' spans, their targets
+
+
+def collate(rows: list[Row]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """rows -> padded ids (B, T), span starts and ends (B, M), targets (B, M; -100 where padded)."""
     t = max(len(r[0]) for r in rows)
     m = max(len(r[1]) for r in rows)
     ids = torch.full((len(rows), t), PAD, dtype=torch.long)
-    positions = torch.zeros((len(rows), m), dtype=torch.long)
+    spans = torch.zeros((len(rows), m, 2), dtype=torch.long)
+    spans[..., 1] = 1
     targets = torch.full((len(rows), m), -100, dtype=torch.long)
-    for b, (row_ids, row_pos, row_tgt) in enumerate(rows):
+    for b, (row_ids, row_spans, row_tgt) in enumerate(rows):
         ids[b, : len(row_ids)] = torch.tensor(row_ids)
-        positions[b, : len(row_pos)] = torch.tensor(row_pos)
+        if row_spans:
+            spans[b, : len(row_spans)] = torch.tensor(row_spans)
         targets[b, : len(row_tgt)] = torch.tensor(row_tgt)
-    return ids, positions, targets
+    return ids, spans[..., 0], spans[..., 1], targets
 
 
 def length_groups(data: list[Window], batch_tokens: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -97,17 +101,30 @@ def length_groups(data: list[Window], batch_tokens: int, rng: np.random.Generato
     return groups
 
 
+def pick(window: Window, fraction: float, rng: np.random.Generator) -> list[int]:
+    k = max(1, round(fraction * len(window.pieces)))
+    return sorted(rng.choice(window.maskable, size=min(k, len(window.maskable)), replace=False).tolist())
+
+
 def batches(
-    data: list[Window], batch_tokens: int, mask_fraction: float, rng: np.random.Generator
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """One epoch: windows of similar length batched together (little padding), batches in random order."""
+    data: list[Window],
+    batch_tokens: int,
+    mask_fraction: float,
+    rng: np.random.Generator,
+    predict_fraction: float | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch: windows of similar length batched together (little padding), batches in random order.
+
+    Without ``predict_fraction`` (mlm) the masked words are the ones predicted. With it (cloze) that
+    share of the words is predicted from their clean neighbours, and ``mask_fraction`` of the words
+    read as ``<mask>`` only so that a sentence with several masks is nothing new."""
     groups = length_groups(data, batch_tokens, rng)
     for g in rng.permutation(len(groups)):
-        rows = []
+        rows: list[Row] = []
         for index in groups[g]:
             window = data[index]
-            k = max(1, round(mask_fraction * len(window.pieces)))
-            masked = sorted(rng.choice(window.maskable, size=min(k, len(window.maskable)), replace=False).tolist())
-            ids, positions = encode(window.pieces, masked)
-            rows.append((ids, positions, window.targets[masked].tolist()))
+            masked = pick(window, mask_fraction, rng) if mask_fraction > 0 else []
+            predicted = masked if predict_fraction is None else pick(window, predict_fraction, rng)
+            ids, spans = encode(window.pieces, masked)
+            rows.append((ids, [spans[i] for i in predicted], window.targets[predicted].tolist()))
         yield collate(rows)
