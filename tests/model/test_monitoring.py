@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from scipy import ndimage
 from typer.testing import CliRunner
@@ -110,7 +111,16 @@ def test_farga_monitor_reports_drift_as_html_and_to_mlflow(served: Path, monkeyp
     assert calm.exit_code == (3 if report["drifted"] else 0)
     thick = np.stack([ndimage.grey_dilation(i, size=(3, 3)) for i in images[:120]])  # white ink: dilation thickens
     log_inputs(served, thick)
-    shifted = runner.invoke(app, ["monitor", "symbols", "--fail-on-drift"])
+    # judge the thick drawings alone: half calm, half thick sat at the edge of the embedding screen's
+    # threshold (AUC 0.60 against 0.65 in one CI run; 0.90 on this machine)
+    original = (served / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["symbols"]["monitor"]["window"] = len(thick)
+    (served / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        shifted = runner.invoke(app, ["monitor", "symbols", "--fail-on-drift"])
+    finally:
+        (served / "params.yaml").write_text(original)
     assert shifted.exit_code == 3, shifted.output
     report = json.loads((out / "drift.json").read_text())
     assert report["kinds"]["input"]["features"]["ink_fraction"]["drifted"]

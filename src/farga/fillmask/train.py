@@ -97,13 +97,13 @@ def fit(
     if precision not in ("bf16", "fp32"):
         raise ValueError(f"train.precision must be bf16 or fp32, got {precision!r}")
     bf16 = precision == "bf16"  # autocast: matrix products in bfloat16 (fast where the CPU has AVX-512 BF16)
+    predict = float(cfg["predict_fraction"]) if model.cloze else None  # cloze: the share of words predicted
     started, step = time.perf_counter(), 0
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
     model.train()
     for epoch in range(1, epochs + 1):
         epoch_started, total, seen = time.perf_counter(), 0.0, 0
-        predict = float(cfg["predict_fraction"]) if model.cloze else None
         bar = tqdm(
             batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict),
             total=per_epoch,
