@@ -116,18 +116,10 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
             row = store.add_feedback(NAME, body.prediction_id, label, check=one_word_per_mask)
         except NotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
-        agreement = []
-        for word, mask in zip(body.words, row.candidates, strict=True):
-            shown = [c["token"].lower() for c in mask["candidates"]]
-            verdict = (
-                "agree"
-                if word.lower() == shown[0]
-                else "disagree"
-                if word.lower() in shown
-                else "disagree_outside_topk"
-            )
-            metrics.FEEDBACK.labels(NAME, verdict).inc()
-            agreement.append(verdict)
+        agreement = [
+            metrics.count_feedback(NAME, word.lower(), [c["token"].lower() for c in mask["candidates"]])
+            for word, mask in zip(body.words, row.candidates, strict=True)
+        ]
         return FeedbackResponse(prediction_id=row.id, words=body.words, agreement=agreement, stored=True)  # type: ignore[arg-type]
 
     return router

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -55,6 +55,13 @@ MODEL_INFO = Gauge(
 )
 MODEL_LOADED = Gauge("farga_model_loaded", "1 when a model is loaded", ["component"], multiprocess_mode="livemin")
 RELOADS = Counter("farga_model_reloads_total", "Model reload attempts", ["component", "outcome"])
+
+
+def count_feedback(component: str, label: str, shown: Sequence[str]) -> str:
+    """How a user's label relates to the candidates shown (best first), counted in ``FEEDBACK``."""
+    agreement = "agree" if shown and label == shown[0] else "disagree" if label in shown else "disagree_outside_topk"
+    FEEDBACK.labels(component, agreement).inc()
+    return agreement
 
 
 def render() -> tuple[bytes, str]:

@@ -258,11 +258,7 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
             row = store.add_feedback(NAME, body.prediction_id, body.latex)
         except NotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
-        shown = [c["latex"] for c in row.candidates]
-        agreement = (
-            "agree" if body.latex == row.top1 else "disagree" if body.latex in shown else "disagree_outside_topk"
-        )
-        metrics.FEEDBACK.labels(NAME, agreement).inc()
+        agreement = metrics.count_feedback(NAME, body.latex, [c["latex"] for c in row.candidates])
         return FeedbackResponse(prediction_id=row.id, latex=body.latex, agreement=agreement, stored=True)  # type: ignore[arg-type]
 
     @router.get("/classes", response_model=list[SymbolInfo], summary="The catalogue of recognisable symbols")
