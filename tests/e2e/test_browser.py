@@ -59,6 +59,19 @@ def wait_for(predicate, timeout: float = 15.0):
     raise TimeoutError("the page did not get there in time")
 
 
+def pick_the_second(browser, items: list, attribute: str, status: str, screenshot: Path) -> str:
+    """Click the second of five candidates, as a user correcting the top answer, and wait until the
+    page says the feedback was saved; the candidate's label (its ``attribute``)."""
+    from selenium.webdriver.common.by import By
+
+    assert len(items) == 5
+    chosen: str = items[1].get_attribute(attribute)
+    browser.save_screenshot(str(screenshot))
+    items[1].click()
+    wait_for(lambda: "saved" in browser.find_element(By.ID, status).text)
+    return chosen
+
+
 def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, browser, tmp_path: Path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -79,11 +92,7 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(served: Path, b
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.candidate"))
         time.sleep(1.0)  # classification runs while drawing: let the last answer replace the list
         items = browser.find_elements(By.CSS_SELECTOR, "li.candidate")
-        assert len(items) == 5
-        chosen = items[1].get_attribute("data-latex")
-        browser.save_screenshot(str(tmp_path / "page.png"))
-        items[1].click()
-        wait_for(lambda: "saved" in browser.find_element(By.ID, "status").text)
+        chosen = pick_the_second(browser, items, "data-latex", "status", tmp_path / "page.png")
         store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
         labelled = list(store.labelled("symbols"))
         assert [p.feedback_label for p in labelled] == [chosen]
@@ -121,11 +130,7 @@ def test_type_a_sentence_see_words_for_each_mask_and_pick_one(served: Path, brow
         text.send_keys(" són molt grans.")
         browser.find_element(By.ID, "fm-predict").click()
         items = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".fillmask li.candidate"))
-        assert len(items) == 5
-        chosen = items[1].get_attribute("data-token")
-        browser.save_screenshot(str(tmp_path / "fillmask.png"))
-        items[1].click()
-        wait_for(lambda: "saved" in browser.find_element(By.ID, "fm-status").text)
+        chosen = pick_the_second(browser, items, "data-token", "fm-status", tmp_path / "fillmask.png")
         store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
         labelled = list(store.labelled("fillmask"))
         assert [p.feedback_label for p in labelled] == [f'["{chosen}"]']
