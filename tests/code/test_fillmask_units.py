@@ -13,7 +13,7 @@ from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, slices
 from farga.fillmask.text import MASK, is_word, split
-from farga.fillmask.train import learning_rate
+from farga.fillmask.train import learning_rate, sampled_softmax_loss
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
 from farga.fillmask.windows import Window, batches, encode
 
@@ -196,6 +196,26 @@ def test_a_cloze_mask_is_scored_the_same_with_or_without_padding():
     assert torch.allclose(out, model(ids[:, :3], torch.tensor([[1]])), atol=1e-5)
     last = model(ids[:, :3], torch.tensor([[2]]))  # the last word: the right tower's end state
     assert torch.allclose(last, model(ids, torch.tensor([[2]])), atol=1e-5)
+
+
+def test_the_sampled_softmax_is_the_full_softmax_when_every_word_is_drawn():
+    model = cloze_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9], [9, 8, 7, PAD, PAD]])
+    starts, ends = torch.tensor([[1, 2], [1, 0]]), torch.tensor([[2, 3], [2, 1]])
+    targets = torch.tensor([[3, 7], [11, -100]])  # -100: padding, not a word
+    states = model.word_states(ids, starts, ends)
+    full = torch.nn.functional.cross_entropy(
+        torch.nn.functional.linear(states, model.output_weight(), model.words.bias).flatten(0, 1),
+        targets.flatten(),
+        ignore_index=-100,
+    )
+    uniform = torch.full((20,), 1 / 20)
+    torch.manual_seed(0)
+    assert torch.allclose(sampled_softmax_loss(model, states, targets, uniform, 2000), full, atol=1e-4)
+    torch.manual_seed(0)
+    few = sampled_softmax_loss(model, states, targets, uniform, 3)  # a handful of rivals: an estimate
+    assert torch.isfinite(few)
+    assert not torch.allclose(few, full, atol=1e-4)
 
 
 def test_an_unknown_architecture_is_refused():

@@ -150,9 +150,9 @@ class FillMaskModel(nn.Module):
         real = torch.cat([keep, torch.zeros_like(keep[:, :1])], dim=1)[..., None]
         return before, torch.where(real, after, end)
 
-    def word_logits(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """Word logits (B, M, n_words) for the words spanning tokens [starts, ends) (B, M); an mlm
-        model reads its ``<mask>`` token at ``starts``."""
+    def word_states(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """What the head makes of the words spanning tokens [starts, ends) (B, M): (B, M, dim), to be
+        scored against the output word vectors; an mlm model reads its ``<mask>`` token at ``starts``."""
 
         def pick(states: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
             return torch.gather(states, 1, at[..., None].expand(-1, -1, states.shape[-1]))
@@ -162,7 +162,12 @@ class FillMaskModel(nn.Module):
             states = torch.cat([pick(before, starts), pick(after, ends)], dim=-1)
         else:
             states = pick(self.encode(ids), starts)
-        return F.linear(self.head(states), self.output_weight(), self.words.bias)
+        out: torch.Tensor = self.head(states)
+        return out
+
+    def word_logits(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Word logits (B, M, n_words) for the words spanning tokens [starts, ends) (B, M)."""
+        return F.linear(self.word_states(ids, starts, ends), self.output_weight(), self.words.bias)
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Word log-probabilities at ``positions`` (B, M) of the masks: (B, M, n_words)."""
