@@ -89,6 +89,11 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             f"towers never see the word itself); {cfg['mask_fraction']:.0%} of the words read as one `<mask>` "
             f"each (whole words), as other masks of a sentence do"
         )
+        if int(cfg.get("sampled_softmax", 0)):
+            masking += (
+                f"; the training loss is a sampled softmax ({int(cfg['sampled_softmax']):,} words drawn per step, "
+                f"log-chance corrected), the served model scores every word"
+            )
     else:
         network = f"a transformer encoder ({m['layers']} layers, width {m['dim']}, {m['heads']} heads)"
         masking = f"Whole-word masking of {cfg['mask_fraction']:.0%} of the words"
