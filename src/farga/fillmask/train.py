@@ -69,9 +69,10 @@ def sampled_softmax_loss(
     model: FillMaskModel, states: torch.Tensor, targets: torch.Tensor, proposal: torch.Tensor, draws: int
 ) -> torch.Tensor:
     """Cross-entropy over the true word and the distinct words of ``draws`` samples from ``proposal``,
-    each logit less the log of the chance that its word is among them (Jean et al., 2015): an unbiased
-    guide to the full softmax at a fraction of its cost, which lets training predict every word of a
-    window. Frequent words are drawn almost surely, so for them it is the full softmax."""
+    each logit less the log of the chance that its word is among them (Jean et al., 2015): close to the
+    full softmax's loss (an estimate from a sample, not exact) at a fraction of its cost, which lets
+    training predict every word of a window. Frequent words are drawn almost surely, so for them it is
+    the full softmax."""
     keep = targets.flatten() != -100
     hidden, true = states.flatten(0, 1)[keep], targets.flatten()[keep]
     weight, bias = model.output_weight(), model.words.bias
