@@ -165,9 +165,13 @@ class FillMaskModel(nn.Module):
         out: torch.Tensor = self.head(states)
         return out
 
+    def score(self, states: torch.Tensor) -> torch.Tensor:
+        """Head states (..., dim) -> logits over every word (..., n_words)."""
+        return F.linear(states, self.output_weight(), self.words.bias)
+
     def word_logits(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Word logits (B, M, n_words) for the words spanning tokens [starts, ends) (B, M)."""
-        return F.linear(self.word_states(ids, starts, ends), self.output_weight(), self.words.bias)
+        return self.score(self.word_states(ids, starts, ends))
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Word log-probabilities at ``positions`` (B, M) of the masks: (B, M, n_words)."""

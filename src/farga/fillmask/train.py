@@ -148,8 +148,8 @@ def fit(
                 if draws:
                     loss = sampled_softmax_loss(model, states, targets, proposal, draws)
                 else:
-                    logits = F.linear(states, model.output_weight(), model.words.bias)
-                    loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
+                    logits = model.score(states).float()
+                    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
