@@ -204,11 +204,7 @@ def test_the_sampled_softmax_is_the_full_softmax_when_every_word_is_drawn():
     starts, ends = torch.tensor([[1, 2], [1, 0]]), torch.tensor([[2, 3], [2, 1]])
     targets = torch.tensor([[3, 7], [11, -100]])  # -100: padding, not a word
     states = model.word_states(ids, starts, ends)
-    full = torch.nn.functional.cross_entropy(
-        torch.nn.functional.linear(states, model.output_weight(), model.words.bias).flatten(0, 1),
-        targets.flatten(),
-        ignore_index=-100,
-    )
+    full = torch.nn.functional.cross_entropy(model.score(states).flatten(0, 1), targets.flatten(), ignore_index=-100)
     uniform = torch.full((20,), 1 / 20)
     torch.manual_seed(0)
     assert torch.allclose(sampled_softmax_loss(model, states, targets, uniform, 2000), full, atol=1e-4)
