@@ -25,17 +25,15 @@ from farga.config import Settings, StageContext
 from farga.fillmask.evaluate import val_examples
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
-from farga.fillmask.scoring import Example, top_k
-from farga.fillmask.text import is_word, split
+from farga.fillmask.scoring import Example, examples, hits, top_k
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
 K = 30  # candidates per model for the maximum-likelihood fit
 
 
-def hits(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    top = top_k(np.nan_to_num(scores, nan=-np.inf), 5)
-    known = targets > 0
-    return np.stack([(top[:, 0] == targets) & known, (top == targets[:, None]).any(axis=1) & known], axis=1)
+def finite(scores: np.ndarray) -> np.ndarray:
+    """A weight of 0 times a word neither model allows (-inf) is NaN: such words rank last."""
+    return np.nan_to_num(scores, nan=-np.inf)
 
 
 def score(predictor: Predictor, items: list[Example], label: str) -> dict[str, np.ndarray]:
@@ -47,8 +45,10 @@ def score(predictor: Predictor, items: list[Example], label: str) -> dict[str, n
         nn = np.concatenate(predictor.transformer([ex.masked for ex in chunk]))
         tg = np.concatenate([predictor.trigram(ex.masked) for ex in chunk])
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["loglin"].append(np.stack([hits((1 - w) * nn + w * tg, t) for w in WEIGHTS], axis=1))
-            out["lin"].append(np.stack([hits(np.logaddexp(np.log1p(-w) + nn, np.log(w) + tg), t) for w in WEIGHTS], 1))
+            out["loglin"].append(np.stack([hits(finite((1 - w) * nn + w * tg), t) for w in WEIGHTS], axis=1))
+            out["lin"].append(
+                np.stack([hits(finite(np.logaddexp(np.log1p(-w) + nn, np.log(w) + tg)), t) for w in WEIGHTS], 1)
+            )
             out["nent"].append(-np.where(np.isfinite(nn), np.exp(nn) * nn, 0).sum(axis=1))
         nmax, tmax = nn.max(axis=1), tg.max(axis=1)
         out["nmax"].append(nmax)
@@ -105,27 +105,16 @@ def by_bins(
     return out
 
 
-def several_per_line(lines: list[str], n: int, seed: int = 1) -> list[Example]:
-    """``n`` words of every dev line (the evaluation masks one per line; a fit wants more)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for line in lines:
-        words = split(line)
-        candidates = [j for j, w in enumerate(words) if is_word(w)]
-        for j in sorted(rng.permutation(candidates)[:n].tolist()):
-            out.append(Example(words, int(j)))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dev-words", type=int, default=4, help="masked words per dev sentence")
     args = parser.parse_args()
     ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
     predictor = Predictor.load(ctx.paths.models, threads=int(ctx.params["train"]["threads"]))
+    lines = load_split(ctx.paths.prepared, "dev")
     dev_items = [
         ex.clipped(predictor.n_tokens_of, predictor.max_tokens)
-        for ex in several_per_line(load_split(ctx.paths.prepared, "dev"), args.dev_words)
+        for ex in examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=args.dev_words)
     ]
     val = score(predictor, val_examples(ctx, predictor), "validation")
     dev = score(predictor, dev_items, "dev")

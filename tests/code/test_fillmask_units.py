@@ -11,7 +11,7 @@ from farga.fillmask.model import MASK as MASK_ID
 from farga.fillmask.model import PAD, FillMaskModel, ModelConfig
 from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
-from farga.fillmask.scoring import Example, accuracy, examples, slices
+from farga.fillmask.scoring import Example, accuracy, examples, hits, slices
 from farga.fillmask.text import MASK, is_word, split
 from farga.fillmask.train import learning_rate, sampled_softmax_loss
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
@@ -131,6 +131,22 @@ def test_examples_are_seeded_and_never_mask_punctuation():
     a, b = examples(CORPUS, 10, seed=3), examples(CORPUS, 10, seed=3)
     assert [(x.words, x.position) for x in a] == [(x.words, x.position) for x in b]
     assert all(is_word(x.target) for x in a)
+
+
+def test_several_words_per_line_are_distinct_seeded_words_of_the_same_lines():
+    lines = CORPUS[:5]  # five different lines
+    a = examples(lines, 5, seed=4, per_line=3)
+    assert [(x.words, x.position) for x in a] == [(x.words, x.position) for x in examples(lines, 5, 4, per_line=3)]
+    assert len(a) == 15
+    assert len({(" ".join(x.words), x.position) for x in a}) == 15
+    assert all(is_word(x.target) for x in a)
+    assert {" ".join(x.words) for x in examples(lines, 5, seed=4)} == {" ".join(x.words) for x in a}
+
+
+def test_hits_say_which_examples_are_right_first_or_in_the_top_k():
+    lp = np.log(np.array([[0.1, 0.0, 0.0, 0.6, 0.3], [0.1, 0.0, 0.0, 0.3, 0.6], [0.5, 0.0, 0.0, 0.2, 0.3]]) + 1e-12)
+    right = hits(lp, np.array([3, 3, 0]), k=2)
+    assert right.tolist() == [[True, True], [False, True], [False, False]]  # id 0: unknown, never right
 
 
 def test_accuracy_counts_unknown_words_as_misses():

@@ -1,9 +1,10 @@
 """How masked-word prediction is scored: which words are masked, and what counts as right.
 
-One word per sentence, drawn with a seed among its words (never punctuation), so every model is
-scored on the same positions. A prediction is right when it equals the hidden word lower-cased; a
-hidden word outside the word vocabulary is a miss for every model. Perplexity is over the words
-inside the vocabulary, each model's distribution normalised over the same predictable words.
+One word per sentence (more where a study asks), drawn with a seed among its words (never
+punctuation), so every model is scored on the same positions. A prediction is right when it equals
+the hidden word lower-cased; a hidden word outside the word vocabulary is a miss for every model.
+Perplexity is over the words inside the vocabulary, each model's distribution normalised over the
+same predictable words.
 """
 
 from __future__ import annotations
@@ -46,15 +47,21 @@ class Example:
         return Example(self.words[left:right], self.position - left)
 
 
-def examples(lines: Sequence[str], n: int, seed: int) -> list[Example]:
+def examples(lines: Sequence[str], n: int, seed: int, per_line: int = 1) -> list[Example]:
+    """``per_line`` words of each of ``n`` lines, drawn with a seed (a line with fewer gives them all)."""
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(lines), size=min(n, len(lines)), replace=False)
     out = []
     for i in sorted(picked.tolist()):
         words = split(lines[i])
         candidates = [j for j, w in enumerate(words) if is_word(w)]
-        if candidates:
+        if not candidates:
+            continue
+        if per_line == 1:  # the evaluation's draw, kept as it was so its words stay the same
             out.append(Example(words, int(rng.choice(candidates))))
+        else:
+            chosen = rng.choice(candidates, size=min(per_line, len(candidates)), replace=False)
+            out.extend(Example(words, int(j)) for j in sorted(chosen.tolist()))
     return out
 
 
@@ -66,13 +73,21 @@ def top_k(log_probs: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def hits(log_probs: np.ndarray, targets: np.ndarray, k: int = 5) -> np.ndarray:
+    """(N, 2) per example: is the hidden word the first guess, is it among the first ``k``
+    (a word outside the vocabulary, id 0, never is)."""
+    top = top_k(log_probs, k)
+    known = targets > 0
+    return np.stack([(top[:, 0] == targets) & known, (top == targets[:, None]).any(axis=1) & known], axis=1)
+
+
 def accuracy(log_probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    top = top_k(log_probs, 5)
+    right = hits(log_probs, targets)
     known = targets > 0
     picked = log_probs[np.arange(len(targets)), targets]
     return {
-        "top1": float(((top[:, 0] == targets) & known).mean()),
-        "top5": float(((top == targets[:, None]).any(axis=1) & known).mean()),
+        "top1": float(right[:, 0].mean()),
+        "top5": float(right[:, 1].mean()),
         "perplexity": float(np.exp(-picked[known].mean())) if known.any() else float("nan"),
         "n": len(targets),
     }
