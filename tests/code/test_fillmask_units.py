@@ -13,7 +13,7 @@ from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, hits, slices
 from farga.fillmask.text import MASK, is_word, split
-from farga.fillmask.train import learning_rate, sampled_softmax_loss
+from farga.fillmask.train import learning_rate, resolve_precision, sampled_softmax_loss
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
 from farga.fillmask.windows import Window, batches, encode
 
@@ -256,3 +256,11 @@ def test_feedback_needs_one_word_per_entry():
     with pytest.raises(ValidationError, match="one word"):
         FeedbackRequest(prediction_id="0" * 32, words=["dues paraules"])
     assert FeedbackRequest(prediction_id="0" * 32, words=[" Barcelona "]).words == ["Barcelona"]
+
+
+def test_training_precision_is_bf16_fp32_or_measured():
+    assert resolve_precision("fp32", 64) == "fp32"
+    assert resolve_precision("bf16", 64) == "bf16"
+    assert resolve_precision("auto", 64) in ("bf16", "fp32")
+    with pytest.raises(ValueError, match="auto, bf16 or fp32"):
+        resolve_precision("fp16", 64)

@@ -131,7 +131,8 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             "Training",
             (
                 f"{masking}; windows of at most {cfg['max_tokens']} tokens, "
-                f"{cfg.get('precision', 'fp32')} matrix products, AdamW (lr {cfg['lr']}, weight decay "
+                f"{run.get('precision', cfg.get('precision', 'fp32'))} matrix products "
+                f"(`precision: {cfg.get('precision', 'fp32')}`), AdamW (lr {cfg['lr']}, weight decay "
                 f"{cfg['weight_decay']}), warm-up then cosine decay, "
                 f"{run['steps']:,} steps in {run['train_seconds'] / 60:.1f} min on {cfg['threads']} CPU threads "
                 f"(budget "

@@ -72,17 +72,38 @@ def sampled_softmax_loss(
     each logit less the log of the chance that its word is among them (Jean et al., 2015): close to the
     full softmax's loss (an estimate from a sample, not exact) at a fraction of its cost, which lets
     training predict every word of a window. Frequent words are drawn almost surely, so for them it is
-    the full softmax."""
+    the full softmax. Written to touch the (words x rivals) logits as few times as possible: they are
+    most of a step's memory traffic."""
     keep = targets.flatten() != -100
     hidden, true = states.flatten(0, 1)[keep], targets.flatten()[keep]
-    weight, bias = model.output_weight(), model.words.bias
-    drawn = torch.unique(torch.multinomial(proposal, draws, replacement=True))
-    log_chance = torch.log(-torch.expm1(draws * torch.log1p(-proposal)))  # P(word among the draws)
-    true_logit = (hidden * weight[true].to(hidden.dtype)).sum(-1).float() + bias[true] - log_chance[true]
-    other = (hidden @ weight[drawn].to(hidden.dtype).T).float() + bias[drawn] - log_chance[drawn]
-    other = other.masked_fill(drawn[None, :] == true[:, None], -math.inf)  # the true word is not its own rival
-    logits = torch.cat([true_logit[:, None], other], dim=1)
-    return F.cross_entropy(logits, torch.zeros_like(true))
+    weight = model.output_weight()
+    shift = model.words.bias - torch.log(-torch.expm1(draws * torch.log1p(-proposal)))  # less log P(drawn)
+    drawn = torch.unique(torch.multinomial(proposal, draws, replacement=True))  # sorted
+    true_logit = (hidden * weight[true].to(hidden.dtype)).sum(-1).float() + shift[true]
+    other = torch.addmm(shift[drawn].to(hidden.dtype), hidden, weight[drawn].to(hidden.dtype).T).float()
+    at = torch.searchsorted(drawn, true).clamp(max=len(drawn) - 1)
+    hit = drawn[at] == true  # the true word is not its own rival
+    other = other.index_put((hit.nonzero()[:, 0], at[hit]), torch.tensor(-math.inf))
+    return (torch.logaddexp(true_logit, torch.logsumexp(other, dim=1)) - true_logit).mean()
+
+
+def resolve_precision(precision: str, dim: int) -> str:
+    """``auto`` -> bf16 where this CPU multiplies bfloat16 matrices clearly faster than float32 (with AMX:
+    several times), else fp32: AVX-512 BF16 alone can be slower than float32, as on some cloud VMs."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"train.precision must be auto, bf16 or fp32, got {precision!r}")
+    if precision != "auto":
+        return precision
+
+    def seconds(dtype: torch.dtype) -> float:
+        a, b = torch.randn(2048, dim, dtype=dtype), torch.randn(dim, 4 * dim, dtype=dtype)
+        a @ b  # warm-up
+        started = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        return time.perf_counter() - started
+
+    return "bf16" if seconds(torch.bfloat16) * 1.2 < seconds(torch.float32) else "fp32"
 
 
 def learning_rate(progress: float, cfg: dict[str, Any]) -> float:
@@ -114,10 +135,7 @@ def fit(
         lr=float(cfg["lr"]),
         betas=(0.9, 0.98),
     )
-    precision = cfg.get("precision", "fp32")
-    if precision not in ("bf16", "fp32"):
-        raise ValueError(f"train.precision must be bf16 or fp32, got {precision!r}")
-    bf16 = precision == "bf16"  # autocast: matrix products in bfloat16 (fast where the CPU has AVX-512 BF16)
+    bf16 = resolve_precision(cfg.get("precision", "fp32"), model.cfg.dim) == "bf16"  # autocast
     predict = float(cfg["predict_fraction"]) if model.cloze else None  # cloze: the share of words predicted
     draws = int(cfg.get("sampled_softmax", 0))  # 0: the full softmax over every word
     # word2vec's smoothed frequencies: rare words are drawn as rivals more often than their share
@@ -284,10 +302,18 @@ def train(ctx: StageContext) -> dict[str, Any]:
                 "data.subword_vocabulary": model_cfg.vocab_size,
             }
         )
+        precision = resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim)
+        mlflow.log_param("train.precision_used", precision)
         started = time.perf_counter()
         with energy.track("train") as used:
             state, history = fit(
-                model, data, dev, cache, vocab, cfg, on_step=lambda row, step: mlflow.log_metrics(row, step=step)
+                model,
+                data,
+                dev,
+                cache,
+                vocab,
+                {**cfg, "precision": precision},
+                on_step=lambda row, step: mlflow.log_metrics(row, step=step),
             )
         train_seconds = time.perf_counter() - started
         mlflow.log_metrics(energy.as_metrics(used))
@@ -326,6 +352,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             "model_uri": model_uri,
             "model_sha256": sha256_file(files["model"]),
             "quantization": cfg.get("export", {}).get("quantize", "none"),
+            "precision": precision,
             "parameters": n_params(model),
             "train_seconds": round(train_seconds, 1),
             "steps": history[-1]["step"],
