@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from farga import energy, tracking
@@ -113,6 +114,49 @@ def learning_rate(progress: float, cfg: dict[str, Any]) -> float:
     return float(cfg["lr"]) * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
 
 
+def make_optimizer(model: FillMaskModel, cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """AdamW, no weight decay on biases, norms and positions."""
+    decay: list[torch.nn.Parameter] = []
+    plain: list[torch.nn.Parameter] = []
+    for name, p in model.named_parameters():
+        (plain if p.ndim < 2 or "positions" in name else decay).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": float(cfg["weight_decay"])}, {"params": plain, "weight_decay": 0.0}],
+        lr=float(cfg["lr"]),
+        betas=(0.9, 0.98),
+    )
+
+
+def rival_proposal(vocab: WordVocab) -> torch.Tensor:
+    """word2vec's smoothed frequencies: rare words are drawn as rivals more often than their share."""
+    proposal = torch.as_tensor(vocab.counts, dtype=torch.float).add(1).pow(0.75)
+    return proposal / proposal.sum()
+
+
+def train_step(
+    model: FillMaskModel,
+    opt: torch.optim.Optimizer,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    proposal: torch.Tensor,
+    draws: int,
+    bf16: bool,
+) -> float:
+    """One optimisation step on a batch from ``windows.batches``; the loss before the step."""
+    ids, starts, ends, targets = batch
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        states = model.word_states(ids, starts, ends)
+        if draws:
+            loss = sampled_softmax_loss(model, states, targets, proposal, draws)
+        else:
+            logits = model.score(states).float()
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss.item())
+
+
 def fit(
     model: FillMaskModel,
     data: list[Window],
@@ -126,21 +170,11 @@ def fit(
     epochs, budget = int(cfg["epochs"]), float(cfg["max_minutes"]) * 60
     per_epoch = len(length_groups(data, int(cfg["batch_tokens"]), np.random.default_rng(0)))
     total_steps = epochs * per_epoch
-    decay: list[torch.nn.Parameter] = []
-    plain: list[torch.nn.Parameter] = []
-    for name, p in model.named_parameters():
-        (plain if p.ndim < 2 or "positions" in name else decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(cfg["weight_decay"])}, {"params": plain, "weight_decay": 0.0}],
-        lr=float(cfg["lr"]),
-        betas=(0.9, 0.98),
-    )
+    opt = make_optimizer(model, cfg)
     bf16 = resolve_precision(cfg.get("precision", "fp32"), model.cfg.dim) == "bf16"  # autocast
     predict = float(cfg["predict_fraction"]) if model.cloze else None  # cloze: the share of words predicted
     draws = int(cfg.get("sampled_softmax", 0))  # 0: the full softmax over every word
-    # word2vec's smoothed frequencies: rare words are drawn as rivals more often than their share
-    proposal = torch.as_tensor(vocab.counts, dtype=torch.float).add(1).pow(0.75)
-    proposal /= proposal.sum()
+    proposal = rival_proposal(vocab)
     started, step = time.perf_counter(), 0
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
@@ -161,19 +195,9 @@ def fit(
                 break
             for group in opt.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                states = model.word_states(ids, starts, ends)
-                if draws:
-                    loss = sampled_softmax_loss(model, states, targets, proposal, draws)
-                else:
-                    logits = model.score(states).float()
-                    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            loss = train_step(model, opt, (ids, starts, ends, targets), proposal, draws, bf16)
             n = int((targets != -100).sum())
-            total, seen, step = total + loss.item() * n, seen + n, step + 1
+            total, seen, step = total + loss * n, seen + n, step + 1
             bar.set_postfix(loss=f"{total / max(seen, 1):.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}")
             if on_step is not None and step % 100 == 0:
                 on_step({"train_loss_running": total / max(seen, 1), "lr": opt.param_groups[0]["lr"]}, step)
@@ -253,6 +277,35 @@ def choose_ngram_weight(model_dir: Path, dev: list[Example]) -> dict[str, Any]:
     return {"ngram_weight": best, "dev_top1_by_weight": {str(k): v for k, v in scores.items()}}
 
 
+class Built(NamedTuple):
+    cased: list[list[str]]  # the training lines as words, in their own case
+    tokenizer: Tokenizer
+    vocab: WordVocab
+    cache: SubwordCache
+    data: list[Window]
+    model: FillMaskModel
+
+
+def build(train_lines: list[str], cfg: dict[str, Any]) -> Built:
+    """Tokenizer, word vocabulary and windows from the training lines, and a fresh network for them."""
+    cased = [split(line, lower=False) for line in train_lines]
+    tokenizer = train_tokenizer(
+        ([w.lower() for w in ws] for ws in cased), cfg["tokenizer"]["kind"], int(cfg["tokenizer"]["vocab_size"])
+    )
+    vocab = WordVocab.build(cased, int(cfg["words"]["max_size"]), int(cfg["words"]["min_count"]))
+    cache = SubwordCache(tokenizer)
+    data = windows(train_lines, cache, vocab, int(cfg["max_tokens"]))
+    model_cfg = ModelConfig.from_params(
+        tokenizer.get_vocab_size(), len(vocab.words), int(cfg["max_tokens"]), cfg["model"]
+    )
+    model = FillMaskModel(model_cfg, [cache(w)[:8] if i > 2 else [UNK] for i, w in enumerate(vocab.words)])
+    with torch.no_grad():  # start from word frequencies: the first steps need not learn them
+        model.words.bias.copy_(
+            torch.log((torch.as_tensor(vocab.counts, dtype=torch.float) + 1) / (vocab.counts.sum() + 1))
+        )
+    return Built(cased, tokenizer, vocab, cache, data, model)
+
+
 def train(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
@@ -262,24 +315,11 @@ def train(ctx: StageContext) -> dict[str, Any]:
     train_lines, dev_lines = load_split(prepared, "train"), load_split(prepared, "dev")
     facts = prepared_facts(prepared)
     source = ctx.params["data"]["source"]
-    cased = [split(line, lower=False) for line in train_lines]
-    tokenizer = train_tokenizer(
-        ([w.lower() for w in ws] for ws in cased), cfg["tokenizer"]["kind"], int(cfg["tokenizer"]["vocab_size"])
-    )
+    cased, tokenizer, vocab, cache, data, model = build(train_lines, cfg)
+    model_cfg = model.cfg
     tokenizer.save(str(out / TOKENIZER_FILE))
-    vocab = WordVocab.build(cased, int(cfg["words"]["max_size"]), int(cfg["words"]["min_count"]))
     vocab.save(out)
-    cache = SubwordCache(tokenizer)
-    data = windows(train_lines, cache, vocab, int(cfg["max_tokens"]))
     dev = examples(dev_lines, int(ctx.params["evaluate"]["dev_positions"]), int(ctx.params["evaluate"]["seed"]) + 1)
-    model_cfg = ModelConfig.from_params(
-        tokenizer.get_vocab_size(), len(vocab.words), int(cfg["max_tokens"]), cfg["model"]
-    )
-    model = FillMaskModel(model_cfg, [cache(w)[:8] if i > 2 else [UNK] for i, w in enumerate(vocab.words)])
-    with torch.no_grad():  # start from word frequencies: the first steps need not learn them
-        model.words.bias.copy_(
-            torch.log((torch.as_tensor(vocab.counts, dtype=torch.float) + 1) / (vocab.counts.sum() + 1))
-        )
 
     with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
         import mlflow

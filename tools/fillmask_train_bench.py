@@ -1,0 +1,85 @@
+"""How fast does this CPU train the fillmask network, in float32 and in bfloat16? A benchmark, not a
+pipeline step: ``train.precision: auto`` makes the same choice from one matrix product at the start
+of training; this times whole training steps of the params.yaml network on the prepared corpus.
+
+Run from a checkout whose fillmask data is prepared (data/prepared/fillmask):
+
+    .venv/bin/python tools/fillmask_train_bench.py [--steps 30] [--warmup 5]
+
+Each precision trains a fresh network on the same batches (seeded); the figures are seconds per step
+(median and mean after the warm-up), tokens per second, and the product ``auto`` times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from farga.config import Settings, StageContext
+from farga.fillmask.prepare import load_split
+from farga.fillmask.train import build, make_optimizer, resolve_precision, rival_proposal, train_step
+from farga.fillmask.windows import batches
+from farga.reproducibility import seed_everything
+
+
+def product_ms(dtype: torch.dtype, dim: int, reps: int = 20) -> float:
+    a, b = torch.randn(2048, dim, dtype=dtype), torch.randn(dim, 4 * dim, dtype=dtype)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return (time.perf_counter() - started) / reps * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per precision")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    args = parser.parse_args()
+    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
+    cfg = ctx.params["train"]
+    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    train_lines = load_split(ctx.paths.prepared, "train")
+    print(f"building the tokenizer, vocabulary and windows from {len(train_lines):,} training lines ...")
+    built = build(train_lines, cfg)
+    stream = batches(built.data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0), 1.0)
+    chosen = [batch for batch, _ in zip(stream, range(args.warmup + args.steps), strict=False)]
+    proposal, draws, dim = rival_proposal(built.vocab), int(cfg["sampled_softmax"]), built.model.cfg.dim
+    rows = []
+    for precision in ("fp32", "bf16"):
+        model = copy.deepcopy(built.model)  # the same starting weights for both
+        opt = make_optimizer(model, cfg)
+        torch.manual_seed(int(cfg["seed"]))  # the same rivals drawn
+        seconds = []
+        for i, batch in enumerate(tqdm(chosen, desc=precision, unit="step")):
+            started = time.perf_counter()
+            train_step(model, opt, batch, proposal, draws, precision == "bf16")
+            if i >= args.warmup:
+                seconds.append(time.perf_counter() - started)
+        tokens = sum(b[0].numel() for b in chosen[args.warmup :])
+        rows.append(
+            (
+                precision,
+                statistics.median(seconds),
+                statistics.mean(seconds),
+                tokens / sum(seconds),
+                product_ms(torch.float32 if precision == "fp32" else torch.bfloat16, dim),
+            )
+        )
+    print(f"\n{args.steps} steps after {args.warmup} warm-up, {cfg['threads']} threads, network dim {dim}\n")
+    print("| precision | s/step (median) | s/step (mean) | padded tokens/s | 2048 x dim x 4dim product |")
+    print("|---|---|---|---|---|")
+    for precision, median, mean, rate, ms in rows:
+        print(f"| {precision} | {median:.3f} | {mean:.3f} | {rate:,.0f} | {ms:.1f} ms |")
+    print(f"\n`train.precision: auto` would choose {resolve_precision('auto', dim)} here")
+
+
+if __name__ == "__main__":
+    main()
