@@ -24,18 +24,16 @@ from tqdm import tqdm
 
 from farga.config import Settings, StageContext
 from farga.fillmask.prepare import load_split
-from farga.fillmask.train import build, make_optimizer, resolve_precision, rival_proposal, train_step
+from farga.fillmask.train import (
+    build,
+    make_optimizer,
+    product_seconds,
+    resolve_precision,
+    rival_proposal,
+    train_step,
+)
 from farga.fillmask.windows import batches
 from farga.reproducibility import seed_everything
-
-
-def product_ms(dtype: torch.dtype, dim: int, reps: int = 20) -> float:
-    a, b = torch.randn(2048, dim, dtype=dtype), torch.randn(dim, 4 * dim, dtype=dtype)
-    a @ b
-    started = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return (time.perf_counter() - started) / reps * 1e3
 
 
 def main() -> None:
@@ -49,7 +47,10 @@ def main() -> None:
     train_lines = load_split(ctx.paths.prepared, "train")
     print(f"building the tokenizer, vocabulary and windows from {len(train_lines):,} training lines ...")
     built = build(train_lines, cfg)
-    stream = batches(built.data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0), 1.0)
+    predict = float(cfg["predict_fraction"]) if built.model.cloze else None  # as fit() draws them
+    stream = batches(
+        built.data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0), predict
+    )
     chosen = [batch for batch, _ in zip(stream, range(args.warmup + args.steps), strict=False)]
     proposal, draws, dim = rival_proposal(built.vocab), int(cfg["sampled_softmax"]), built.model.cfg.dim
     rows = []
@@ -70,7 +71,7 @@ def main() -> None:
                 statistics.median(seconds),
                 statistics.mean(seconds),
                 tokens / sum(seconds),
-                product_ms(torch.float32 if precision == "fp32" else torch.bfloat16, dim),
+                product_seconds(torch.float32 if precision == "fp32" else torch.bfloat16, dim, reps=20) * 1e3,
             )
         )
     print(f"\n{args.steps} steps after {args.warmup} warm-up, {cfg['threads']} threads, network dim {dim}\n")
