@@ -49,7 +49,12 @@ def main() -> None:
     built = build(train_lines, cfg)
     predict = float(cfg["predict_fraction"]) if built.model.cloze else None  # as fit() draws them
     stream = batches(
-        built.data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), np.random.default_rng(0), predict
+        built.data,
+        int(cfg["batch_tokens"]),
+        float(cfg["mask_fraction"]),
+        np.random.default_rng(0),
+        predict,
+        built.model.cfg.memory,
     )
     chosen = [batch for batch, _ in zip(stream, range(args.warmup + args.steps), strict=False)]
     proposal, draws, dim = rival_proposal(built.vocab), int(cfg["sampled_softmax"]), built.model.cfg.dim

@@ -14,6 +14,7 @@ import yaml
 from farga import behaviour
 from farga.fillmask.behaviour import behaviour as fillmask_behaviour
 from farga.fillmask.evaluate import score
+from farga.fillmask.memory import KINDS
 from farga.fillmask.model import FillMaskModel, ModelConfig
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
@@ -23,16 +24,28 @@ from support import make_ctx
 pytestmark = pytest.mark.model
 
 
-def test_the_onnx_graph_computes_what_the_torch_model_does(tmp_path: Path):
+@pytest.mark.parametrize(
+    "shape", [{}, {"architecture": "cloze", "memory": 64, "memory_dim": 8}], ids=["mlm", "cloze-with-memory"]
+)
+def test_the_onnx_graph_computes_what_the_torch_model_does(tmp_path: Path, shape: dict):
     torch.manual_seed(0)
-    model = FillMaskModel(ModelConfig(60, 30, 24, dim=32, layers=2, heads=4, ffn=64, dropout=0.0)).eval()
-    files = export(model, tmp_path, {"farga.provenance": {}}, quantize="none")
+    model = FillMaskModel(ModelConfig(60, 30, 24, dim=32, layers=2, heads=4, ffn=64, dropout=0.0, **shape)).eval()
     ids = torch.randint(3, 60, (3, 17))
     ids[1, 12:] = 0  # padding
     positions = torch.tensor([[2, 5], [0, 11], [16, 1]])
-    expected = model(ids, positions).detach().numpy()
+    feeds = {"input_ids": ids.numpy(), "mask_positions": positions.numpy()}
+    pairs = None
+    if model.memory is not None:
+        torch.nn.init.normal_(model.memory.weight)  # a fresh memory is all zeros: as if trained
+        pairs = torch.randint(0, model.cfg.memory, (3, 2, KINDS))
+        feeds["pair_ids"] = pairs.numpy()
+        with torch.no_grad():  # the memory is read: other pairs, other predictions
+            assert not torch.allclose(model(ids, positions, pairs), model(ids, positions, (pairs + 1) % 64))
+    expected = model(ids, positions, pairs).detach().numpy()
+    files = export(model, tmp_path, {"farga.provenance": {}}, quantize="none")
     session = ort.InferenceSession(str(files["model"]), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input_ids": ids.numpy(), "mask_positions": positions.numpy()})[0]
+    assert [i.name for i in session.get_inputs()] == list(feeds)
+    got = session.run(None, feeds)[0]
     assert np.allclose(got, expected, atol=1e-4)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from farga.fillmask.memory import KINDS, pair_ids
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel, context
 from farga.fillmask.text import MASK
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab
@@ -72,6 +73,11 @@ class Predictor:
     def ngram_weight(self) -> float:
         return float(self.settings.get("ngram_weight", 0.0)) if self.ngram is not None else 0.0
 
+    @property
+    def memory(self) -> int:
+        """Buckets of the network's word-pair memory (0: a network without one)."""
+        return int(self.settings.get("model", {}).get("memory", 0))
+
     def n_tokens_of(self, word: str) -> int:
         return len(self.cache(word))
 
@@ -91,15 +97,21 @@ class Predictor:
                     ids.extend(self.cache(w))
                 if len(ids) > self.max_tokens:
                     raise TooLongError(len(ids), self.max_tokens)
-                rows.append((ids, positions))
+                masks = [i for i, w in enumerate(words) if w == MASK]
+                rows.append((ids, positions, pair_ids(self.vocab.ids(words), masks, self.memory)))
             t = max(len(r[0]) for r in rows)
             m = max(len(r[1]) for r in rows)
             ids_arr = np.zeros((len(rows), t), dtype=np.int64)
             pos_arr = np.zeros((len(rows), m), dtype=np.int64)
-            for b, (ids, positions) in enumerate(rows):
+            pairs_arr = np.zeros((len(rows), m, KINDS), dtype=np.int64)
+            for b, (ids, positions, pairs) in enumerate(rows):
                 ids_arr[b, : len(ids)] = ids
                 pos_arr[b, : len(positions)] = positions
-            result = self.onnx.run({"input_ids": ids_arr, "mask_positions": pos_arr})["log_probs"]
+                pairs_arr[b, : len(positions)] = pairs
+            feeds: dict[str, np.ndarray] = {"input_ids": ids_arr, "mask_positions": pos_arr}
+            if self.memory:
+                feeds["pair_ids"] = pairs_arr
+            result = self.onnx.run(feeds)["log_probs"]
             out.extend(normalise(result[b, : len(r[1])], allowed) for b, r in enumerate(rows))
         return out
 

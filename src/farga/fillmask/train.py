@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from farga import energy, tracking
 from farga.config import StageContext
+from farga.fillmask.memory import KINDS, pair_ids
 from farga.fillmask.model import MASK, UNK, FillMaskModel, ModelConfig, n_params
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.predictor import METADATA_KEY, Predictor
@@ -31,7 +32,7 @@ from farga.fillmask.prepare import load_split, prepared_facts
 from farga.fillmask.scoring import Example, accuracy, examples
 from farga.fillmask.text import split
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab, train_tokenizer
-from farga.fillmask.windows import Row, Window, batches, collate, encode, length_groups, windows
+from farga.fillmask.windows import Batch, Row, Window, batches, collate, encode, length_groups, windows
 from farga.hashing import sha256_file, write_json
 from farga.onnx_runtime import set_metadata
 from farga.plots import plot_learning_curves
@@ -41,14 +42,18 @@ OPSET = 17
 NGRAM_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def example_batch(items: list[Example], cache: SubwordCache, max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+def example_batch(
+    items: list[Example], cache: SubwordCache, vocab: WordVocab, cfg: ModelConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, mask positions, pair ids) of one masked word per example, as the served predictor reads it."""
     rows: list[Row] = []
     for ex in items:
-        ids, _ = encode([cache(w) for w in ex.clipped(lambda w: len(cache(w)), max_tokens).masked], [])
+        clipped = ex.clipped(lambda w: len(cache(w)), cfg.max_tokens)
+        ids, _ = encode([cache(w) for w in clipped.masked], [])
         at = ids.index(MASK)
-        rows.append((ids, [(at, at + 1)], []))
-    batch_ids, positions, _, _ = collate(rows)
-    return batch_ids, positions
+        rows.append((ids, [(at, at + 1)], [], pair_ids(vocab.ids(clipped.masked), [clipped.position], cfg.memory)))
+    batch_ids, positions, _, _, pairs = collate(rows)
+    return batch_ids, positions, pairs
 
 
 @torch.no_grad()
@@ -59,8 +64,8 @@ def score_examples(
     allowed = torch.as_tensor(vocab.predictable)
     parts = []
     for start in range(0, len(items), batch):
-        ids, positions = example_batch(items[start : start + batch], cache, model.cfg.max_tokens)
-        lp = model(ids, positions)[:, 0].masked_fill(~allowed, -math.inf)
+        ids, positions, pairs = example_batch(items[start : start + batch], cache, vocab, model.cfg)
+        lp = model(ids, positions, pairs)[:, 0].masked_fill(~allowed, -math.inf)
         parts.append(torch.log_softmax(lp, dim=-1).numpy())
     model.train()
     return accuracy(np.concatenate(parts), np.array([vocab.index.get(ex.target, 0) for ex in items]))
@@ -116,17 +121,43 @@ def learning_rate(progress: float, cfg: dict[str, Any]) -> float:
     return float(cfg["lr"]) * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
 
 
-def make_optimizer(model: FillMaskModel, cfg: dict[str, Any]) -> torch.optim.Optimizer:
-    """AdamW, no weight decay on biases, norms and positions."""
+class Optimizers:
+    """Several optimizers stepped as one: AdamW for the network, SparseAdam for the rows of the
+    word-pair memory that a step touched (a dense AdamW over all its rows slowed a step by half)."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+
+def make_optimizer(model: FillMaskModel, cfg: dict[str, Any]) -> Optimizers:
+    """AdamW, no weight decay on biases, norms and positions; SparseAdam for the memory."""
     decay: list[torch.nn.Parameter] = []
     plain: list[torch.nn.Parameter] = []
+    sparse = list(model.memory.parameters()) if model.memory is not None else []
     for name, p in model.named_parameters():
-        (plain if p.ndim < 2 or "positions" in name else decay).append(p)
-    return torch.optim.AdamW(
+        if not name.startswith("memory."):
+            (plain if p.ndim < 2 or "positions" in name else decay).append(p)
+    betas = (0.9, 0.98)
+    dense = torch.optim.AdamW(
         [{"params": decay, "weight_decay": float(cfg["weight_decay"])}, {"params": plain, "weight_decay": 0.0}],
         lr=float(cfg["lr"]),
-        betas=(0.9, 0.98),
+        betas=betas,
     )
+    scale = float(cfg.get("memory_lr_scale", 1.0))  # a memory row is updated only on the steps that read it
+    memory = [torch.optim.SparseAdam([{"params": sparse, "lr_scale": scale}], lr=float(cfg["lr"]) * scale, betas=betas)]
+    return Optimizers(dense, *(memory if sparse else []))
 
 
 def rival_proposal(vocab: WordVocab) -> torch.Tensor:
@@ -137,16 +168,16 @@ def rival_proposal(vocab: WordVocab) -> torch.Tensor:
 
 def train_step(
     model: FillMaskModel,
-    opt: torch.optim.Optimizer,
-    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    opt: Optimizers,
+    batch: Batch,
     proposal: torch.Tensor,
     draws: int,
     bf16: bool,
 ) -> float:
     """One optimisation step on a batch from ``windows.batches``; the loss before the step."""
-    ids, starts, ends, targets = batch
+    ids, starts, ends, targets, pairs = batch
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        states = model.word_states(ids, starts, ends)
+        states = model.word_states(ids, starts, ends, pairs)
         if draws:
             loss = sampled_softmax_loss(model, states, targets, proposal, draws)
         else:
@@ -154,7 +185,7 @@ def train_step(
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
     opt.zero_grad(set_to_none=True)
     loss.backward()  # type: ignore[no-untyped-call]
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse], 1.0)
     opt.step()
     return float(loss.item())
 
@@ -184,21 +215,21 @@ def fit(
     for epoch in range(1, epochs + 1):
         epoch_started, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(
-            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict),
+            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict, model.cfg.memory),
             total=per_epoch,
             desc=f"epoch {epoch}/{epochs}",
             unit="batch",
             leave=False,
         )
         progress = 0.0
-        for ids, starts, ends, targets in bar:
+        for batch in bar:
             progress = max(step / total_steps, (time.perf_counter() - started) / budget)
             if progress >= 1.0:
                 break
             for group in opt.param_groups:
-                group["lr"] = learning_rate(progress, cfg)
-            loss = train_step(model, opt, (ids, starts, ends, targets), proposal, draws, bf16)
-            n = int((targets != -100).sum())
+                group["lr"] = learning_rate(progress, cfg) * group.get("lr_scale", 1.0)
+            loss = train_step(model, opt, batch, proposal, draws, bf16)
+            n = int((batch[3] != -100).sum())
             total, seen, step = total + loss * n, seen + n, step + 1
             bar.set_postfix(loss=f"{total / max(seen, 1):.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}")
             if on_step is not None and step % 100 == 0:
@@ -234,25 +265,30 @@ class Exported(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, mask_positions: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.model(input_ids, mask_positions)
+    def forward(self, input_ids: torch.Tensor, mask_positions: torch.Tensor, *pair_ids: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(input_ids, mask_positions, *pair_ids)
         return out
 
 
 def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: str) -> dict[str, Path]:
+    """ONNX inputs ``input_ids`` (B, T), ``mask_positions`` (B, M) and, with a memory, ``pair_ids`` (B, M, KINDS)."""
     model = model.eval().materialise()
     path = out / ("model_fp32.onnx" if quantize == "int8" else "model.onnx")
+    inputs = {
+        "input_ids": torch.full((1, 8), 5, dtype=torch.long),
+        "mask_positions": torch.zeros((1, 1), dtype=torch.long),
+    }
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "mask_positions": {0: "batch", 1: "masks"}}
+    if model.cfg.memory:
+        inputs["pair_ids"] = torch.zeros((1, 1, KINDS), dtype=torch.long)
+        axes["pair_ids"] = {0: "batch", 1: "masks"}
     torch.onnx.export(
         Exported(model),
-        (torch.full((1, 8), 5, dtype=torch.long), torch.zeros((1, 1), dtype=torch.long)),
+        tuple(inputs.values()),
         str(path),
-        input_names=["input_ids", "mask_positions"],
+        input_names=list(inputs),
         output_names=["log_probs"],
-        dynamic_axes={
-            "input_ids": {0: "batch", 1: "tokens"},
-            "mask_positions": {0: "batch", 1: "masks"},
-            "log_probs": {0: "batch", 1: "masks"},
-        },
+        dynamic_axes={**axes, "log_probs": {0: "batch", 1: "masks"}},
         opset_version=OPSET,
         dynamo=False,
     )
@@ -264,7 +300,10 @@ def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: 
         raise ValueError(f"train.export.quantize must be int8 or none, got {quantize!r}")
     from farga.quantize import quantize_weights_int8
 
-    return {"model": quantize_weights_int8(path, out / "model.onnx"), "float_model": path}
+    # a word-pair memory is most of the file: its table (Gather) is quantised too
+    ops = ("MatMul", "Gemm", "Gather") if model.cfg.memory else ("MatMul", "Gemm")
+    served = quantize_weights_int8(path, out / "model.onnx", ops)
+    return {"model": served, "float_model": path}
 
 
 def choose_ngram_weight(model_dir: Path, dev: list[Example]) -> dict[str, Any]:
