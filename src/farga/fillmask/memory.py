@@ -11,6 +11,8 @@ computes the same ids from a user's sentence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from farga.fillmask.ngram import BOS, EOS
@@ -25,13 +27,17 @@ def check_buckets(buckets: int) -> int:
     return buckets
 
 
-def pair_ids(word_ids: np.ndarray, positions: np.ndarray | list[int], buckets: int) -> np.ndarray:
-    """(M, KINDS) bucket ids for the words at ``positions`` of a sentence of word-vocabulary ids
-    (a word the model must not read, like another mask, is 0, ``<unk>``; past the edges: <s>, </s>)."""
+def pair_ids(
+    word_ids: np.ndarray, positions: np.ndarray | list[int], buckets: int, unread: Sequence[int] = ()
+) -> np.ndarray:
+    """(M, KINDS) bucket ids for the words at ``positions`` of a sentence of word-vocabulary ids.
+    A word the model must not read reads as 0, ``<unk>``: ``unread`` positions, as a user's other
+    masks already are; past the edges, <s> and </s>."""
     at = np.asarray(positions, dtype=np.int64) + 2
     if not buckets or not len(at):
         return np.zeros((len(at), KINDS), dtype=np.int64)
     padded = np.concatenate([[BOS, BOS], np.asarray(word_ids, dtype=np.int64), [EOS, EOS]])
+    padded[np.asarray(unread, dtype=np.int64) + 2] = 0
     a, b, c, d = padded[at - 2], padded[at - 1], padded[at + 1], padded[at + 2]
     kinds = np.arange(KINDS, dtype=np.int64)[None, :]
     first, second = np.stack([b, a, c], axis=1), np.stack([c, b, d], axis=1)

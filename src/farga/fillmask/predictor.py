@@ -97,20 +97,20 @@ class Predictor:
                     ids.extend(self.cache(w))
                 if len(ids) > self.max_tokens:
                     raise TooLongError(len(ids), self.max_tokens)
-                masks = [i for i, w in enumerate(words) if w == MASK]
-                rows.append((ids, positions, pair_ids(self.vocab.ids(words), masks, self.memory)))
+                rows.append((ids, positions))
             t = max(len(r[0]) for r in rows)
             m = max(len(r[1]) for r in rows)
             ids_arr = np.zeros((len(rows), t), dtype=np.int64)
             pos_arr = np.zeros((len(rows), m), dtype=np.int64)
-            pairs_arr = np.zeros((len(rows), m, KINDS), dtype=np.int64)
-            for b, (ids, positions, pairs) in enumerate(rows):
+            for b, (ids, positions) in enumerate(rows):
                 ids_arr[b, : len(ids)] = ids
                 pos_arr[b, : len(positions)] = positions
-                pairs_arr[b, : len(positions)] = pairs
             feeds: dict[str, np.ndarray] = {"input_ids": ids_arr, "mask_positions": pos_arr}
-            if self.memory:
-                feeds["pair_ids"] = pairs_arr
+            if self.memory:  # only a network with a memory reads the pairs around each mask
+                feeds["pair_ids"] = np.zeros((len(rows), m, KINDS), dtype=np.int64)
+                for b, words in enumerate(chunk):
+                    masks = [i for i, w in enumerate(words) if w == MASK]
+                    feeds["pair_ids"][b, : len(masks)] = pair_ids(self.vocab.ids(words), masks, self.memory)
             result = self.onnx.run(feeds)["log_probs"]
             out.extend(normalise(result[b, : len(r[1])], allowed) for b, r in enumerate(rows))
         return out

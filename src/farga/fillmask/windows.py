@@ -134,8 +134,6 @@ def batches(
             masked = pick(window, mask_fraction, rng) if mask_fraction > 0 else []
             predicted = masked if predict_fraction is None else pick(window, predict_fraction, rng)
             ids, spans = encode(window.pieces, masked)
-            seen = window.targets.copy()
-            seen[masked] = 0
-            pairs = pair_ids(seen, predicted, memory)
+            pairs = pair_ids(window.targets, predicted, memory, unread=masked)
             rows.append((ids, [spans[i] for i in predicted], window.targets[predicted].tolist(), pairs))
         yield collate(rows)
