@@ -4,10 +4,12 @@ of training; this times whole training steps of the params.yaml network on the p
 
 Run from a checkout whose fillmask data is prepared (data/prepared/fillmask):
 
-    .venv/bin/python tools/fillmask_train_bench.py [--steps 30] [--warmup 5]
+    .venv/bin/python tools/fillmask_train_bench.py [--steps 30] [--warmup 5] [--profile]
 
 Each precision trains a fresh network on the same batches (seeded); the figures are seconds per step
-(median and mean after the warm-up), tokens per second, and the product ``auto`` times.
+(median and mean after the warm-up), tokens per second, and the product ``auto`` times. ``--profile``
+adds where a step's time goes (torch.profiler, the operations that took longest, in the precision
+``auto`` chooses), to find what to make faster.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per precision")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--profile", action="store_true", help="then profile the timed steps once more")
     args = parser.parse_args()
     ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
     cfg = ctx.params["train"]
@@ -84,7 +87,17 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for precision, median, mean, rate, ms in rows:
         print(f"| {precision} | {median:.3f} | {mean:.3f} | {rate:,.0f} | {ms:.1f} ms |")
-    print(f"\n`train.precision: auto` would choose {resolve_precision('auto', dim)} here")
+    chosen_precision = resolve_precision("auto", dim)
+    print(f"\n`train.precision: auto` would choose {chosen_precision} here")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        model = copy.deepcopy(built.model)
+        opt = make_optimizer(model, cfg)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for batch in chosen[args.warmup :]:
+                train_step(model, opt, batch, proposal, draws, chosen_precision == "bf16")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from farga.fillmask.memory import KINDS, check_buckets, pair_ids
 from farga.fillmask.model import MASK as MASK_ID
-from farga.fillmask.model import PAD, FillMaskModel, ModelConfig
+from farga.fillmask.model import PAD, FillMaskModel, ModelConfig, attention
 from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, hits, slices
@@ -266,12 +266,17 @@ def test_a_cloze_mask_is_scored_the_same_with_or_without_padding():
     assert torch.allclose(last, model(ids, torch.tensor([[2]])), atol=1e-5)
 
 
-def test_the_sampled_softmax_is_the_full_softmax_when_every_word_is_drawn():
-    model = cloze_model()
+def predicted_words(model: FillMaskModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """Head states of three predicted words in two windows (one slot padding), and their targets."""
     ids = torch.tensor([[5, 6, 7, 8, 9], [9, 8, 7, PAD, PAD]])
     starts, ends = torch.tensor([[1, 2], [1, 0]]), torch.tensor([[2, 3], [2, 1]])
     targets = torch.tensor([[3, 7], [11, -100]])  # -100: padding, not a word
-    states = model.word_states(ids, starts, ends)
+    return model.word_states(ids, starts, ends), targets
+
+
+def test_the_sampled_softmax_is_the_full_softmax_when_every_word_is_drawn():
+    model = cloze_model()
+    states, targets = predicted_words(model)
     full = torch.nn.functional.cross_entropy(model.score(states).flatten(0, 1), targets.flatten(), ignore_index=-100)
     uniform = torch.full((20,), 1 / 20)
     torch.manual_seed(0)
@@ -280,6 +285,32 @@ def test_the_sampled_softmax_is_the_full_softmax_when_every_word_is_drawn():
     few = sampled_softmax_loss(model, states, targets, uniform, 3)  # a handful of rivals: an estimate
     assert torch.isfinite(few)
     assert not torch.allclose(few, full, atol=1e-4)
+
+
+def test_the_sampled_softmax_gradient_is_the_full_softmax_gradient_when_every_word_is_drawn():
+    model = cloze_model()
+    computed, targets = predicted_words(model)
+    grads = []
+    for sampled in (True, False):
+        states = computed.detach().requires_grad_()
+        if sampled:
+            torch.manual_seed(0)
+            loss = sampled_softmax_loss(model, states, targets, torch.full((20,), 1 / 20), 2000)
+        else:
+            loss = torch.nn.functional.cross_entropy(
+                model.score(states).flatten(0, 1), targets.flatten(), ignore_index=-100
+            )
+        loss.backward()
+        grads.append(states.grad)
+    assert grads[0].abs().sum() > 0
+    assert torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+def test_the_written_out_attention_is_torch_attention():
+    q, k, v = torch.randn(3, 2, 4, 7, 8).unbind(0)
+    keep = (torch.arange(7)[:, None] >= torch.arange(7)[None, :])[None, None] & (torch.arange(7) < 5)[None, None, None]
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    assert torch.allclose(attention(q, k, v, keep, 0.0), expected, atol=1e-5)
 
 
 def test_an_unknown_architecture_is_refused():

