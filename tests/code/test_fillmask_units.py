@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from farga.fillmask.memory import KINDS, check_buckets, pair_ids
 from farga.fillmask.model import MASK as MASK_ID
-from farga.fillmask.model import PAD, FillMaskModel, ModelConfig, attention
+from farga.fillmask.model import PAD, FillMaskModel, ModelConfig, attention, load_network, save_network
 from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, hits, slices
@@ -311,6 +311,15 @@ def test_the_written_out_attention_is_torch_attention():
     keep = (torch.arange(7)[:, None] >= torch.arange(7)[None, :])[None, None] & (torch.arange(7) < 5)[None, None, None]
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=keep)
     assert torch.allclose(attention(q, k, v, keep, 0.0), expected, atol=1e-5)
+
+
+def test_a_saved_network_loads_back_scoring_the_same(tmp_path):
+    model = cloze_model()
+    ids, positions = torch.tensor([[5, 6, MASK_ID, 8, 9]]), torch.tensor([[2]])
+    expected = model(ids, positions)
+    loaded = load_network(save_network(model, tmp_path / "network.pt"))
+    assert not loaded.composed
+    assert torch.allclose(loaded(ids, positions), expected, atol=1e-5)
 
 
 def test_an_unknown_architecture_is_refused():

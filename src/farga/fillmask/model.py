@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from torch import nn
 from farga.fillmask.memory import KINDS, check_buckets
 
 PAD, UNK, MASK = 0, 1, 2  # subword ids fixed by the tokenizer's special tokens, in this order
+NETWORK_FILE = "network.pt"
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,22 @@ class FillMaskModel(nn.Module):
     def forward(self, ids: torch.Tensor, positions: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
         """Word log-probabilities at ``positions`` (B, M) of the masks: (B, M, n_words)."""
         return torch.log_softmax(self.word_logits(ids, positions, positions + 1, pairs), dim=-1)
+
+
+def save_network(model: FillMaskModel, path: Path) -> Path:
+    """The trained network as torch weights (output vectors folded in), beside the ONNX export that
+    serves: for studies of what it learnt (``tools/fillmask_knn_study.py``) and for training on from it."""
+    model.materialise()
+    state = {k: v for k, v in model.state_dict().items() if k not in ("pieces", "offsets")}
+    torch.save({"config": {**model.cfg.as_dict(), "tied": False}, "state": state}, path)
+    return path
+
+
+def load_network(path: Path) -> FillMaskModel:
+    saved = torch.load(path, weights_only=True)
+    model = FillMaskModel(ModelConfig(**saved["config"]))
+    model.load_state_dict(saved["state"])
+    return model.eval()
 
 
 def n_params(model: nn.Module) -> int:

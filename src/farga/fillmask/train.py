@@ -25,7 +25,7 @@ from tqdm import tqdm
 from farga import energy, tracking
 from farga.config import StageContext
 from farga.fillmask.memory import KINDS, pair_ids
-from farga.fillmask.model import MASK, UNK, FillMaskModel, ModelConfig, n_params
+from farga.fillmask.model import MASK, NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.predictor import METADATA_KEY, Predictor
 from farga.fillmask.prepare import load_split, prepared_facts
@@ -447,6 +447,7 @@ def train(ctx: StageContext) -> dict[str, Any]:
             {"farga.provenance": provenance, METADATA_KEY: settings},
             cfg.get("export", {}).get("quantize", "none"),
         )
+        save_network(model, out / NETWORK_FILE)
         mixture = choose_ngram_weight(out, dev)
         settings["ngram_weight"] = mixture["ngram_weight"]
         set_metadata(files["model"], {METADATA_KEY: settings})
