@@ -31,14 +31,13 @@ import torch
 from tqdm import tqdm
 
 from farga.config import Settings, StageContext
-from farga.fillmask.evaluate import val_examples
-from farga.fillmask.memory import KINDS
+from farga.fillmask.evaluate import dev_examples, val_examples
 from farga.fillmask.model import NETWORK_FILE, FillMaskModel, load_network
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
-from farga.fillmask.scoring import Example, examples, top_k
+from farga.fillmask.scoring import Example, top_k
 from farga.fillmask.train import example_batch, resolve_precision
-from farga.fillmask.windows import Row, Window, collate, encode, length_groups, windows
+from farga.fillmask.windows import Window, batches, length_groups, windows
 
 CANDIDATES = 50  # per model
 LAMBDAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
@@ -54,16 +53,10 @@ def datastore(network: FillMaskModel, data: list[Window], bf16: bool) -> tuple[t
     keys = torch.empty((n, network.cfg.dim), dtype=torch.float16)
     values = np.empty(n, dtype=np.int64)
     at = 0
+    every_word = batches(data, 8192, 0.0, np.random.default_rng(0), predict_fraction=1.0)  # unmasked, all predicted
+    n_batches = len(length_groups(data, 8192, np.random.default_rng(0)))
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        for group in tqdm(length_groups(data, 8192, np.random.default_rng(0)), desc="datastore", unit="batch"):
-            rows: list[Row] = []
-            for i in group:
-                window = data[i]
-                ids, spans = encode(window.pieces, [])
-                predicted = window.maskable
-                unread = np.zeros((len(predicted), KINDS), dtype=np.int64)  # no word-pair memory
-                rows.append((ids, [spans[j] for j in predicted], window.targets[predicted].tolist(), unread))
-            ids, starts, ends, targets, _ = collate(rows)
+        for ids, starts, ends, targets, _ in tqdm(every_word, total=n_batches, desc="datastore", unit="batch"):
             keep = targets != -100
             states = network.word_states(ids, starts, ends)[keep].float()
             keys[at : at + len(states)] = states.half()
@@ -166,12 +159,7 @@ def main() -> None:
     keep = np.random.default_rng(5).choice(len(lines), int(len(lines) * args.fraction), replace=False)
     data = windows([lines[i] for i in sorted(keep)], predictor.cache, predictor.vocab, network.cfg.max_tokens)
     keys, values = datastore(network, data, bf16)
-    dev_lines = load_split(ctx.paths.prepared, "dev")
-    dev_items = [
-        ex.clipped(predictor.n_tokens_of, predictor.max_tokens)
-        for ex in examples(dev_lines, len(dev_lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=args.dev_words)
-    ]
-    splits = {"dev": dev_items, "validation": val_examples(ctx, predictor)}
+    splits = {"dev": dev_examples(ctx, predictor, args.dev_words), "validation": val_examples(ctx, predictor)}
     if args.limit:
         splits = {name: items[: args.limit] for name, items in splits.items()}
     found = {}
@@ -207,7 +195,8 @@ def main() -> None:
     val_same = (val_c["cand"][:, :, None] == val_w[:, None, :]).astype(np.float32)
     rows = []
     for name, (t, lam, w) in chosen.items():
-        rows.append((name, (t, lam, w), hits(val_c, knn_probs(val_same, val_d, t * scale), lam, w).mean(axis=0)))
+        p_knn = knn_probs(val_same, val_d, t * scale) if lam > 0 else None
+        rows.append((name, (t, lam, w), hits(val_c, p_knn, lam, w).mean(axis=0)))
     trigram = rows[0][2]
     print(
         f"\ndatastore: {len(values):,} training words ({args.fraction:.0%} of the lines), {args.k} neighbours; "

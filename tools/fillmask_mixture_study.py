@@ -22,10 +22,9 @@ from scipy.optimize import minimize
 from tqdm import tqdm
 
 from farga.config import Settings, StageContext
-from farga.fillmask.evaluate import val_examples
+from farga.fillmask.evaluate import dev_examples, val_examples
 from farga.fillmask.predictor import Predictor
-from farga.fillmask.prepare import load_split
-from farga.fillmask.scoring import Example, examples, hits, top_k
+from farga.fillmask.scoring import Example, hits, top_k
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
 K = 30  # candidates per model for the maximum-likelihood fit
@@ -111,11 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
     predictor = Predictor.load(ctx.paths.models, threads=int(ctx.params["train"]["threads"]))
-    lines = load_split(ctx.paths.prepared, "dev")
-    dev_items = [
-        ex.clipped(predictor.n_tokens_of, predictor.max_tokens)
-        for ex in examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=args.dev_words)
-    ]
+    dev_items = dev_examples(ctx, predictor, args.dev_words)
     val = score(predictor, val_examples(ctx, predictor), "validation")
     dev = score(predictor, dev_items, "dev")
 

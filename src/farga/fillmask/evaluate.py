@@ -27,6 +27,14 @@ def val_examples(ctx: StageContext, predictor: Predictor) -> list[Example]:
     return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
 
 
+def dev_examples(ctx: StageContext, predictor: Predictor, per_line: int) -> list[Example]:
+    """``per_line`` words of every dev sentence, for studies that fit something on dev (the
+    evaluation's seed, plus one: the draw training scores its epochs on, with more words a line)."""
+    lines = load_split(ctx.paths.prepared, "dev")
+    items = examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=per_line)
+    return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
+
+
 def predictions(predictor: Predictor, items: list[Example], served_only: bool = False) -> dict[str, np.ndarray]:
     neural = np.concatenate(predictor.transformer([ex.masked for ex in items]))
     if predictor.ngram is None:
