@@ -15,7 +15,7 @@ data/prepared/fillmask):
     .venv/bin/python tools/fillmask_knn_study.py [--k 64] [--fraction 1.0] [--dev-words 4]
 
 Scores are computed over candidate words (each model's best 50 and every neighbour's word), which is
-where a top 5 comes from; the row without the memory reproduces the evaluation's served figures,
+where a top 5 comes from; the transformer and trigram rows reproduce the evaluation's figures,
 which checks that.
 """
 
