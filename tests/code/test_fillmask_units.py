@@ -12,7 +12,8 @@ from farga.fillmask.model import MASK as MASK_ID
 from farga.fillmask.model import PAD, FillMaskModel, ModelConfig, attention, load_network, save_network
 from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
-from farga.fillmask.scoring import Example, accuracy, examples, hits, slices
+from farga.fillmask.scoring import Example, accuracy, examples, groups_of, hits, report, slices
+from farga.fillmask.sources import SOURCES, genre_of
 from farga.fillmask.text import MASK, is_word, split
 from farga.fillmask.train import learning_rate, make_optimizer, resolve_precision, sampled_softmax_loss, train_step
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
@@ -183,6 +184,34 @@ def test_examples_are_seeded_and_never_mask_punctuation():
     a, b = examples(CORPUS, 10, seed=3), examples(CORPUS, 10, seed=3)
     assert [(x.words, x.position) for x in a] == [(x.words, x.position) for x in b]
     assert all(is_word(x.target) for x in a)
+
+
+def test_examples_say_which_line_they_come_from_and_clipping_keeps_it():
+    lines = [f"frase {i} de prova amb cinc paraules ." for i in range(6)]
+    for ex in examples(lines, 4, seed=1) + examples(lines, 3, seed=2, per_line=2):
+        assert ex.words == split(lines[ex.line])
+        assert ex.clipped(lambda w: 1, max_tokens=3).line == ex.line
+
+
+def test_report_adds_a_slice_family_from_any_per_example_label():
+    v = vocab()
+    ids = [v.index["la"], v.index["casa"], v.index["la"]]
+    lp = np.full((3, len(v.words)), -20.0)
+    lp[0, ids[0]] = lp[1, ids[0]] = lp[2, ids[1]] = 0.0  # right, wrong, wrong
+    genres = groups_of(["news", "literature", "news"])
+    assert genres["news"].tolist() == [True, False, True]
+    out = report(lp, np.array(ids), v, {"by_genre": genres})
+    assert out["by_genre"]["news"]["top1"] == 0.5
+    assert out["by_genre"]["news"]["share"] == pytest.approx(2 / 3)
+    assert out["by_genre"]["literature"]["top1"] == 0.0
+    assert set(out) >= {"by_class", "by_frequency", "by_genre"}
+
+
+def test_every_corpus_source_has_a_genre_and_an_unknown_source_is_its_own():
+    genres = {genre_of(s.name) for s in SOURCES}
+    assert genres == {"news", "reference", "administration", "literature", "conversation", "software"}
+    assert genre_of("docs_gimp_help") == "software"
+    assert genre_of("synthetic") == "synthetic"
 
 
 def test_several_words_per_line_are_distinct_seeded_words_of_the_same_lines():

@@ -72,9 +72,15 @@ def test_evaluation_compares_every_predictor_on_the_same_words(trained_project: 
         assert 0 <= m["top1"] <= m["top5"] <= 1
         assert m["perplexity"] >= 1
         assert set(m["by_class"]) <= {"function", "content"}
+        assert set(m["by_genre"]) == {"synthetic"}  # one source, one genre: the slice is the whole
+        assert m["by_genre"]["synthetic"]["top1"] == m["top1"]
+        assert m["by_genre"]["synthetic"]["share"] == 1.0
     assert metrics["val_top1"] == models["served"]["top1"]
     assert metrics["bar"]["served_vs_trigram_top1"] == pytest.approx(
         models["served"]["top1"] / models["trigram"]["top1"]
+    )
+    assert metrics["bar"]["by_genre"]["synthetic"]["served_vs_trigram_top5"] == pytest.approx(
+        metrics["bar"]["served_vs_trigram_top5"]
     )
     # even the tiny model learns the synthetic grammar better than word frequency
     assert models["transformer"]["top1"] > models["unigram"]["top1"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from farga.cards import Card, pct, table
 from farga.config import StageContext
+from farga.fillmask.sources import genre_of
 from farga.hashing import read_json
 
 ATTRIBUTION = (
@@ -28,6 +29,23 @@ def comparison_rows(models: dict[str, Any]) -> list[tuple[Any, ...]]:
             pct(s["by_class"].get("content", {}).get("top1")),
         )
         for name, s in models.items()
+    ]
+
+
+def genre_rows(models: dict[str, Any], bar: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Per genre: its share, the trigram's and the served model's top-1 / top-5, and their ratios."""
+    trigram, served = models.get("trigram", {}).get("by_genre", {}), models["served"].get("by_genre", {})
+    return [
+        (
+            genre,
+            pct(s["share"]),
+            f"{pct(trigram[genre]['top1'])} / {pct(trigram[genre]['top5'])}",
+            f"{pct(s['top1'])} / {pct(s['top5'])}",
+            f"x{bar['by_genre'][genre]['served_vs_trigram_top1']:.2f} / "
+            f"x{bar['by_genre'][genre]['served_vs_trigram_top5']:.2f}",
+        )
+        for genre, s in sorted(served.items(), key=lambda kv: -kv[1]["share"])
+        if genre in trigram and genre in bar.get("by_genre", {})
     ]
 
 
@@ -159,6 +177,12 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
                 f"top-5 x{bar['served_vs_trigram_top5']:.2f}."
                 "\n\nServed model by frequency band of the hidden word (rank in the training text):\n\n"
                 + table(bands, ("band", "top-1", "share of examples"))
+                + "\n\nBy genre of the text (top-1 / top-5; the trigram recalls repeated phrasing, which "
+                "software help has most of):\n\n"
+                + table(
+                    genre_rows(facts["models"], bar),
+                    ("genre", "share of examples", "trigram", "served", "served vs trigram"),
+                )
                 + "\n\nExamples with the served top-5: `val_examples.csv`; chart: `comparison.png`."
             ),
         ),
@@ -186,6 +210,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     rows = [
         (
             f["file"],
+            genre_of(f["file"].removesuffix(".txt.gz")),
             f.get("origin", "generated"),
             f.get("licence", "Apache-2.0"),
             f"{f['lines']:,}",
@@ -201,7 +226,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             "pretty_name": dataset_name,
             "task_categories": ["fill-mask"],
             "size_categories": ["100K<n<1M" if fetched["lines"] > 100_000 else "n<100K"],
-            "source_datasets": ["original"] if source == "synthetic" else [s[0] for s in rows],
+            "source_datasets": ["original"] if source == "synthetic" else [row[0] for row in rows],
         },
         title=f"{dataset_name} as prepared by Farga",
         sections=[
@@ -212,7 +237,7 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
                     "file: "
                     "line and word counts equal to the published cleaned copy, gzip UTF-8, every line at least five "
                     "words, no URL or markup, no line in two files.\n\n"
-                    + table(rows, ("file", "public source", "licence", "lines", "words", "sha256"))
+                    + table(rows, ("file", "genre", "public source", "licence", "lines", "words", "sha256"))
                     + "\n\nEach file keeps its own licence; a model trained on them carries the attribution in its "
                     "card."
                 ),

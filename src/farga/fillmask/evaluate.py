@@ -2,8 +2,9 @@
 
 Four predictors see the same masked words: unigram frequency, the bidirectional trigram model, the
 transformer alone (the served int8 ONNX graph) and the served mixture. Each gets top-1, top-5 and
-perplexity, overall, by word class and by frequency band; ``bar`` records the issue's acceptance
-ratios (transformer vs trigram top-1; served vs trigram top-1 >= 1.2x, top-5 >= 1.15x).
+perplexity, overall, by word class, by frequency band and by the genre of the text (news,
+literature, software help...); ``bar`` records the issue's acceptance ratios (transformer vs trigram
+top-1; served vs trigram top-1 >= 1.2x, top-5 >= 1.15x), overall and per genre.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from farga.config import StageContext
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
-from farga.fillmask.scoring import Example, examples, report, top_k
+from farga.fillmask.scoring import Example, examples, groups_of, report, top_k
+from farga.fillmask.sources import genre_of
 from farga.hashing import read_json, write_json
 
 
@@ -33,6 +35,19 @@ def dev_examples(ctx: StageContext, predictor: Predictor, per_line: int) -> list
     lines = load_split(ctx.paths.prepared, "dev")
     items = examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=per_line)
     return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
+
+
+def genres(ctx: StageContext, items: list[Example]) -> dict[str, dict[str, np.ndarray]]:
+    """The ``by_genre`` slice family of validation examples: the genre of each one's source."""
+    sources = load_split(ctx.paths.prepared, "val", column="source")
+    return {"by_genre": groups_of([genre_of(sources[ex.line]) for ex in items])}
+
+
+def ratios(served: dict[str, Any], trigram: dict[str, Any]) -> dict[str, float]:
+    return {
+        "served_vs_trigram_top1": served["top1"] / trigram["top1"] if trigram["top1"] else float("nan"),
+        "served_vs_trigram_top5": served["top5"] / trigram["top5"] if trigram["top5"] else float("nan"),
+    }
 
 
 def predictions(predictor: Predictor, items: list[Example], served_only: bool = False) -> dict[str, np.ndarray]:
@@ -86,7 +101,8 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
     items = val_examples(ctx, predictor)
     targets = predictor.vocab.ids([ex.target for ex in items])
     predicted = predictions(predictor, items)
-    scored = {name: report(lp, targets, predictor.vocab) for name, lp in predicted.items()}
+    by_genre = genres(ctx, items)
+    scored = {name: report(lp, targets, predictor.vocab, by_genre) for name, lp in predicted.items()}
     served, trigram = scored["served"], scored["trigram"]
     metrics = {
         **headline(served),
@@ -95,9 +111,9 @@ def evaluate(ctx: StageContext) -> dict[str, Any]:
         "bar": {
             "transformer_beats_trigram_top1": scored["transformer"]["top1"] > trigram["top1"],
             "transformer_vs_trigram_top1": scored["transformer"]["top1"] / trigram["top1"],
-            "served_vs_trigram_top1": served["top1"] / trigram["top1"],
-            "served_vs_trigram_top5": served["top5"] / trigram["top5"],
+            **ratios(served, trigram),
             "required": {"served_vs_trigram_top1": 1.2, "served_vs_trigram_top5": 1.15},
+            "by_genre": {g: ratios(s, trigram["by_genre"][g]) for g, s in served["by_genre"].items()},
         },
         "positions": len(items),
         "out_of_vocabulary": float((targets == 0).mean()),

@@ -1,4 +1,4 @@
-"""The evaluation's picture: every predictor's accuracy overall, by word class and by frequency band."""
+"""The evaluation's picture: every predictor's accuracy overall, by word class, frequency band and genre."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def plot_comparison(scored: dict[str, dict[str, Any]], path: Path) -> Path:
     groups: list[tuple[str, list[str]]] = [("overall top-1", ["top1"]), ("overall top-5", ["top5"])]
     groups += [
         (key.replace("_", " "), [family, key, "top1"])
-        for family in ("by_class", "by_frequency")
-        for key in first[family]
+        for family in ("by_class", "by_frequency", "by_genre")
+        for key in first.get(family, {})
     ]
 
     def get(scores: dict[str, Any], path: list[str]) -> float:
@@ -27,7 +27,7 @@ def plot_comparison(scored: dict[str, dict[str, Any]], path: Path) -> Path:
             scores = scores.get(step, {}) if isinstance(scores, dict) else {}
         return float(scores) if isinstance(scores, int | float) else 0.0
 
-    fig, ax = plt.subplots(figsize=(13, 4.5))
+    fig, ax = plt.subplots(figsize=(16, 4.8))
     width = 0.8 / len(names)
     x = np.arange(len(groups))
     for i, name in enumerate(names):

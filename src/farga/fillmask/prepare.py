@@ -56,9 +56,10 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
     return facts
 
 
-def load_split(prepared: Path, split: str) -> list[str]:
-    frame = pd.read_parquet(prepared / CORPUS, columns=["text", "split"])
-    return frame.text[frame.split == split].tolist()
+def load_split(prepared: Path, split: str, column: str = "text") -> list[str]:
+    """One column of a split's lines, in corpus order (``source`` lines up with ``text``)."""
+    frame = pd.read_parquet(prepared / CORPUS, columns=[column, "split"])
+    return frame[column][frame.split == split].tolist()
 
 
 def prepared_facts(prepared: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ BANDS = ((0, 100, "top_100"), (100, 1000, "100_1k"), (1000, 10000, "1k_10k"), (1
 class Example:
     words: list[str]  # the sentence, split and lower-cased
     position: int  # the masked word
+    line: int = -1  # which of the lines given to ``examples`` it comes from
 
     @property
     def target(self) -> str:
@@ -44,7 +45,7 @@ class Example:
                 used, right, grew = used + cost(self.words[right]), right + 1, True
             if left > 0 and used + cost(self.words[left - 1]) <= max_tokens:
                 used, left, grew = used + cost(self.words[left - 1]), left - 1, True
-        return Example(self.words[left:right], self.position - left)
+        return Example(self.words[left:right], self.position - left, self.line)
 
 
 def examples(lines: Sequence[str], n: int, seed: int, per_line: int = 1) -> list[Example]:
@@ -58,10 +59,10 @@ def examples(lines: Sequence[str], n: int, seed: int, per_line: int = 1) -> list
         if not candidates:
             continue
         if per_line == 1:  # the evaluation's draw, kept as it was so its words stay the same
-            out.append(Example(words, int(rng.choice(candidates))))
+            out.append(Example(words, int(rng.choice(candidates)), i))
         else:
             chosen = rng.choice(candidates, size=min(per_line, len(candidates)), replace=False)
-            out.extend(Example(words, int(j)) for j in sorted(chosen.tolist()))
+            out.extend(Example(words, int(j), i) for j in sorted(chosen.tolist()))
     return out
 
 
@@ -105,10 +106,23 @@ def slices(targets: np.ndarray, vocab: WordVocab) -> dict[str, dict[str, np.ndar
     return {"by_class": {"function": function, "content": ~function}, "by_frequency": bands}
 
 
-def report(log_probs: np.ndarray, targets: np.ndarray, vocab: WordVocab) -> dict[str, Any]:
-    """Overall accuracy and perplexity, and top-1 on every slice (with its share of the examples)."""
+def groups_of(labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """Boolean masks of the examples, one per distinct label (a slice family from any per-example
+    attribute, such as the genre of the line a word was hidden in)."""
+    values = np.asarray(labels)
+    return {name: values == name for name in sorted(set(labels))}
+
+
+def report(
+    log_probs: np.ndarray,
+    targets: np.ndarray,
+    vocab: WordVocab,
+    extra: dict[str, dict[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """Overall accuracy and perplexity, and the same on every slice (with its share of the examples):
+    by word class, by frequency band, and the ``extra`` families given."""
     out: dict[str, Any] = accuracy(log_probs, targets)
-    for family, groups in slices(targets, vocab).items():
+    for family, groups in (slices(targets, vocab) | (extra or {})).items():
         out[family] = {
             name: {**accuracy(log_probs[m], targets[m]), "share": float(m.mean())}
             for name, m in groups.items()
