@@ -109,8 +109,10 @@ def by_file() -> dict[str, Source]:
     return {s.file: s for s in SOURCES}
 
 
+GENRES: dict[str, str] = {s.name: s.genre for s in SOURCES}
+
+
 def genre_of(name: str) -> str:
     """The genre of a source by its name (file name without ``.txt.gz``); a source outside the
     corpus (the synthetic stand-in) is a genre of its own."""
-    known = {s.name: s.genre for s in SOURCES}
-    return known.get(name, name)
+    return GENRES.get(name, name)
