@@ -12,7 +12,8 @@ ADMIN_KEY = "test-admin-key"  # pragma: allowlist secret - the tests' own throwa
 
 
 def settings_for(root: Path, **overrides) -> ServeSettings:
-    return ServeSettings(root=root, reload_interval_s=0, api_key=ADMIN_KEY, **overrides)
+    limits_off = {"rate_predict_per_s": 0, "rate_feedback_per_s": 0}  # tests send many requests from one client
+    return ServeSettings(root=root, reload_interval_s=0, api_key=ADMIN_KEY, **(limits_off | overrides))
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:

@@ -143,6 +143,8 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        # SIGTERM: stop accepting, finish what is in flight within the deadline, then drain the log
+        timeout_graceful_shutdown=int(ServeSettings().shutdown_timeout_s),
     )
     if workers == 1:
         uvicorn.Server(config).run()
@@ -393,7 +395,7 @@ def retrain(
             console.print(f"[yellow]{component}: {', '.join(firing)} firing: retraining[/yellow]")
         result = loop.retrain(component, settings, force=force)
         if result.get("promoted") and notify:
-            result["service"] = loop.notify(notify, component, settings.api_key)
+            result["service"] = loop.notify(notify, component, settings.api_key.get_secret_value())
     except FargaError as exc:
         raise _fail("retrain", component, exc) from exc
     typer.echo(json.dumps(result, indent=2, default=str))
@@ -439,6 +441,27 @@ def audit_locks(
         )
     if found or (strict and unaudited):
         raise typer.Exit(code=1)
+
+
+store_app = typer.Typer(help="The prediction and feedback store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("prune")
+def store_prune(
+    older_than_days: Annotated[
+        float | None, typer.Option(min=0, help="default: FARGA_RETENTION_DAYS (90); feedback is always kept")
+    ] = None,
+) -> None:
+    """Delete logged predictions older than the retention period that carry no feedback."""
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
+
+    settings = ServeSettings()
+    days = settings.retention_days if older_than_days is None else older_than_days
+    store = FeedbackStore(settings.resolved_database_url())
+    deleted = store.prune(days)
+    console.print(f"deleted {deleted} predictions older than {days:g} days without feedback")
 
 
 @app.command()

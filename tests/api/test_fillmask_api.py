@@ -76,9 +76,11 @@ def test_bad_requests_get_a_422_that_says_why(client: TestClient, payload, fragm
     assert fragment in response.json()["detail"]
 
 
-def test_broken_json_is_a_422(client: TestClient):
+def test_broken_json_is_a_400_that_says_where(client: TestClient):
     response = client.post(f"{URL}/predict", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+    assert "column 2" in response.json()["detail"]
 
 
 def test_feedback_is_stored_and_classified_per_mask(client: TestClient, served: Path):

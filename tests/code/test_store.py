@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import uuid
@@ -37,12 +38,12 @@ def exercise(store: FeedbackStore) -> None:
     row = log_one(store)
     other = log_one(store, component="fillmask")
     assert store.count("symbols") == {"predictions": 1, "feedback": 0}
-    store.add_feedback("symbols", row, "B")
+    asyncio.run(store.add_feedback("symbols", row, "B"))
     assert [r.feedback_label for r in store.labelled("symbols")] == ["B"]
     with pytest.raises(NotFoundError):
-        store.add_feedback("symbols", "f" * 32, "B")
+        asyncio.run(store.add_feedback("symbols", "f" * 32, "B"))
     with pytest.raises(NotFoundError):  # ids are per component
-        store.add_feedback("symbols", other, "B")
+        asyncio.run(store.add_feedback("symbols", other, "B"))
     fetched = store.get(row)
     assert fetched is not None
     assert fetched.input_json == [[{"x": 1.0, "y": 2.0}]]
@@ -59,7 +60,7 @@ def exercise(store: FeedbackStore) -> None:
         store.set_review("symbols", {row: ("maybe", "")})
     with pytest.raises(NotFoundError):
         store.set_review("symbols", {other: ("accepted", "")})  # no feedback there
-    store.add_feedback("symbols", row, "A")
+    asyncio.run(store.add_feedback("symbols", row, "A"))
     assert [r.id for r in store.labelled("symbols", review=None)] == [row]
 
 
@@ -132,7 +133,7 @@ def test_background_writer_loses_no_prediction_and_feedback_waits_for_it(tmp_pat
     assert len(set(ids)) == 50
     assert stamps == sorted(stamps)
     assert other_worker.count("symbols")["predictions"] < 50  # still in the writer's batch window
-    row = other_worker.add_feedback("symbols", ids[-1], "B")  # waits until the batch is written
+    row = asyncio.run(other_worker.add_feedback("symbols", ids[-1], "B"))  # waits until the batch is written
     assert row.feedback_label == "B"
     more = [log_one(logging_worker) for _ in range(20)]
     logging_worker.close()  # shutdown writes whatever is pending
@@ -148,7 +149,8 @@ def test_feedback_for_an_old_or_unknown_id_is_refused(tmp_path: Path):
     assert not created_recently("0" * 32, within_s=2.0)  # minted in 1970
     assert not created_recently("f" * 32, within_s=2.0)  # minted in the far future
     with pytest.raises(NotFoundError):
-        store.add_feedback("symbols", new_prediction_id(), "B")  # recent, but never logged: waits, then 404
+        # recent, but never logged: waits, then 404
+        asyncio.run(store.add_feedback("symbols", new_prediction_id(), "B"))
 
 
 def test_a_backed_up_log_refuses_rather_than_grows_and_still_writes_what_it_took(tmp_path: Path):

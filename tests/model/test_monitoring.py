@@ -3,6 +3,7 @@ threshold, the drift reference, label screening, ``farga monitor``, held-out fee
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def test_review_lists_quarantined_feedback_and_records_a_decision(served: Path, 
     store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
     ids = [r[0] for r in store.engine.connect().exec_driver_sql("SELECT id FROM predictions ORDER BY id")]
     for pid in ids:
-        store.add_feedback("symbols", pid, r"\alpha")
+        asyncio.run(store.add_feedback("symbols", pid, r"\alpha"))
     store.set_review("symbols", {pid: ("quarantined", "doubtful") for pid in ids})
     runner = CliRunner()
     listed = runner.invoke(app, ["feedback", "review", "symbols"])

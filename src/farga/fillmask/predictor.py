@@ -28,9 +28,10 @@ METADATA_KEY = "farga.fillmask"
 class TooLongError(ValueError):
     """A sentence has more subword tokens than the model reads."""
 
-    def __init__(self, n_tokens: int, limit: int):
+    def __init__(self, n_tokens: int, limit: int, at_least: bool = False):
         self.n_tokens, self.limit = n_tokens, limit
-        super().__init__(f"{n_tokens} subword tokens; this model reads at most {limit}")
+        self.length = f"{'at least ' if at_least else ''}{n_tokens} subword tokens"
+        super().__init__(f"{self.length}; this model reads at most {limit}")
 
 
 def normalise(log_probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -53,13 +54,20 @@ class Predictor:
         onnx = OnnxModel.load(model_dir, threads=threads)
         meta = onnx.session.get_modelmeta().custom_metadata_map
         settings = json.loads(meta.get(METADATA_KEY, "{}"))
-        words = model_file(model_dir, WORDS_FILE).parent
-        try:
-            ngram = NgramModel.load(model_file(model_dir, NGRAM_FILE))
-        except FileNotFoundError:
-            ngram = None
+        vocab = WordVocab.load(model_file(model_dir, WORDS_FILE).parent)
+        if float(settings.get("ngram_weight", 0.0)) > 0:
+            # the served mixture needs its trigram: a model without it is refused, never served degraded
+            ngram: NgramModel | None = NgramModel.load(model_file(model_dir, NGRAM_FILE))
+        else:
+            try:
+                ngram = NgramModel.load(model_file(model_dir, NGRAM_FILE))
+            except FileNotFoundError:
+                ngram = None
         tokenizer = Tokenizer.from_file(str(model_file(model_dir, TOKENIZER_FILE)))
-        return cls(onnx, SubwordCache(tokenizer), WordVocab.load(words), ngram, settings)
+        # the cache holds the model's own words, encoded once at load; it never grows with requests
+        cache = SubwordCache(tokenizer, limit=len(vocab.words) + 1, grow=False)
+        cache.warm(vocab.words)
+        return cls(onnx, cache, vocab, ngram, settings)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -89,6 +97,8 @@ class Predictor:
             chunk = sentences[start : start + batch]
             rows = []
             for words in chunk:
+                if len(words) > self.max_tokens:  # every word is at least one token: refused unread
+                    raise TooLongError(len(words), self.max_tokens, at_least=True)
                 ids: list[int] = []
                 positions = []
                 for w in words:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from farga.fillmask.text import MASK
+from farga.fillmask.text import MASK, split
 from farga.serving.schemas import ModelInfo, Strict
 
 MAX_CHARS = 1000
@@ -34,7 +34,7 @@ class PredictRequest(Strict):
     @field_validator("text")
     @classmethod
     def masks(cls, text: str) -> str:
-        n = text.count(MASK)
+        n = split(text).count(MASK)  # as the model reads it: <MASK>, <Mask>, ... are markers too
         if n == 0:
             raise ValueError(f"the text has no {MASK} marker: put {MASK} where the missing word goes")
         if n > MAX_MASKS:

@@ -13,20 +13,23 @@ from farga.fillmask.predictor import Predictor, TooLongError
 from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
 from farga.fillmask.text import FUNCTION_WORDS, MASK, split
 from farga.serving import metrics
-from farga.serving.app import ComponentService
+from farga.serving.app import ComponentService, component_router
+from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.schemas import error_responses
 from farga.serving.settings import ServeSettings
-from farga.serving.store import FeedbackStore, NotFoundError, Prediction, StoreBusyError
+from farga.serving.store import FeedbackStore, Prediction
 
 NAME = "fillmask"
 STATIC = Path(__file__).parent / "static"
 ERRORS = error_responses(
     {
-        400: "the body is not parseable JSON",
+        400: "the body is not readable JSON",
         413: "body over 1 MiB",
+        415: "not application/json",
         422: "no <mask>, more than five, text over the limit, or fields of the wrong type",
-        503: "no model loaded yet, or the prediction log is backed up",
+        429: "over this client's rate limit (see Retry-After)",
+        503: "no model loaded yet, or the prediction log is backed up (see Retry-After)",
     }
 )
 
@@ -43,12 +46,12 @@ def smoke_test(loaded: LoadedModel) -> None:
 def loaded_predictor(slot: ModelSlot) -> tuple[LoadedModel, Predictor]:
     current = slot.current
     if current is None:
-        raise HTTPException(status_code=503, detail="no fillmask model is loaded yet; try again shortly")
+        raise UnavailableError("no fillmask model is loaded yet; try again shortly")
     return current, current.model
 
 
 def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
-    router = APIRouter(prefix=f"/v1/{NAME}", tags=[NAME])
+    router = component_router(NAME)
 
     @router.post(
         "/predict",
@@ -63,27 +66,24 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         except TooLongError as exc:
             raise HTTPException(
                 status_code=422,
-                detail=f"the text is {exc.n_tokens} subword tokens long; this model reads at most "
+                detail=f"the text is {exc.length} long; this model reads at most "
                 f"{exc.limit} (about 40 words): shorten it around the <mask>",
             ) from None
         masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in log_probs]
         top = [m["candidates"][0] for m in masks]
-        try:
-            prediction_id = store.log_prediction(
-                component=NAME,
-                model_name=loaded.name,
-                model_version=loaded.version,
-                model_run_id=loaded.info["run_id"],
-                input_kind="text",
-                input_json={"text": body.text, "top_k": body.top_k},
-                input_blob=None,
-                model_input=None,
-                candidates=masks,
-                top1=" | ".join(c["token"] for c in top)[:128],
-                top1_score=min(c["score"] for c in top),
-            )
-        except StoreBusyError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
+        prediction_id = store.log_prediction(
+            component=NAME,
+            model_name=loaded.name,
+            model_version=loaded.version,
+            model_run_id=loaded.info["run_id"],
+            input_kind="text",
+            input_json={"text": body.text, "top_k": body.top_k},
+            input_blob=None,
+            model_input=None,
+            candidates=masks,
+            top1=" | ".join(c["token"] for c in top)[:128],
+            top1_score=min(c["score"] for c in top),
+        )
         for c in top:
             word_class = "function_word" if c["token"].lower() in FUNCTION_WORDS else "content_word"
             metrics.PREDICTIONS.labels(NAME, loaded.version, word_class).inc()
@@ -96,13 +96,16 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         summary="The words the user meant, one per <mask> of a prediction",
         responses=error_responses(
             {
-                400: "the body is not parseable JSON",
+                400: "the body is not readable JSON",
                 404: "no such prediction",
+                415: "not application/json",
                 422: "malformed id, or not one word per <mask>",
+                429: "over this client's rate limit (see Retry-After)",
+                503: "the database is not taking writes (see Retry-After)",
             }
         ),
     )
-    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
 
         def one_word_per_mask(row: Prediction) -> None:
             if len(body.words) != len(row.candidates):
@@ -112,10 +115,7 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
                 )
 
         label = json.dumps(body.words, ensure_ascii=False)
-        try:
-            row = store.add_feedback(NAME, body.prediction_id, label, check=one_word_per_mask)
-        except NotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+        row = await store.add_feedback(NAME, body.prediction_id, label, check=one_word_per_mask)
         agreement = [
             metrics.count_feedback(NAME, word.lower(), [c["token"].lower() for c in mask["candidates"]])
             for word, mask in zip(body.words, row.candidates, strict=True)

@@ -46,12 +46,14 @@ def train_tokenizer(sentences: Iterable[Sequence[str]], kind: str, vocab_size: i
 class SubwordCache:
     """word -> subword ids, each distinct word encoded once (sentences repeat words a lot).
 
-    At most ``limit`` words are kept: a service reading whatever users type must not grow without
-    bound; words past the limit are encoded every time they come."""
+    At most ``limit`` words are kept. ``grow=False`` (the service) keeps only what ``warm`` put
+    there (the model's own vocabulary, at load): what users type is encoded per request and never
+    kept, so no sequence of requests can make a worker's cache, or its memory, grow."""
 
-    def __init__(self, tokenizer: Any, limit: int = 500_000):
+    def __init__(self, tokenizer: Any, limit: int = 500_000, grow: bool = True):
         self.tokenizer = tokenizer
         self.limit = limit
+        self.grow = grow
         self.cache: dict[str, list[int]] = {MASK: [SPECIAL_TOKENS.index(MASK)]}
 
     def encode(self, words: list[str]) -> list[list[int]]:
@@ -63,7 +65,7 @@ class SubwordCache:
         self.cache.update(zip(new, self.encode(new), strict=True))
 
     def __call__(self, word: str) -> list[int]:
-        if word not in self.cache:
+        if self.grow and word not in self.cache:
             self.warm([word])
         return self.cache[word] if word in self.cache else self.encode([word])[0]
 

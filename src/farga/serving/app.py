@@ -1,7 +1,9 @@
 """The FastAPI application: shared endpoints, and each installed component's routes under /v1/<name>.
 
 Components plug in through their ``service`` function, which returns a ``ComponentService``:
-its router, its model slot, and its static files for the web page.
+its router (made by ``component_router``, so its routes read bodies through the shared guard), its
+model slot, and its static files for the web page. Errors, limits and faults are answered by shared
+code (``errors``, ``limits``): a component's routes only raise.
 """
 
 from __future__ import annotations
@@ -9,27 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from farga import components
-from farga.serving import metrics
-from farga.serving.limits import BodyLimitMiddleware
+from farga.serving import errors, metrics
+from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, SecurityHeadersMiddleware
 from farga.serving.models import ModelSlot
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
 
 log = logging.getLogger("farga.serving")
+MISSING_MODEL_RETRY_S = 5.0
 STATIC = Path(str(files("farga.serving").joinpath("static")))
 
 
@@ -40,6 +43,11 @@ class ComponentService:
     router: APIRouter
     slot: ModelSlot
     static: Path | None = None
+
+
+def component_router(name: str) -> APIRouter:
+    """The router a component's routes go on: under /v1/<name>, bodies read by the shared guard."""
+    return APIRouter(prefix=f"/v1/{name}", tags=[name], route_class=errors.GuardedRoute)
 
 
 def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any]:
@@ -58,7 +66,13 @@ def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
-    store = FeedbackStore(settings.resolved_database_url(), run_migrations=settings.migrate_on_start)
+    store = FeedbackStore(
+        settings.resolved_database_url(),
+        run_migrations=settings.migrate_on_start,
+        max_pending=settings.log_queue_rows,
+        max_pending_bytes=settings.log_queue_mb << 20,
+        keep_inputs=settings.keep_inputs,
+    )
     services: dict[str, ComponentService] = {}
     for name in settings.component_names():
         component = components.get(name)
@@ -69,12 +83,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     signal = reload_signal(settings)
 
     async def watch_registry() -> None:
-        """Poll the registry every reload interval, and follow an admin reload made in any worker."""
+        """Poll the registry every reload interval, and follow an admin reload made in any worker.
+        A component with no model yet (the registry did not answer at start) is retried every few
+        seconds whatever the interval: the service is not ready until it has one, and never exits."""
         seen, last_poll = _mtime(signal), time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             changed = _mtime(signal) != seen
-            due = settings.reload_interval_s > 0 and time.monotonic() - last_poll >= settings.reload_interval_s
+            interval = settings.reload_interval_s
+            if any(s.slot.current is None for s in services.values()):
+                interval = min(interval, MISSING_MODEL_RETRY_S) if interval > 0 else MISSING_MODEL_RETRY_S
+            due = interval > 0 and time.monotonic() - last_poll >= interval
             if changed or due:
                 seen, last_poll = _mtime(signal), time.monotonic()
                 for service in services.values():
@@ -93,7 +112,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         task = asyncio.create_task(watch_registry())
         yield
         task.cancel()
-        await asyncio.to_thread(store.close)  # every logged prediction is written before exit
+        # every logged prediction is written before exit, unless the database does not take them in time
+        await asyncio.to_thread(store.close, settings.shutdown_timeout_s / 2)
 
     app = FastAPI(
         title="Farga",
@@ -102,31 +122,33 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.services = settings, store, services
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # the last added runs first: headers on every answer, latency of every answer, the rate limit
+    # before the body is read, the body read whole and bounded before any route
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        RateLimitMiddleware,
+        rates={
+            "predict": Rate(settings.rate_predict_per_s, settings.rate_predict_burst),
+            "feedback": Rate(settings.rate_feedback_per_s, settings.rate_feedback_burst),
+        },
+    )
     app.add_middleware(metrics.LatencyMiddleware)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-        ]
-        return JSONResponse(status_code=422, content={"detail": explain(details), "errors": details})
+    app.add_middleware(SecurityHeadersMiddleware)
+    errors.install(app)
 
     for service in services.values():
         # the prefix lives on the router itself, so route templates (metrics labels) are complete
         if service.router.prefix != f"/v1/{service.name}":
             raise ValueError(f"component {service.name!r} must route under /v1/{service.name}")
+        unguarded = [getattr(r, "path", r) for r in service.router.routes if not isinstance(r, errors.GuardedRoute)]
+        if unguarded:
+            raise ValueError(f"component {service.name!r}: make its router with component_router ({unguarded})")
         app.include_router(service.router)
         if service.static is not None:
             app.mount(f"/static/{service.name}", StaticFiles(directory=service.static), name=f"static-{service.name}")
     app.mount("/static/app", StaticFiles(directory=STATIC), name="static-app")
-    app.include_router(shared_routes(services, settings))
+    app.include_router(shared_routes(services, settings, store))
     return app
-
-
-def explain(errors: Sequence[Mapping[str, Any]]) -> str:
-    """One readable line from pydantic's validation errors: where, and what is wrong (first five)."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors[:5])
 
 
 def reload_signal(settings: ServeSettings) -> Path:
@@ -142,15 +164,16 @@ def _mtime(path: Path) -> float:
 
 def require_admin(settings: ServeSettings) -> Callable[[str | None], None]:
     def check(x_api_key: str | None = Header(default=None, description="the admin API key")) -> None:
-        if not settings.api_key:
+        key = settings.api_key.get_secret_value()
+        if not key:
             raise HTTPException(status_code=403, detail="admin endpoints are disabled: set FARGA_API_KEY")
-        if x_api_key != settings.api_key:
+        if not hmac.compare_digest((x_api_key or "").encode(), key.encode()):  # constant time
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
     return check
 
 
-def shared_routes(services: dict[str, ComponentService], settings: ServeSettings) -> APIRouter:
+def shared_routes(services: dict[str, ComponentService], settings: ServeSettings, store: FeedbackStore) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", include_in_schema=False)
@@ -164,20 +187,27 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
     @router.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: every component has a model loaded",
-        responses={503: {"description": "a component has no model loaded yet"}},
+        summary="Readiness: every component has a model loaded, and the database takes writes",
+        responses={503: {"description": "a component has no model loaded yet, or the database is not taking writes"}},
     )
     def readyz() -> JSONResponse:
         state = {
             name: {
                 "loaded": s.slot.current is not None,
                 "model": s.slot.current.info if s.slot.current else None,
-                "last_error": s.slot.last_error,
+                # the kind of failure only: messages can name hosts and paths (the log has them whole)
+                "last_error": s.slot.last_error.split(":")[0] if s.slot.last_error else None,
             }
             for name, s in services.items()
         }
-        ready = all(v["loaded"] for v in state.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "components": state})
+        database = store.probe()
+        ready = all(v["loaded"] for v in state.values()) and database is None
+        content = {
+            "ready": ready,
+            "components": state,
+            "database": {"ok": database is None, "problem": database, "log_backlog": store.backlog},
+        }
+        return JSONResponse(status_code=200 if ready else 503, content=content)
 
     @router.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     def prometheus() -> Response:

@@ -1,61 +1,168 @@
-"""Request-body limit enforced before the body is read: a declared or streamed body over the
-limit gets 413 with a message, never a half-read request or a crash."""
+"""What stands between a client and the routes: the body limit, per-client rate limits, and the
+headers every response carries. Pure ASGI, so a refused request costs no parsing and no thread.
+
+The body is read here, whole and bounded, before any route sees it: a declared or streamed
+(chunked) body over the limit gets 413, one that does not arrive within the timeout 408, on every
+route alike. The routes then read the buffered copy.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from farga.serving.errors import error_body
 
-class BodyTooLargeError(Exception):
-    pass
+Scope = dict[str, Any]
+
+
+async def send_error(send: Any, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+    body = json.dumps(error_body(detail)).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: Any, max_bytes: int):
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float = 10.0):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
-    async def _reject(self, send: Any) -> None:
-        body = json.dumps({"detail": f"request body over the limit of {self.max_bytes} bytes"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            bad = not declared.isdigit()
+            await send_error(
+                send,
+                400 if bad else 413,
+                "the Content-Length header is not a number"
+                if bad
+                else f"request body over the limit of {self.max_bytes} bytes",
+            )
+            return
+        chunks, seen = [], 0
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            except TimeoutError:
+                await send_error(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+                return
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await send_error(send, 413, f"request body over the limit of {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the client's disconnect, as uvicorn does
+
+        await self.app(scope, replay, send)
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_s: float  # 0: no limit
+    burst: int
+
+
+class RateLimitMiddleware:
+    """Token buckets per client address and kind of request (``predict``, ``feedback``: the last
+    segment of ``/v1/<component>/<kind>``), per worker. At most ``max_clients`` buckets are kept
+    (least recently seen dropped first), so a crowd of addresses cannot grow them."""
+
+    def __init__(self, app: Any, rates: Mapping[str, Rate], max_clients: int = 10_000):
+        self.app = app
+        self.rates = {kind: rate for kind, rate in rates.items() if rate.per_s > 0}
+        self.max_clients = max_clients
+        self.buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
+
+    def wait_s(self, client: str, kind: str) -> float:
+        """0 when the request may go now (its token taken), else the seconds until it may."""
+        rate, now = self.rates[kind], time.monotonic()
+        tokens, last = self.buckets.pop((client, kind), (float(rate.burst), now))
+        tokens = min(float(rate.burst), tokens + (now - last) * rate.per_s)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / rate.per_s
+        self.buckets[(client, kind)] = (tokens - 1 if wait == 0 else tokens, now)
+        while len(self.buckets) > self.max_clients:
+            self.buckets.popitem(last=False)
+        return wait
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.rates and scope["path"].startswith("/v1/"):
+            kind = scope["path"].rstrip("/").rsplit("/", 1)[-1]
+            if kind in self.rates:
+                client = (scope.get("client") or ("unknown", 0))[0]
+                wait = self.wait_s(client, kind)
+                if wait > 0:
+                    await send_error(
+                        send,
+                        429,
+                        f"too many {kind} requests from this client: at most {self.rates[kind].per_s:g} a second",
+                        {"Retry-After": str(max(1, math.ceil(wait)))},
+                    )
+                    return
+        await self.app(scope, receive, send)
+
+
+# The page loads its scripts and styles from this origin only; drawings become data: URLs.
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Headers every response carries; the page (HTML) also gets its content security policy."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
-            return
-        seen = 0
-        started = False
 
-        async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLargeError
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
+        async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                started = True
+                headers = list(message.get("headers") or [])
+                headers += COMMON_HEADERS
+                content_type = dict(headers).get(b"content-type", b"")
+                page = scope["path"] == "/" or scope["path"].startswith("/static/")
+                if page and content_type.startswith(b"text/html"):
+                    headers.append((b"content-security-policy", PAGE_POLICY.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await self._reject(send)
+        await self.app(scope, receive, with_headers)

@@ -9,6 +9,8 @@ counted and logged.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ class LoadedModel:
     name: str
     version: str
     model: Any  # what the component's loader returns (an OnnxModel by default); has ``provenance``
-    source: str
+    source: str  # "registry" or "directory": public, so it names no host or path (the log does)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -72,17 +74,30 @@ class ModelSource:
         from farga.tracking import download_version
 
         dest = self.cache / self.name / f"v{version}"
-        if not (dest / "model.onnx").exists():
-            mlflow.set_tracking_uri(self.registry_uri)
-            mlflow.set_registry_uri(self.registry_uri)  # models:/ URIs resolve through the registry
-            download_version(self.name, version, dest)
+        if dest.is_dir():
+            return dest  # complete: a version only ever appears here whole, by the rename below
+        mlflow.set_tracking_uri(self.registry_uri)
+        mlflow.set_registry_uri(self.registry_uri)  # models:/ URIs resolve through the registry
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Workers download side by side into folders of their own, then rename: a worker never reads
+        # a version another one is still writing, and a download cut short leaves no half model.
+        partial = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=dest.parent))
+        try:
+            download_version(self.name, version, partial)
+            try:
+                partial.rename(dest)
+            except OSError:  # another worker's copy got there first; it is as complete as ours
+                if not dest.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
         return dest
 
     def load(self, version: str) -> LoadedModel:
         model = self.loader(self.fetch(version), self.threads)
         if self.model_dir is not None:
-            return LoadedModel(self.name, LOCAL, model, f"dir:{self.model_dir}")
-        return LoadedModel(self.name, version, model, f"registry:{self.registry_uri}")
+            return LoadedModel(self.name, LOCAL, model, "directory")
+        return LoadedModel(self.name, version, model, "registry")
 
 
 class ModelSlot:

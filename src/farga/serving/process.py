@@ -33,7 +33,10 @@ def running_server(
 ) -> Iterator[str]:
     """Start ``farga serve`` (or ``command``, given ``{port}``) and yield its URL once it is ready."""
     port = free_port()
-    full_env = {**os.environ, "FARGA_ROOT": str(root), "FARGA_RELOAD_INTERVAL_S": "0", **(env or {})}
+    # every load here comes from one address, 127.0.0.1: the per-client rate limits are off unless
+    # the caller sets them (the fault suite does, to test them)
+    quiet = {"FARGA_RELOAD_INTERVAL_S": "0", "FARGA_RATE_PREDICT_PER_S": "0", "FARGA_RATE_FEEDBACK_PER_S": "0"}
+    full_env = {**os.environ, "FARGA_ROOT": str(root), **quiet, **(env or {})}
     for inherited in ("PROMETHEUS_MULTIPROC_DIR", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         full_env.pop(inherited, None)  # the server reads its own settings, not this process's state
     log_path = Path(tempfile.gettempdir()) / f"farga-serve-{port}.log"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from farga.config import Settings
@@ -19,11 +20,30 @@ class ServeSettings(Settings):
     # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
     model_cache: Path | None = None
     reload_interval_s: float = 60.0
-    api_key: str = ""  # admin endpoints are disabled while empty
+    api_key: SecretStr = SecretStr("")  # admin endpoints are disabled while empty; never logged or echoed
     database_url: str = ""  # empty: SQLite file feedback.db in root
     migrate_on_start: bool = True  # `farga serve` migrates once before starting workers, then turns this off
     threads: int = 1  # ONNX Runtime intra-op threads per worker
+
+    # Bounds. A worker's memory: the models (symbols ~2 MB, fillmask ~30 MB with its trigram), the
+    # runtime and libraries (~250 MB), the fillmask word cache (the model's vocabulary, fixed at
+    # load), one request at a time per thread (<= max_body_bytes each), and the prediction log's
+    # queue (<= log_queue_mb). Nothing a client sends grows it past memory_budget_mb, which the
+    # fault suite checks and deploy/k8s sizes its pods by.
+    memory_budget_mb: int = 600
     max_body_bytes: int = 1 << 20
+    body_timeout_s: float = 10.0  # a body that has not arrived by then gets 408
+    log_queue_rows: int = 10_000  # predictions waiting for the database, per worker; past it, 503
+    log_queue_mb: int = 64
+    shutdown_timeout_s: float = 20.0  # SIGTERM: in-flight requests and the log's queue get this long
+
+    # Abuse and privacy. Rates are per client address and per worker (0: no limit).
+    rate_predict_per_s: float = 50.0
+    rate_predict_burst: int = 100
+    rate_feedback_per_s: float = 5.0
+    rate_feedback_burst: int = 20
+    keep_inputs: bool = True  # False: drawings and texts are not stored (no retraining from feedback, no drift)
+    retention_days: float = 90.0  # `farga store prune`: predictions without feedback older than this go
 
     def component_names(self) -> list[str]:
         named = [c.strip() for c in self.components.split(",") if c.strip()]

@@ -6,24 +6,30 @@ at start-up. A feedback is committed (and, on SQLite, synced to disk) before the
 
 While the service runs, predictions are written by a background writer in batches (one transaction
 per batch, not per request: that commit was a third of a request's time). A prediction reaches the
-database within tens of milliseconds, on shutdown before the process exits; a feedback that arrives
-first waits for it. A crash of the process can lose the predictions of that last moment, never a feedback.
+database within tens of milliseconds, on shutdown before the process exits (or, if the database does
+not take them by the shutdown deadline, they are dropped and counted); a feedback that arrives first
+waits for it. A crash of the process can lose the predictions of that last moment, never a feedback.
+A database that is down, locked or full makes writes fail with ``StoreUnavailableError`` (503), and
+the writer retries its batch until the database is back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, event, insert, select, text
+from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -62,8 +68,16 @@ class NotFoundError(LookupError):
     pass
 
 
-class StoreBusyError(RuntimeError):
+class StoreUnavailableError(RuntimeError):
+    """The database is not taking writes (down, locked, slow or out of disk): the service answers 503."""
+
+
+class StoreBusyError(StoreUnavailableError):
     """The prediction log cannot keep up (the database is down or too slow): the service answers 503."""
+
+
+# what a write can meet from the database that passes: a server down or restarting, a lock, a full disk
+TRANSIENT = (OperationalError, InterfaceError, DBAPIError)
 
 
 log = logging.getLogger("farga.serving")
@@ -118,7 +132,10 @@ def migrate(url: str) -> None:
 
 class FeedbackStore:
     """``start_writer()`` moves prediction logging to a background thread (the service does);
-    without it every prediction is written before ``log_prediction`` returns (CLI, tests)."""
+    without it every prediction is written before ``log_prediction`` returns (CLI, tests).
+
+    Bounded by construction: the writer's queue holds at most ``max_pending`` rows and
+    ``max_pending_bytes`` of inputs; past either, a prediction is refused (503) rather than held."""
 
     def __init__(
         self,
@@ -127,39 +144,69 @@ class FeedbackStore:
         run_migrations: bool = True,
         batch_window_s: float = 0.02,
         max_pending: int = 10_000,
-        feedback_wait_s: float = 2.0,
+        max_pending_bytes: int = 64 << 20,
+        feedback_wait_s: float = 1.0,
+        keep_inputs: bool = True,
     ):
         self.url = url
         if run_migrations:
             migrate(url)
-        self.engine = create_engine(url, pool_pre_ping=True)
+        postgres = url.startswith("postgresql")
+        self.engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_timeout=5,
+            # a server that does not answer fails a request in seconds, not at the kernel's TCP timeout
+            connect_args={"connect_timeout": 3} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             _sqlite_pragmas(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.batch_window_s = batch_window_s
         self.max_pending = max_pending
-        # how long a feedback waits for its prediction to be written (by this worker or another)
+        self.max_pending_bytes = max_pending_bytes
+        # how long a feedback waits for its prediction to be written by another worker
         self.feedback_wait_s = feedback_wait_s
-        # Requests append here without a lock or a wake-up (a deque append is atomic); the writer
-        # looks every batch window. Only flush() waits on the condition, and it is rare (feedback).
-        self._pending: deque[dict[str, Any]] = deque()
+        # False: a prediction keeps what was predicted, not what the user sent (no drawing, no text);
+        # the feedback then cannot become training data, and drift monitoring has no inputs to read
+        self.keep_inputs = keep_inputs
+        # Requests append here without a wake-up; the writer looks every batch window. Ids still in
+        # memory are in _pending_ids, so a feedback for one waits for it instead of a 404.
+        self._pending: deque[dict[str, Any]] = deque()  # rows, each with its "_bytes"
+        self._pending_ids: set[str] = set()
+        self._pending_bytes = 0
         self._writing = False
         self._progress = threading.Condition()
         self._stop = threading.Event()
+        self._abandon = threading.Event()
         self._writer: threading.Thread | None = None
+        self.dropped = 0  # predictions given up on at shutdown (the database did not take them in time)
+        self.last_write_error: str | None = None  # None while the latest write went through
 
     def start_writer(self) -> None:
         if self._writer is None:
             self._stop.clear()
+            self._abandon.clear()
             self._writer = threading.Thread(target=self._write_batches, name="farga-prediction-log", daemon=True)
             self._writer.start()
 
-    def close(self) -> None:
-        """Write every pending prediction, then stop the writer."""
+    def close(self, deadline_s: float = 10.0) -> int:
+        """Write every pending prediction, giving up after ``deadline_s`` (the database is not taking
+        them); returns how many were dropped, and logs it."""
         if self._writer is not None:
             self._stop.set()
-            self._writer.join()
+            self._writer.join(deadline_s)
+            if self._writer.is_alive():
+                self._abandon.set()
+                self._writer.join()
             self._writer = None
+        if self.dropped:
+            log.error("shutdown dropped %d logged predictions: the database did not take them in time", self.dropped)
+        return self.dropped
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every prediction logged so far is in the database; False if ``timeout`` ran out
@@ -171,7 +218,7 @@ class FeedbackStore:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions.begin() as session:
-            session.execute(insert(Prediction), rows)
+            session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "_bytes"} for r in rows])
 
     def _write_batches(self) -> None:
         while True:
@@ -184,51 +231,118 @@ class FeedbackStore:
                         break
                     self._writing = True
                     rows = [self._pending.popleft() for _ in range(min(500, len(self._pending)))]
-                delay = 0.1
-                while True:  # a row is only given up on by the process ending
-                    try:
-                        self._insert(rows)
-                        break
-                    except Exception:
-                        log.exception("writing %d predictions failed; retrying in %.1fs", len(rows), delay)
-                        time.sleep(delay)
-                        delay = min(delay * 2, 5.0)
+                if not self._write_until_taken(rows):
+                    with self._progress:  # shutdown ran out of time: what is left is dropped, and counted
+                        self.dropped += len(rows) + len(self._pending)
+                        self._pending.clear()
+                        self._pending_ids.clear()
+                        self._pending_bytes = 0
+                        self._writing = False
+                        self._progress.notify_all()
+                    return
             if stopping:
                 return
 
+    def _write_until_taken(self, rows: list[dict[str, Any]]) -> bool:
+        """Retry a batch until the database takes it (True) or shutdown abandons it (False)."""
+        delay = 0.1
+        while True:
+            try:
+                self._insert(rows)
+            except Exception as exc:
+                self.last_write_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                log.warning("writing %d predictions failed; retrying in %.1fs: %s", len(rows), delay, exc)
+                if self._abandon.wait(delay):
+                    return False
+                delay = min(delay * 2, 1.0)  # back within a second of the database's return
+                continue
+            self.last_write_error = None
+            with self._progress:
+                for row in rows:
+                    self._pending_ids.discard(row["id"])
+                    self._pending_bytes -= row["_bytes"]
+                self._progress.notify_all()
+            return True
+
     def log_prediction(self, **fields: Any) -> str:
         """Log one prediction; returns its id."""
+        if not self.keep_inputs:
+            fields.update(input_json=None, input_blob=None, model_input=None)
         row = {"id": new_prediction_id(), "created_at": datetime.now(UTC), **fields}
         if self._writer is None:
             self._insert([row])
-        elif len(self._pending) >= self.max_pending:
-            raise StoreBusyError("the prediction log is backed up; try again shortly")
-        else:
-            self._pending.append(row)
+            return str(row["id"])
+        size = _input_bytes(row)
+        with self._progress:
+            if len(self._pending) >= self.max_pending or self._pending_bytes + size > self.max_pending_bytes:
+                raise StoreBusyError("the prediction log is backed up; try again shortly")
+            self._pending.append(row | {"_bytes": size})
+            self._pending_ids.add(row["id"])
+            self._pending_bytes += size
         return str(row["id"])
 
-    def add_feedback(
+    async def add_feedback(
         self, component: str, prediction_id: str, label: str, check: Callable[[Prediction], None] | None = None
     ) -> Prediction:
-        """Store the user's label; ``check(row)`` may refuse it (by raising) given what was predicted."""
+        """Store the user's label, committed (and on SQLite synced) before this returns;
+        ``check(row)`` may refuse it (by raising) given what was predicted.
+
+        Async: waiting for a prediction still on its way (in this worker's queue, or another
+        worker's) holds no thread, so ids forged to look recent cannot tie up the request pool."""
         deadline = time.monotonic() + self.feedback_wait_s
-        self.flush(timeout=self.feedback_wait_s)
+        while prediction_id in self._pending_ids:  # logged here, not written yet
+            if time.monotonic() > deadline:
+                raise StoreUnavailableError("the prediction is not written yet (the database is slow); try again")
+            await asyncio.sleep(0.01)
         while True:
+            row = await asyncio.to_thread(self._label, component, prediction_id, label, check)
+            if row is not None:
+                return row
+            recent = created_recently(prediction_id, self.feedback_wait_s)
+            if not recent or time.monotonic() > deadline:
+                raise NotFoundError(f"no {component} prediction with id {prediction_id!r}")
+            await asyncio.sleep(0.05)  # another worker may not have written it yet
+
+    def _label(
+        self, component: str, prediction_id: str, label: str, check: Callable[[Prediction], None] | None
+    ) -> Prediction | None:
+        try:
             with self.sessions.begin() as session:
                 if self.engine.dialect.name == "sqlite":
                     session.execute(text("PRAGMA synchronous=FULL"))  # this commit reaches the disk before 2xx
                 row = session.get(Prediction, prediction_id)
-                if row is not None and row.component == component:
-                    if check is not None:
-                        check(row)  # raising leaves the transaction, and the row, as they were
-                    row.feedback_label = label
-                    row.feedback_at = datetime.now(UTC)
-                    row.review = row.review_note = row.reviewed_at = None  # a new label is screened anew
-                    return row
-            waiting = row is None and created_recently(prediction_id, self.feedback_wait_s)
-            if not waiting or time.monotonic() > deadline:
-                raise NotFoundError(f"no {component} prediction with id {prediction_id!r}")
-            time.sleep(0.02)  # another worker may not have written it yet
+                if row is None or row.component != component:
+                    return None
+                if check is not None:
+                    check(row)  # raising leaves the transaction, and the row, as they were
+                row.feedback_label = label
+                row.feedback_at = datetime.now(UTC)
+                row.review = row.review_note = row.reviewed_at = None  # a new label is screened anew
+                return row
+        except TRANSIENT as exc:
+            log.warning("a feedback could not be stored: %s", exc)
+            raise StoreUnavailableError("the feedback database is not taking writes; try again shortly") from None
+
+    def probe(self) -> str | None:
+        """None while the database answers and takes writes; else what is wrong, in one line."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"the database does not answer ({type(exc).__name__})"
+        if self.last_write_error is not None:
+            return f"the database refuses writes ({self.last_write_error.split(':')[0]})"
+        if self._pending and len(self._pending) >= self.max_pending // 2:
+            return f"the prediction log is backed up ({len(self._pending)} rows waiting)"
+        return None
+
+    def prune(self, older_than_days: float) -> int:
+        """Delete predictions older than the retention that carry no feedback (feedback is training
+        data and stays); returns how many were deleted."""
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        query = delete(Prediction).where(Prediction.created_at < cutoff, Prediction.feedback_label.is_(None))
+        with self.sessions.begin() as session:
+            return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
     def get(self, prediction_id: str) -> Prediction | None:
         with Session(self.engine) as session:
@@ -278,3 +392,11 @@ class FeedbackStore:
         with Session(self.engine) as session:
             rows = session.scalars(select(Prediction).where(Prediction.component == component)).all()
         return {"predictions": len(rows), "feedback": sum(r.feedback_label is not None for r in rows)}
+
+
+def _input_bytes(row: dict[str, Any]) -> int:
+    """What a queued row holds in memory, roughly: its blobs and its JSON input's text."""
+    size = 512 + len(row.get("input_blob") or b"") + len(row.get("model_input") or b"")
+    if row.get("input_json") is not None:
+        size += len(json.dumps(row["input_json"]))
+    return size

@@ -9,15 +9,17 @@ from typing import Any, cast
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from farga.serving import metrics
-from farga.serving.app import ComponentService, explain
+from farga.serving.app import ComponentService, component_router
+from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.schemas import error_responses
 from farga.serving.settings import ServeSettings
-from farga.serving.store import FeedbackStore, NotFoundError, StoreBusyError
+from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_input
 from farga.symbols.schemas import (
@@ -36,11 +38,22 @@ NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
 ERRORS = error_responses(
     {
-        400: "the input cannot be read as a drawing or image",
+        400: "the input cannot be read as JSON, a drawing or an image",
         413: "body over 1 MiB",
         415: "neither JSON nor multipart/form-data",
         422: "fields missing, of the wrong type or out of range",
-        503: "no model loaded yet, or the prediction log is backed up",
+        429: "over this client's rate limit (see Retry-After)",
+        503: "no model loaded yet, or the prediction log is backed up (see Retry-After)",
+    }
+)
+FEEDBACK_ERRORS = error_responses(
+    {
+        400: "the body is not readable JSON",
+        404: "no such prediction",
+        415: "not application/json",
+        422: "unknown symbol or malformed id",
+        429: "over this client's rate limit (see Retry-After)",
+        503: "the database is not taking writes (see Retry-After)",
     }
 )
 IMAGE_TYPES = {"PNG", "JPEG"}
@@ -56,7 +69,7 @@ class Predictor:
     def loaded(self) -> LoadedModel:
         current = self.slot.current
         if current is None:
-            raise HTTPException(status_code=503, detail="no symbols model is loaded yet; try again shortly")
+            raise UnavailableError("no symbols model is loaded yet; try again shortly")
         return current
 
     def described(self, loaded: LoadedModel) -> list[dict[str, Any]]:
@@ -150,7 +163,7 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
-    router = APIRouter(prefix=f"/v1/{NAME}", tags=[NAME])
+    router = component_router(NAME)
     strokes_schema = inline_refs(StrokesRequest.model_json_schema())
     multipart_schema = {
         "type": "object",
@@ -185,10 +198,10 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         blob: bytes | None = None
         try:
             if content_type == "application/json":
-                try:
-                    strokes = StrokesRequest.model_validate_json(await request.body())
+                try:  # the shared guard has parsed and checked the JSON
+                    strokes = StrokesRequest.model_validate(await request.json())
                 except ValidationError as exc:
-                    raise HTTPException(status_code=422, detail=explain(exc.errors())) from None
+                    raise RequestValidationError(exc.errors()) from None
                 top_k, kind = strokes.top_k, "strokes"
                 ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in strokes.strokes])
                 input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in strokes.strokes]
@@ -211,22 +224,19 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         loaded = predictor.loaded()
         candidates = predictor.candidates(loaded, ink, top_k)
         info = loaded.info
-        try:
-            prediction_id = store.log_prediction(
-                component=NAME,
-                model_name=loaded.name,
-                model_version=loaded.version,
-                model_run_id=info["run_id"],
-                input_kind=kind,
-                input_json=input_json,
-                input_blob=blob,
-                model_input=ink.tobytes(),
-                candidates=candidates,
-                top1=candidates[0]["latex"],
-                top1_score=candidates[0]["score"],
-            )
-        except StoreBusyError as exc:
-            raise HTTPException(status_code=503, detail=str(exc)) from None
+        prediction_id = store.log_prediction(
+            component=NAME,
+            model_name=loaded.name,
+            model_version=loaded.version,
+            model_run_id=info["run_id"],
+            input_kind=kind,
+            input_json=input_json,
+            input_blob=blob,
+            model_input=ink.tobytes(),
+            candidates=candidates,
+            top1=candidates[0]["latex"],
+            top1_score=candidates[0]["score"],
+        )
         threshold = loaded.model.calibration.get("threshold")
         sure = threshold is None or candidates[0]["score"] >= threshold
         metrics.PREDICTIONS.labels(NAME, loaded.version, candidates[0]["latex"]).inc()
@@ -247,17 +257,12 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         "/feedback",
         response_model=FeedbackResponse,
         summary="The symbol the user meant, for a prediction",
-        responses=error_responses(
-            {400: "the body is not parseable JSON", 404: "no such prediction", 422: "unknown symbol or malformed id"}
-        ),
+        responses=FEEDBACK_ERRORS,
     )
-    def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
         if body.latex not in catalogue.by_latex():
             raise HTTPException(status_code=422, detail=f"{body.latex!r} is not a symbol of the catalogue")
-        try:
-            row = store.add_feedback(NAME, body.prediction_id, body.latex)
-        except NotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+        row = await store.add_feedback(NAME, body.prediction_id, body.latex)
         agreement = metrics.count_feedback(NAME, body.latex, [c["latex"] for c in row.candidates])
         return FeedbackResponse(prediction_id=row.id, latex=body.latex, agreement=agreement, stored=True)  # type: ignore[arg-type]
 
