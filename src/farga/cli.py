@@ -124,6 +124,7 @@ def serve(
 
     import uvicorn
 
+    from farga.serving import shutdown
     from farga.serving.settings import ServeSettings
     from farga.serving.store import migrate
 
@@ -135,6 +136,7 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # every worker writes its metric samples here; /metrics aggregates them
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
+    settings = ServeSettings()
     config = uvicorn.Config(
         "farga.serving.app:create_app",
         factory=True,
@@ -143,21 +145,9 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
-        # SIGTERM: stop accepting, finish what is in flight within the deadline, then drain the log
-        timeout_graceful_shutdown=int(ServeSettings().shutdown_timeout_s),
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
     )
-    if workers == 1:
-        uvicorn.Server(config).run()
-        return
-    import socket
-
-    from uvicorn.supervisors import Multiprocess
-
-    sock = config.bind_socket()
-    # uvicorn's shared listening socket reaches the workers without its protocol number, so asyncio
-    # does not disable Nagle on accepted connections (40 ms stalls); accepted sockets inherit this.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
+    shutdown.run(config, drain_s=settings.drain_s)
 
 
 @app.command()

@@ -26,9 +26,10 @@ from fastapi.staticfiles import StaticFiles
 
 from farga import components
 from farga.serving import errors, metrics
-from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, SecurityHeadersMiddleware
+from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, ResponseHeadersMiddleware
 from farga.serving.models import ModelSlot
 from farga.serving.settings import ServeSettings
+from farga.serving.shutdown import DRAINING
 from farga.serving.store import FeedbackStore
 
 log = logging.getLogger("farga.serving")
@@ -133,7 +134,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         },
     )
     app.add_middleware(metrics.LatencyMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ResponseHeadersMiddleware)
     errors.install(app)
 
     for service in services.values():
@@ -187,7 +188,7 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
     @router.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: every component has a model loaded, and the database takes writes",
+        summary="Readiness: every component has a model loaded, the database takes writes, not shutting down",
         responses={503: {"description": "a component has no model loaded yet, or the database is not taking writes"}},
     )
     def readyz() -> JSONResponse:
@@ -201,9 +202,11 @@ def shared_routes(services: dict[str, ComponentService], settings: ServeSettings
             for name, s in services.items()
         }
         database = store.probe()
-        ready = all(v["loaded"] for v in state.values()) and database is None
+        draining = DRAINING.is_set()
+        ready = all(v["loaded"] for v in state.values()) and database is None and not draining
         content = {
             "ready": ready,
+            "draining": draining,
             "components": state,
             "database": {"ok": database is None, "problem": database, "log_backlog": store.backlog},
         }

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farga.serving.errors import error_body
+from farga.serving.shutdown import DRAINING
 
 Scope = dict[str, Any]
 
@@ -143,8 +144,9 @@ COMMON_HEADERS = [
 ]
 
 
-class SecurityHeadersMiddleware:
-    """Headers every response carries; the page (HTML) also gets its content security policy."""
+class ResponseHeadersMiddleware:
+    """Headers every response carries; the page (HTML) also gets its content security policy, and
+    while the worker drains for shutdown every answer says ``Connection: close``."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -158,6 +160,8 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 headers += COMMON_HEADERS
+                if DRAINING.is_set():
+                    headers.append((b"connection", b"close"))
                 content_type = dict(headers).get(b"content-type", b"")
                 page = scope["path"] == "/" or scope["path"].startswith("/static/")
                 if page and content_type.startswith(b"text/html"):

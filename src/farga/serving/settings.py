@@ -35,7 +35,10 @@ class ServeSettings(Settings):
     body_timeout_s: float = 10.0  # a body that has not arrived by then gets 408
     log_queue_rows: int = 10_000  # predictions waiting for the database, per worker; past it, 503
     log_queue_mb: int = 64
-    shutdown_timeout_s: float = 20.0  # SIGTERM: in-flight requests and the log's queue get this long
+    # SIGTERM: stop listening, answer each open connection once more with Connection: close (at most
+    # drain_s), then in-flight requests and the log's queue get shutdown_timeout_s
+    drain_s: float = 2.0
+    shutdown_timeout_s: float = 20.0
 
     # Abuse and privacy. Rates are per client address and per worker (0: no limit).
     rate_predict_per_s: float = 50.0
