@@ -9,6 +9,7 @@ lost there (`make reliability` writes reports/reliability/faults.json and docs/r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,8 +54,6 @@ def own_postgres() -> Iterator[Postgres]:
     try:
         yield server
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by the test
             server.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped by the test
         shutil.rmtree(base, ignore_errors=True)

@@ -94,7 +94,7 @@ class Traffic:
             self.answers.append(answer)
 
     def _client(self, index: int) -> None:
-        rng = random.Random(index)
+        rng = random.Random(index)  # noqa: S311 - a traffic mix, not a secret
         interval = self.clients / self.rate if self.rate else 0.0
         due = time.monotonic() + rng.random() * interval
         with httpx.Client(base_url=self.url, timeout=self.timeout_s) as http:
