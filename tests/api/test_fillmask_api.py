@@ -137,3 +137,34 @@ def test_metrics_count_fillmask_predictions_by_word_class(client: TestClient):
     )
     assert counted == was + 1
     assert metric(after, "farga_prediction_confidence_count", component="fillmask") >= 1
+
+
+def test_what_users_type_never_grows_the_word_cache(client: TestClient):
+    predictor = client.app.state.services["fillmask"].slot.current.model
+    size = len(predictor.cache.cache)
+    assert size > 3  # the model's own words, encoded once at load
+    for i in range(30):
+        predict(client, f"paraulainventada{i} altra{i}x <mask> tercera{i}y")
+    assert len(predictor.cache.cache) == size
+
+
+@pytest.mark.parametrize("markers", ["<MASK> " * 6 + "<mask>", "<Mask> " * 3 + "<mAsK> " * 3])
+def test_the_mask_limit_counts_markers_in_any_case(client: TestClient, markers: str):
+    response = predict(client, markers)
+    assert response.status_code == 422
+    assert "at most 5" in response.json()["detail"]
+
+
+def test_a_model_without_the_trigram_it_is_served_with_is_refused(served: Path, tmp_path: Path):
+    import shutil
+
+    from farga.fillmask.predictor import Predictor
+    from farga.onnx_runtime import model_file
+
+    model = next((served / "models" / "fillmask").glob("**/model.onnx")).parent
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy)
+    assert Predictor.load(copy).ngram_weight > 0  # whole, it loads, and is served mixed with its trigram
+    model_file(copy, "ngram.npz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"ngram\.npz"):
+        Predictor.load(copy)  # never served as the transformer alone in silence

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,115 @@ def test_a_backed_up_log_refuses_rather_than_grows_and_still_writes_what_it_took
     store.close()  # stop does not wait for the 30 s window: what was taken is written at once
     assert store.count("symbols")["predictions"] == 3
     assert all(store.get(i) is not None for i in taken)
+
+
+def durability_violations(store: FeedbackStore, path: Path) -> list[str]:
+    """What breaks the durability promise of a feedback on SQLite: its transaction raises the
+    connection to synchronous=FULL before its write and commits before add_feedback returns, so
+    another connection sees the label the moment it returns."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    event.listen(store.engine, "connect", lambda conn, _: conn.set_trace_callback(statements.append))
+    store.engine.dispose()  # every connection from here on is traced
+    row = log_one(store)
+    statements.clear()
+    asyncio.run(store.add_feedback("symbols", row, "B"))
+    problems = []
+    with sqlite3.connect(path) as other:
+        if other.execute("SELECT feedback_label FROM predictions WHERE id = ?", (row,)).fetchone() != ("B",):
+            problems.append("answered before the commit: another connection does not see the label")
+    full = [i for i, s in enumerate(statements) if s == "PRAGMA synchronous=FULL"]
+    update = [i for i, s in enumerate(statements) if s.startswith("UPDATE predictions")]
+    commit = [i for i, s in enumerate(statements) if s == "COMMIT" and update and i > update[0]]
+    if not (full and update and commit and full[0] < update[0] < commit[0]):
+        problems.append("the commit is not synced: no synchronous=FULL before the feedback's write and commit")
+    elif any("synchronous=NORMAL" in s for s in statements[full[0] : commit[0]]):
+        problems.append("synchronous is lowered again before the commit")
+    return problems
+
+
+def test_a_feedback_is_committed_and_synced_before_add_feedback_returns(tmp_path: Path):
+    path = tmp_path / "feedback.db"
+    assert durability_violations(FeedbackStore(f"sqlite:///{path}"), path) == []
+
+
+def test_the_durability_check_catches_a_commit_that_is_not_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from farga.serving import store as store_module
+
+    real = store_module.text
+    monkeypatch.setattr(store_module, "text", lambda sql: real("SELECT 1" if "synchronous=FULL" in sql else sql))
+    path = tmp_path / "feedback.db"
+    assert durability_violations(FeedbackStore(f"sqlite:///{path}"), path) == [
+        "the commit is not synced: no synchronous=FULL before the feedback's write and commit"
+    ]
+
+
+def test_the_durability_check_catches_an_answer_before_the_commit(tmp_path: Path):
+    import threading
+
+    class AnswersEarly(FeedbackStore):
+        def _label(self, component, prediction_id, label, check):  # type: ignore[no-untyped-def]
+            threading.Timer(0.3, super()._label, (component, prediction_id, label, check)).start()
+            return self.get(prediction_id)
+
+    path = tmp_path / "feedback.db"
+    early = AnswersEarly(f"sqlite:///{path}")
+    problems = durability_violations(early, path)
+    time.sleep(0.5)
+    assert problems[0] == "answered before the commit: another connection does not see the label"
+
+
+def test_a_log_queue_is_bounded_in_bytes_too(tmp_path: Path):
+    from farga.serving.store import StoreBusyError
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", batch_window_s=30, max_pending_bytes=50_000)
+    store.start_writer()
+    fields = dict(
+        component="symbols", model_name="m", model_version="1", model_run_id=None, input_kind="image",
+        input_json=None, model_input=None, candidates=[], top1="A", top1_score=0.5,
+    )  # fmt: skip
+    store.log_prediction(**fields, input_blob=b"x" * 30_000)
+    with pytest.raises(StoreBusyError):
+        store.log_prediction(**fields, input_blob=b"x" * 30_000)
+    assert store.close() == 0
+
+
+def test_shutdown_gives_up_on_a_database_that_does_not_take_writes_and_counts_what_it_dropped(tmp_path: Path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", batch_window_s=30)
+    store.start_writer()
+    for _ in range(5):
+        log_one(store)
+    blocker = sqlite3.connect(tmp_path / "feedback.db")
+    blocker.execute("BEGIN EXCLUSIVE")  # every write now waits, then fails
+    started = time.monotonic()
+    dropped = store.close(deadline_s=1.0)
+    blocker.rollback()
+    assert dropped == 5
+    assert time.monotonic() - started < 10  # the deadline, plus one busy timeout in flight
+
+
+def test_without_inputs_kept_a_prediction_keeps_only_what_was_predicted(tmp_path: Path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", keep_inputs=False)
+    row = store.get(log_one(store))
+    assert row is not None
+    assert (row.input_json, row.input_blob, row.model_input) == (None, None, None)
+    assert row.top1
+
+
+def test_prune_deletes_old_predictions_without_feedback_and_keeps_feedback(tmp_path: Path):
+    from sqlalchemy import update
+
+    from farga.serving.store import Prediction
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+    old, old_labelled, new = log_one(store), log_one(store), log_one(store)
+    asyncio.run(store.add_feedback("symbols", old_labelled, "B"))
+    with store.sessions.begin() as session:
+        session.execute(
+            update(Prediction).where(Prediction.id.in_([old, old_labelled])).values(created_at=datetime(2020, 1, 1))
+        )
+    assert store.prune(older_than_days=30) == 1
+    assert store.get(old) is None
+    assert store.get(old_labelled) is not None
+    assert store.get(new) is not None

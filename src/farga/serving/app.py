@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hmac
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
+    # a registry that does not answer fails a poll in seconds, not after MLflow's minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     store = FeedbackStore(
         settings.resolved_database_url(),
         run_migrations=settings.migrate_on_start,
@@ -102,8 +106,15 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for service in services.values():
-            await asyncio.to_thread(reload_slot, service, True)
+        # The first load is waited for a while, not for ever: a registry that does not answer leaves
+        # the service live (and not ready) while the load goes on and watch_registry retries.
+        first = asyncio.gather(*(asyncio.to_thread(reload_slot, s, True) for s in services.values()))
+        try:
+            await asyncio.wait_for(asyncio.shield(first), settings.startup_wait_s)
+        except TimeoutError:
+            log.warning(
+                "models not loaded after %.0f s: serving, not ready, while loading goes on", settings.startup_wait_s
+            )
         store.start_writer()
         # Start-up objects (frameworks, models) live as long as the process: move them out of the
         # collector's sight, so a full collection scans only request garbage (it stalled requests for

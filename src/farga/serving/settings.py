@@ -20,6 +20,7 @@ class ServeSettings(Settings):
     # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
     model_cache: Path | None = None
     reload_interval_s: float = 60.0
+    startup_wait_s: float = 30.0  # the first model load is waited for this long; after it, live but not ready
     api_key: SecretStr = SecretStr("")  # admin endpoints are disabled while empty; never logged or echoed
     database_url: str = ""  # empty: SQLite file feedback.db in root
     migrate_on_start: bool = True  # `farga serve` migrates once before starting workers, then turns this off
