@@ -11,7 +11,7 @@ export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help setup lock audit system-deps run serve pipeline bench test lint format image dashboards clean
+.PHONY: help setup lock audit system-deps run serve pipeline bench reliability test lint format image dashboards clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -62,6 +62,11 @@ pipeline: setup  ## dvc repro with params.yaml as it is (full profiles: ~40 min 
 
 bench: setup system-deps  ## serving benchmark: writes docs/performance.md
 	$(BIN)/farga bench symbols --out docs/performance.md
+
+reliability: setup  ## the fault suite with its figures, a 10-minute soak of the root's champions, docs/reliability.md
+	FARGA_RELIABILITY_REPORT=reports/reliability/faults.json $(PY) -m pytest -q -m faults tests/faults
+	$(BIN)/farga soak --minutes 10 --out reports/reliability/soak.json
+	$(BIN)/farga reliability-report
 
 test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
 	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q

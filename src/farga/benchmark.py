@@ -251,14 +251,8 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
         base = http.get(key.replace("farga_image", "baseline_image"))
         if key.startswith("farga_image_c") and base:
             level, ratio = int(key[13:]), value["rps"] / base["rps"]
-            if level < CAPACITY_FROM:  # one request at a time: requests/s is 1 / latency, judged above
-                rows.append(
-                    (
-                        f"(throughput ratio at concurrency {level}: latency-bound, for information)",
-                        f"{ratio:.1f}x",
-                        True,
-                    )
-                )
+            if level < CAPACITY_FROM:  # one request at a time: requests/s is 1 / latency; not slower than it
+                rows.append((f"throughput >= the baseline's at concurrency {level}", f"{ratio:.1f}x", ratio >= 1))
             else:
                 rows.append((f"throughput >= 3x the baseline at concurrency {level}", f"{ratio:.1f}x", ratio >= 3))
     return rows

@@ -146,6 +146,7 @@ def serve(
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     shutdown.run(config, drain_s=settings.drain_s)
 
@@ -468,6 +469,40 @@ def rollback(component: ComponentArg) -> None:
         raise _fail("rollback", component, exc) from exc
     console.print(f"[green]{component}: champion is v{result['champion']} again (was v{result['replaced']})[/green]")
     typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def soak(
+    minutes: Annotated[int, typer.Option(min=1, help="how long to hold the load")] = 10,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn workers")] = 2,
+    clients: Annotated[int, typer.Option(min=1, help="concurrent clients")] = 4,
+    load: Annotated[float, typer.Option(min=0.05, max=1.0, help="share of the measured capacity")] = 0.7,
+    models: Annotated[str, typer.Option(help="what the champions are, for the report")] = "",
+    out: Annotated[Path | None, typer.Option(help="write the figures here (JSON)")] = None,
+) -> None:
+    """Soak benchmark: both components at a share of measured capacity for minutes; RSS per worker,
+    p50/p99 per minute, errors."""
+    from farga import soak as soak_run
+    from farga.config import Settings
+
+    report = soak_run.run(
+        Settings().root, minutes=minutes, workers=workers, clients=clients, load=load, progress=console.print
+    )
+    for check, measured, met in report.checks():
+        console.print(f"{'[green]met[/green]' if met else '[red]NOT met[/red]'}  {check}: {measured}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = report.to_json() | ({"models": models} if models else {})
+        out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+@app.command("reliability-report")
+def reliability_report() -> None:
+    """Write docs/reliability.md from reports/reliability/ (the fault suite's and the soak's figures)."""
+    from farga import reliability
+    from farga.config import Settings
+
+    console.print(f"wrote {reliability.write(Settings().root)}")
 
 
 @app.command("dashboards")

@@ -1,7 +1,10 @@
-"""Schemathesis over the OpenAPI schema of a real server: no server error, no schema violation."""
+"""Schemathesis over the OpenAPI schema of a real server, both components: no server error, no schema
+violation, in single calls and in chains of calls that follow the schema's links (predict, then the
+feedback on that prediction)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +42,10 @@ def test_the_api_honours_its_schema(served: Path):
                 "--seed",
                 "1",
                 "--phases",
-                "examples,coverage,fuzzing",
+                "examples,coverage,fuzzing,stateful",
                 "--no-color",
+                "--header",
+                f"X-API-Key: {ADMIN_KEY}",
             ],
             capture_output=True,
             text=True,
@@ -49,4 +54,5 @@ def test_the_api_honours_its_schema(served: Path):
         )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
+    assert re.search(r"API Links:\s+2 covered / 2 selected", output), output[-3000:]  # predict -> feedback, both
     assert "No issues found" in output or "passed" in output, output[-3000:]

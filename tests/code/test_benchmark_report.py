@@ -35,8 +35,14 @@ def test_each_target_is_judged_on_its_own_figure():
     assert judged["HTTP p50 <= 5 ms at concurrency 1 (strokes)"] == ("2.00 ms", True)
     assert judged["HTTP p50 <= 5 ms at concurrency 1 (image)"] == ("6.00 ms", False)
     assert judged["HTTP p99 <= 20 ms at concurrency 8 (image)"] == ("25.00 ms", False)
-    assert judged["(throughput ratio at concurrency 1: latency-bound, for information)"] == ("3.0x", True)
+    assert judged["throughput >= the baseline's at concurrency 1"] == ("3.0x", True)
     assert judged["throughput >= 3x the baseline at concurrency 8"] == ("2.7x", False)
+
+
+def test_the_concurrency_1_row_is_measured_not_a_constant():
+    slower = {**REPORT, "http": {**REPORT["http"], "farga_image_c1": {**REPORT["http"]["farga_image_c1"], "rps": 50}}}
+    judged = {name: (value, ok) for name, value, ok in targets(slower)}
+    assert judged["throughput >= the baseline's at concurrency 1"] == ("0.5x", False)
 
 
 def test_the_markdown_names_the_command_and_every_level():

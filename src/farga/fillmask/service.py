@@ -16,7 +16,7 @@ from farga.serving import metrics
 from farga.serving.app import ComponentService, component_router
 from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import error_responses
+from farga.serving.schemas import error_responses, feedback_link
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, Prediction
 
@@ -57,7 +57,14 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         "/predict",
         response_model=PredictResponse,
         summary="Fill each <mask> of a Catalan sentence: the top-k words, best first",
-        responses=ERRORS,
+        responses=ERRORS
+        | feedback_link(
+            NAME,
+            {
+                "prediction_id": "$response.body#/prediction_id",
+                "words": ["$response.body#/masks/0/candidates/0/token"],
+            },
+        ),
     )
     def predict(body: PredictRequest) -> dict[str, Any]:
         loaded, predictor = loaded_predictor(slot)
@@ -94,6 +101,7 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         "/feedback",
         response_model=FeedbackResponse,
         summary="The words the user meant, one per <mask> of a prediction",
+        operation_id=f"{NAME}_feedback",
         responses=error_responses(
             {
                 400: "the body is not readable JSON",

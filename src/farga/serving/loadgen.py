@@ -95,7 +95,8 @@ class Traffic:
 
     def _client(self, index: int) -> None:
         rng = random.Random(index)  # noqa: S311 - a traffic mix, not a secret
-        interval = self.clients / self.rate if self.rate else 0.0
+        # the rate counts every request: a prediction is followed by a feedback feedback_share of the time
+        interval = self.clients * (1 + self.feedback_share) / self.rate if self.rate else 0.0
         due = time.monotonic() + rng.random() * interval
         with httpx.Client(base_url=self.url, timeout=self.timeout_s) as http:
             while not self._stop.is_set():

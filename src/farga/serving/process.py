@@ -100,8 +100,9 @@ class ServerProcess:
         """The worker processes (the supervisor's children); the server itself when it has one worker."""
         if self.workers == 1:
             return [self.pid]
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        return [int(c) for c in children]
+        children = [int(c) for c in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]
+        # the supervisor's other child is multiprocessing's resource tracker
+        return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
     def kill_worker(self, index: int = 0) -> int:
         pid = self.worker_pids()[index]

@@ -27,3 +27,11 @@ class ErrorResponse(BaseModel):
 def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error codes, each answered with an ``ErrorResponse``."""
     return {code: {"model": ErrorResponse, "description": text} for code, text in descriptions.items()}
+
+
+def feedback_link(component: str, request_body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI link from a predict answer to the feedback on it (``request_body`` holds runtime
+    expressions such as ``$response.body#/prediction_id``): clients and stateful API tests see how
+    the two calls chain."""
+    link = {"operationId": f"{component}_feedback", "requestBody": request_body}
+    return {200: {"description": "the prediction", "links": {"GiveFeedback": link}}}

@@ -41,7 +41,9 @@ class ServeSettings(Settings):
     drain_s: float = 2.0
     shutdown_timeout_s: float = 20.0
 
-    # Abuse and privacy. Rates are per client address and per worker (0: no limit).
+    # Abuse and privacy. Rates are per client address and per worker (0: no limit). Behind a proxy, the
+    # client address is taken from X-Forwarded-For when the proxy is one of forwarded_allow_ips.
+    forwarded_allow_ips: str = "127.0.0.1"
     rate_predict_per_s: float = 50.0
     rate_predict_burst: int = 100
     rate_feedback_per_s: float = 5.0

@@ -17,7 +17,7 @@ from farga.serving import metrics
 from farga.serving.app import ComponentService, component_router
 from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import error_responses
+from farga.serving.schemas import error_responses, feedback_link
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
@@ -178,7 +178,10 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         "/predict",
         response_model=PredictResponse,
         summary="Recognise a drawn symbol: the top-k LaTeX commands, best first",
-        responses=ERRORS,
+        responses=ERRORS
+        | feedback_link(
+            NAME, {"prediction_id": "$response.body#/prediction_id", "latex": "$response.body#/candidates/0/latex"}
+        ),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -258,6 +261,7 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         response_model=FeedbackResponse,
         summary="The symbol the user meant, for a prediction",
         responses=FEEDBACK_ERRORS,
+        operation_id=f"{NAME}_feedback",
     )
     async def feedback(body: FeedbackRequest) -> FeedbackResponse:
         if body.latex not in catalogue.by_latex():
