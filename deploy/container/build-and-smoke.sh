@@ -113,7 +113,7 @@ response=$(curl -sf -X POST "http://127.0.0.1:$port/v1/symbols/predict" -H 'cont
 import json, sys
 body = json.loads(sys.argv[1])
 assert len(body["candidates"]) == 3, body
-assert body["model"]["source"].startswith("dir:/opt/farga-models"), body["model"]
+assert (body["model"]["source"], body["model"]["version"]) == ("directory", "local"), body["model"]  # the baked model
 print(f"prediction round-trip: {body['candidates'][0]['latex']} ({body['candidates'][0]['score']:.2f}), model {body['model']['source']}")
 PY
 response=$(curl -sf -X POST "http://127.0.0.1:$port/v1/fillmask/predict" -H 'content-type: application/json' \
@@ -122,7 +122,7 @@ response=$(curl -sf -X POST "http://127.0.0.1:$port/v1/fillmask/predict" -H 'con
 import json, sys
 body = json.loads(sys.argv[1])
 assert len(body["masks"]) == 1 and len(body["masks"][0]["candidates"]) == 3, body
-assert body["model"]["source"].startswith("dir:/opt/farga-models/fillmask"), body["model"]
+assert (body["model"]["source"], body["model"]["version"]) == ("directory", "local"), body["model"]
 print(f"fillmask round-trip: {body['masks'][0]['candidates'][0]['token']}, model {body['model']['source']}")
 PY
 "${PODMAN[@]}" healthcheck run "$name" && echo "HEALTHCHECK passes"

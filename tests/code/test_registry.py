@@ -128,3 +128,45 @@ def test_flatten_and_numeric():
     nested = {"a": {"b": 1, "c": {"d": 0.5}}, "e": "text", "f": None}
     assert tracking.flatten(nested) == {"a.b": 1, "a.c.d": 0.5, "e": "text", "f": None}
     assert tracking.numeric(nested) == {"a.b": 1.0, "a.c.d": 0.5}
+
+
+def test_workers_downloading_one_version_never_see_half_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each download goes to a folder of its own and is renamed into place whole; a download that
+    fails leaves nothing behind for the next worker to mistake for a model."""
+    import threading
+    import time
+
+    from farga import tracking
+    from farga.serving.models import ModelSource
+
+    seen: list[list[str]] = []
+
+    def slow_download(name: str, version: str, dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        for part in ("model.onnx", "tokenizer.json", "words.json", "ngram.npz"):
+            (dest / part).write_text(part)
+            time.sleep(0.05)
+        return dest
+
+    monkeypatch.setattr(tracking, "download_version", slow_download)
+    source = ModelSource("fillmask", registry_uri=f"sqlite:///{tmp_path / 'r.db'}", model_dir=None, cache=tmp_path)
+
+    def worker() -> None:
+        seen.append(sorted(p.name for p in source.fetch("3").iterdir()))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [["model.onnx", "ngram.npz", "tokenizer.json", "words.json"]] * 4
+    assert [p.name for p in (tmp_path / "fillmask").iterdir()] == ["v3"]  # no temporary folder left
+
+    def broken_download(name: str, version: str, dest: Path) -> Path:
+        (dest / "model.onnx").write_text("half")
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(tracking, "download_version", broken_download)
+    with pytest.raises(OSError, match="reset"):
+        source.fetch("4")
+    assert [p.name for p in (tmp_path / "fillmask").iterdir()] == ["v3"]

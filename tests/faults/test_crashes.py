@@ -43,7 +43,8 @@ def test_kill_9_of_a_worker_and_of_the_server_loses_no_acknowledged_feedback(ser
     record(
         f"kill -9 of one worker, then of the whole server, {ROUNDS} rounds, 4 clients predicting and giving feedback",
         ", ".join(f"{n} x {s}" for s, n in sorted(statuses.items()))
-        + f"; back in {max(restarts):.1f} s at most after each restart",
+        + " (connection errors: requests to a killed process, never acknowledged, or sent while it was down); "
+        + f"ready again {max(restarts):.1f} s at most after each restart",
         f"0 of {len(traffic.acknowledged)} acknowledged feedback; {dropped} of {len(traffic.predicted)} "
         "answered predictions were never logged (they were in a killed worker's queue)",
         acknowledged_feedback=len(traffic.acknowledged),

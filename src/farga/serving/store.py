@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -77,7 +77,7 @@ class StoreBusyError(StoreUnavailableError):
 
 
 # what a write can meet from the database that passes: a server down or restarting, a lock, a full disk
-TRANSIENT = (OperationalError, InterfaceError, DBAPIError)
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 log = logging.getLogger("farga.serving")
@@ -175,8 +175,7 @@ class FeedbackStore:
         self._pending: deque[dict[str, Any]] = deque()  # rows, each with its "_bytes"
         self._pending_ids: set[str] = set()
         self._pending_bytes = 0
-        self._writing = False
-        self._progress = threading.Condition()
+        self._lock = threading.Lock()  # the queue, its ids and its size change together
         self._stop = threading.Event()
         self._abandon = threading.Event()
         self._writer: threading.Thread | None = None
@@ -208,14 +207,6 @@ class FeedbackStore:
     def backlog(self) -> int:
         return len(self._pending)
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every prediction logged so far is in the database; False if ``timeout`` ran out
-        first (the database is not taking writes)."""
-        if self._writer is None:
-            return True
-        with self._progress:
-            return self._progress.wait_for(lambda: not self._pending and not self._writing, timeout)
-
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions.begin() as session:
             session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "_bytes"} for r in rows])
@@ -224,21 +215,16 @@ class FeedbackStore:
         while True:
             stopping = self._stop.wait(self.batch_window_s)
             while True:
-                with self._progress:
+                with self._lock:
                     if not self._pending:
-                        self._writing = False
-                        self._progress.notify_all()
                         break
-                    self._writing = True
                     rows = [self._pending.popleft() for _ in range(min(500, len(self._pending)))]
                 if not self._write_until_taken(rows):
-                    with self._progress:  # shutdown ran out of time: what is left is dropped, and counted
+                    with self._lock:  # shutdown ran out of time: what is left is dropped, and counted
                         self.dropped += len(rows) + len(self._pending)
                         self._pending.clear()
                         self._pending_ids.clear()
                         self._pending_bytes = 0
-                        self._writing = False
-                        self._progress.notify_all()
                     return
             if stopping:
                 return
@@ -257,11 +243,10 @@ class FeedbackStore:
                 delay = min(delay * 2, 1.0)  # back within a second of the database's return
                 continue
             self.last_write_error = None
-            with self._progress:
+            with self._lock:
                 for row in rows:
                     self._pending_ids.discard(row["id"])
                     self._pending_bytes -= row["_bytes"]
-                self._progress.notify_all()
             return True
 
     def log_prediction(self, **fields: Any) -> str:
@@ -273,7 +258,7 @@ class FeedbackStore:
             self._insert([row])
             return str(row["id"])
         size = _input_bytes(row)
-        with self._progress:
+        with self._lock:
             if len(self._pending) >= self.max_pending or self._pending_bytes + size > self.max_pending_bytes:
                 raise StoreBusyError("the prediction log is backed up; try again shortly")
             self._pending.append(row | {"_bytes": size})

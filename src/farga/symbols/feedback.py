@@ -29,8 +29,12 @@ def export_feedback(store: FeedbackStore, dest: Path, accepted_only: bool = True
     """
     known = catalogue.by_latex()
     latest: dict[str, tuple[str, np.ndarray, Any]] = {}
+    without_input = 0
     for prediction in store.labelled("symbols", review="accepted" if accepted_only else "any"):
-        if prediction.model_input is None or prediction.feedback_label not in known:
+        if prediction.model_input is None:
+            without_input += 1  # logged under FARGA_KEEP_INPUTS=false: the label has no drawing to learn from
+            continue
+        if prediction.feedback_label not in known:
             continue
         ink = np.frombuffer(prediction.model_input, dtype=np.uint8).reshape(32, 32)
         latest[hashlib.sha256(prediction.model_input).hexdigest()] = (prediction.id, ink, prediction.feedback_label)
@@ -45,7 +49,11 @@ def export_feedback(store: FeedbackStore, dest: Path, accepted_only: bool = True
     ids = sorted(set(labels.symbol_id))
     symbols = pd.DataFrame({"symbol_id": ids, "latex": [catalogue.by_id()[i].latex for i in ids]})
     write_archive(dest, HasyArchive(labels, symbols, {}, images))
-    return {"samples": len(rows), "classes": len(ids), "archive": str(dest), "accepted_only": accepted_only}
+    result = {"samples": len(rows), "classes": len(ids), "archive": str(dest), "accepted_only": accepted_only}
+    if without_input:
+        result["skipped_without_input"] = without_input
+        result["why"] = "stored without the drawing (FARGA_KEEP_INPUTS=false): such feedback cannot be trained on"
+    return result
 
 
 def screen(store: FeedbackStore, model_dir: Path, cfg: dict[str, Any]) -> list[dict[str, Any]]:
