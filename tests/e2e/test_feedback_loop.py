@@ -133,7 +133,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = dvc_project(tmp_path_factory.mktemp("loop"), scenario_params())
     tmp = tmp_path_factory.mktemp("loop-run")
     ports = {"api": free_port(), "monitor": free_port(), "prometheus": free_port()}
+    # the scenario sends hundreds of drawings from one address: the per-client rate limits are off
     env = {"FARGA_ROOT": str(root), "FARGA_API_KEY": ADMIN_KEY, "FARGA_RELOAD_INTERVAL_S": "2"}
+    env |= {"FARGA_RATE_PREDICT_PER_S": "0", "FARGA_RATE_FEEDBACK_PER_S": "0"}
     procs = Processes(tmp)
     api = f"http://127.0.0.1:{ports['api']}"
     try:

