@@ -73,8 +73,12 @@ def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Pat
         new = mlflow.register_model(source, "symbols").version
         client.set_registered_model_alias("symbols", "champion", new)
         reload = httpx.post(f"{url}/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY}, timeout=60)
-        time.sleep(3)  # the other worker follows the admin reload within a second or two
-        after = {httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"] for _ in range(12)}
+        deadline = time.monotonic() + 15  # the other worker follows the admin reload within a second or two
+        while True:
+            after = {httpx.post(f"{url}/v1/symbols/predict", json=CROSS).json()["model"]["version"] for _ in range(12)}
+            if after == {str(new)} or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         stop.set()
         for w in workers:
             w.join()

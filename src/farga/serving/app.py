@@ -87,11 +87,13 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     signal = reload_signal(settings)
 
-    async def watch_registry() -> None:
-        """Poll the registry every reload interval, and follow an admin reload made in any worker.
-        A component with no model yet (the registry did not answer at start) is retried every few
-        seconds whatever the interval: the service is not ready until it has one, and never exits."""
-        seen, last_poll = _mtime(signal), time.monotonic()
+    async def watch_registry(seen: float) -> None:
+        """Poll the registry every reload interval, and follow an admin reload made in any worker
+        (``seen``: the signal's time before this worker's first load, so that a reload asked for while
+        it was starting is followed too). A component with no model yet (the registry did not answer
+        at start) is retried every few seconds whatever the interval: the service is not ready until
+        it has one, and never exits."""
+        last_poll = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
             changed = _mtime(signal) != seen
@@ -108,6 +110,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The first load is waited for a while, not for ever: a registry that does not answer leaves
         # the service live (and not ready) while the load goes on and watch_registry retries.
+        seen = _mtime(signal)
         first = asyncio.gather(*(asyncio.to_thread(reload_slot, s, True) for s in services.values()))
         try:
             await asyncio.wait_for(asyncio.shield(first), settings.startup_wait_s)
@@ -121,7 +124,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         # tens of milliseconds scanning hundreds of thousands of start-up objects).
         gc.collect()
         gc.freeze()
-        task = asyncio.create_task(watch_registry())
+        task = asyncio.create_task(watch_registry(seen))
         yield
         task.cancel()
         # every logged prediction is written before exit, unless the database does not take them in time
