@@ -485,9 +485,16 @@ def soak(
     from farga import soak as soak_run
     from farga.config import Settings
 
-    report = soak_run.run(
-        Settings().root, minutes=minutes, workers=workers, clients=clients, load=load, progress=console.print
-    )
+    try:
+        report = soak_run.run(
+            Settings().root, minutes=minutes, workers=workers, clients=clients, load=load, progress=console.print
+        )
+    except (TimeoutError, RuntimeError) as exc:
+        console.print(
+            "[bold red]farga soak failed:[/bold red] the service did not become ready; it serves the registry's "
+            f"champions under FARGA_ROOT (`make run` makes them): {str(exc)[:500]}"
+        )
+        raise typer.Exit(code=1) from exc
     for check, measured, met in report.checks():
         console.print(f"{'[green]met[/green]' if met else '[red]NOT met[/red]'}  {check}: {measured}")
     if out is not None:
