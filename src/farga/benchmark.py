@@ -24,16 +24,8 @@ from typing import Any
 import numpy as np
 
 from farga.onnx_runtime import OnnxModel
+from farga.serving.loadgen import STROKES
 from farga.serving.process import running_server
-
-STROKES = {
-    "strokes": [
-        [{"x": 10 + 2 * i, "y": 80 - 3 * i} for i in range(24)],
-        [{"x": 30 + 2 * i, "y": 50} for i in range(12)],
-    ],
-    "top_k": 5,
-}
-
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
 # requests/s figure is the inverse of one request's latency, which the p50 target already judges.

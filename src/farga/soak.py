@@ -68,8 +68,9 @@ class SoakReport:
         }
 
 
-def minute_of(answers: list[Answer], minute: int, start_s: float) -> Minute:
-    inside = [a for a in answers if start_s + 60 * minute <= a.at < start_s + 60 * (minute + 1)]
+def minute_of(answers: list[Answer], minute: int) -> Minute:
+    """Minute ``minute`` (from 0) of the traffic's answers, timed from its start."""
+    inside = [a for a in answers if 60 * minute <= a.at < 60 * (minute + 1)]
     ms = np.array([a.latency_s * 1000 for a in inside if a.status]) if inside else np.array([0.0])
     return Minute(
         minute=minute + 1,
@@ -109,7 +110,7 @@ def run(
                 for i, pid in enumerate(server.worker_pids()):
                     report.rss_mb.setdefault(f"worker {i + 1}", []).append((round(elapsed, 1), round(rss_mb(pid), 1)))
                 if int(elapsed // 60) > done:
-                    row = minute_of(traffic.answers, done, 0.0)
+                    row = minute_of(traffic.answers, done)
                     report.minutes.append(row)
                     rss = ", ".join(f"{s[-1][1]:.0f}" for s in report.rss_mb.values())
                     progress(
@@ -120,7 +121,7 @@ def run(
                 time.sleep(sample_s)
             traffic.stop()
             for minute in range(done, int(minutes)):
-                report.minutes.append(minute_of(traffic.answers, minute, 0.0))
+                report.minutes.append(minute_of(traffic.answers, minute))
         finally:
             server.stop()
     return report

@@ -17,7 +17,7 @@ def test_a_minute_counts_its_answers_and_every_failure():
         Answer(at=31.0, route="symbols/predict", status=0, latency_s=0.001, outcome="ReadError"),
         Answer(at=61.0, route="symbols/predict", status=200, latency_s=0.020),  # the next minute
     ]
-    row = minute_of(answers, 0, 0.0)
+    row = minute_of(answers, 0)
     assert (row.minute, row.requests, row.errors) == (1, 101, 2)
     assert row.p50_ms == pytest.approx(10.0)
     assert row.p99_ms > 10.0  # the slow 503 is in the tail

@@ -55,14 +55,12 @@ class Predictor:
         meta = onnx.session.get_modelmeta().custom_metadata_map
         settings = json.loads(meta.get(METADATA_KEY, "{}"))
         vocab = WordVocab.load(model_file(model_dir, WORDS_FILE).parent)
-        if float(settings.get("ngram_weight", 0.0)) > 0:
-            # the served mixture needs its trigram: a model without it is refused, never served degraded
-            ngram: NgramModel | None = NgramModel.load(model_file(model_dir, NGRAM_FILE))
-        else:
-            try:
-                ngram = NgramModel.load(model_file(model_dir, NGRAM_FILE))
-            except FileNotFoundError:
-                ngram = None
+        ngram: NgramModel | None = None
+        try:
+            ngram = NgramModel.load(model_file(model_dir, NGRAM_FILE))
+        except FileNotFoundError:
+            if float(settings.get("ngram_weight", 0.0)) > 0:
+                raise  # the served mixture needs its trigram: refused, never served degraded
         tokenizer = Tokenizer.from_file(str(model_file(model_dir, TOKENIZER_FILE)))
         # the cache holds the model's own words, encoded once at load; it never grows with requests
         cache = SubwordCache(tokenizer, limit=len(vocab.words) + 1, grow=False)

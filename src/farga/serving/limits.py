@@ -9,7 +9,6 @@ route alike. The routes then read the buffered copy.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections import OrderedDict
@@ -17,23 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from farga.serving.errors import error_body
+from farga.serving.errors import error_response
 from farga.serving.shutdown import DRAINING
 
 Scope = dict[str, Any]
-
-
-async def send_error(send: Any, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
-    body = json.dumps(error_body(detail)).encode()
-    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -47,15 +33,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            bad = not declared.isdigit()
-            await send_error(
-                send,
-                400 if bad else 413,
-                "the Content-Length header is not a number"
-                if bad
-                else f"request body over the limit of {self.max_bytes} bytes",
-            )
+        if declared is not None and not declared.isdigit():
+            await error_response(400, "the Content-Length header is not a number")(scope, receive, send)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            await error_response(413, f"request body over the limit of {self.max_bytes} bytes")(scope, receive, send)
             return
         chunks, seen = [], 0
         deadline = time.monotonic() + self.timeout_s
@@ -63,14 +45,18 @@ class BodyLimitMiddleware:
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
             except TimeoutError:
-                await send_error(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+                await error_response(408, f"the request body did not arrive within {self.timeout_s:g} s")(
+                    scope, receive, send
+                )
                 return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.max_bytes:
-                await send_error(send, 413, f"request body over the limit of {self.max_bytes} bytes")
+                await error_response(413, f"request body over the limit of {self.max_bytes} bytes")(
+                    scope, receive, send
+                )
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -122,12 +108,11 @@ class RateLimitMiddleware:
                 client = (scope.get("client") or ("unknown", 0))[0]
                 wait = self.wait_s(client, kind)
                 if wait > 0:
-                    await send_error(
-                        send,
+                    await error_response(
                         429,
                         f"too many {kind} requests from this client: at most {self.rates[kind].per_s:g} a second",
                         {"Retry-After": str(max(1, math.ceil(wait)))},
-                    )
+                    )(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-STROKES = {
+STROKES = {  # the drawing the benchmark and the soak send: an A, two strokes
     "strokes": [
         [{"x": 10 + 2 * i, "y": 80 - 3 * i} for i in range(24)],
         [{"x": 30 + 2 * i, "y": 50} for i in range(12)],

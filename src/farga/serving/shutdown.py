@@ -48,14 +48,16 @@ class DrainingProcess(multiprocess.Process):
 class DrainingMultiprocess(multiprocess.Multiprocess):
     """uvicorn's supervisor, whose workers drain, and which lets go of the socket when told to stop."""
 
-    def handle_term(self) -> None:
+    def let_go(self) -> None:
         for sock in self.sockets:
             sock.close()
+
+    def handle_term(self) -> None:
+        self.let_go()
         super().handle_term()
 
     def handle_int(self) -> None:
-        for sock in self.sockets:
-            sock.close()
+        self.let_go()
         super().handle_int()
 
 

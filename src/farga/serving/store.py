@@ -172,7 +172,7 @@ class FeedbackStore:
         self.keep_inputs = keep_inputs
         # Requests append here without a wake-up; the writer looks every batch window. Ids still in
         # memory are in _pending_ids, so a feedback for one waits for it instead of a 404.
-        self._pending: deque[dict[str, Any]] = deque()  # rows, each with its "_bytes"
+        self._pending: deque[tuple[dict[str, Any], int]] = deque()  # (row, the bytes it holds)
         self._pending_ids: set[str] = set()
         self._pending_bytes = 0
         self._lock = threading.Lock()  # the queue, its ids and its size change together
@@ -209,7 +209,7 @@ class FeedbackStore:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.sessions.begin() as session:
-            session.execute(insert(Prediction), [{k: v for k, v in r.items() if k != "_bytes"} for r in rows])
+            session.execute(insert(Prediction), rows)
 
     def _write_batches(self) -> None:
         while True:
@@ -218,10 +218,10 @@ class FeedbackStore:
                 with self._lock:
                     if not self._pending:
                         break
-                    rows = [self._pending.popleft() for _ in range(min(500, len(self._pending)))]
-                if not self._write_until_taken(rows):
+                    batch = [self._pending.popleft() for _ in range(min(500, len(self._pending)))]
+                if not self._write_until_taken(batch):
                     with self._lock:  # shutdown ran out of time: what is left is dropped, and counted
-                        self.dropped += len(rows) + len(self._pending)
+                        self.dropped += len(batch) + len(self._pending)
                         self._pending.clear()
                         self._pending_ids.clear()
                         self._pending_bytes = 0
@@ -229,9 +229,9 @@ class FeedbackStore:
             if stopping:
                 return
 
-    def _write_until_taken(self, rows: list[dict[str, Any]]) -> bool:
+    def _write_until_taken(self, batch: list[tuple[dict[str, Any], int]]) -> bool:
         """Retry a batch until the database takes it (True) or shutdown abandons it (False)."""
-        delay = 0.1
+        rows, delay = [row for row, _ in batch], 0.1
         while True:
             try:
                 self._insert(rows)
@@ -244,9 +244,9 @@ class FeedbackStore:
                 continue
             self.last_write_error = None
             with self._lock:
-                for row in rows:
+                for row, size in batch:
                     self._pending_ids.discard(row["id"])
-                    self._pending_bytes -= row["_bytes"]
+                    self._pending_bytes -= size
             return True
 
     def log_prediction(self, **fields: Any) -> str:
@@ -261,7 +261,7 @@ class FeedbackStore:
         with self._lock:
             if len(self._pending) >= self.max_pending or self._pending_bytes + size > self.max_pending_bytes:
                 raise StoreBusyError("the prediction log is backed up; try again shortly")
-            self._pending.append(row | {"_bytes": size})
+            self._pending.append((row, size))
             self._pending_ids.add(row["id"])
             self._pending_bytes += size
         return str(row["id"])
