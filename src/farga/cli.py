@@ -30,13 +30,12 @@ def _fail(verb: str, component: str, exc: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _run(stage: str, component: str, **kwargs: Any) -> None:
+def _run(stage: str, component: str, archive: Path | None = None) -> None:
     from farga.pipeline import run_stage
 
     try:
         ctx = StageContext.load(component)
-        components.get(component)
-        result = run_stage(stage, ctx, **kwargs)
+        result = run_stage(stage, ctx, archive)
     except (FargaError, FileNotFoundError) as exc:
         raise _fail(stage, component, exc) from exc
     console.print(f"[green]{stage} {component}: done[/green]")
@@ -163,9 +162,9 @@ def bench(
 
     try:
         comp = components.get(component)
-        if not comp.has("bench"):
-            raise FargaError(f"{component} has no benchmark")
-        text = comp.call("bench", Settings().root, seconds, workers)
+        if not isinstance(comp, components.Benches):
+            raise components.lacking(component, "benchmark")
+        text = comp.bench(Settings().root, seconds, workers)
     except (FargaError, FileNotFoundError, RuntimeError) as exc:
         raise _fail("bench", component, exc) from exc
     typer.echo(text)
@@ -189,8 +188,8 @@ def model_tests(
     try:
         ctx = StageContext.load(component)
         comp = components.get(component)
-        if not comp.has("behaviour"):
-            raise FargaError(f"{component} has no behavioural tests")
+        if not isinstance(comp, components.Behaves):
+            raise components.lacking(component, "behavioural tests")
         with tempfile.TemporaryDirectory() as tmp:
             if model is None:
                 version, path = tracking.download_champion(ctx.settings, component, Path(tmp))
@@ -199,7 +198,7 @@ def model_tests(
                 path, label = model, str(model)
             if not path.exists():
                 raise FargaError(f"no model at {path}")
-            cases = comp.call("behaviour", ctx, path)
+            cases = comp.behaviour(ctx, path)
         summary = behaviour.summarise(cases, ctx.params["behaviour"]["thresholds"])
     except (FargaError, FileNotFoundError, KeyError) as exc:
         raise _fail("test-model", component, exc) from exc
@@ -229,12 +228,12 @@ def feedback_export(
     from farga.serving.store import FeedbackStore
 
     comp = components.get(component)
-    if not comp.has("export_feedback"):
+    if not isinstance(comp, components.ExportsFeedback):
         console.print(f"[red]{component} has no feedback export[/red]")
         raise typer.Exit(code=1)
     store = FeedbackStore(ServeSettings().resolved_database_url())
     try:
-        result = comp.call("export_feedback", store, out, not all_)
+        result = comp.export_feedback(store, out, not all_)
     except ModuleNotFoundError as exc:  # the serving install has no pandas
         console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
         raise typer.Exit(code=1) from exc
@@ -510,6 +509,27 @@ def reliability_report() -> None:
     from farga.config import Settings
 
     console.print(f"wrote {reliability.write(Settings().root)}")
+
+
+@app.command("lock-check")
+def lock_check() -> None:
+    """Fail when a stage's code or params changed since dvc.lock recorded its run (its results are stale)."""
+    from farga.config import Settings
+    from farga.lockcheck import stale_stages
+
+    try:
+        stale = stale_stages(Settings().root)
+    except FargaError as exc:
+        raise _fail("lock-check", "", exc) from exc
+    for stage, changes in stale.items():
+        console.print(f"[red]{stage}[/red]: {'; '.join(changes)}")
+    if stale:
+        console.print(
+            "[bold red]these stages' committed results do not come from the committed code:[/bold red] rerun them "
+            "(dvc repro), or, where the change cannot alter a result, `dvc commit <stage>` with a message saying why"
+        )
+        raise typer.Exit(code=1)
+    console.print("[green]every stage's lock entry matches its code and params[/green]")
 
 
 @app.command("dashboards")

@@ -1,56 +1,130 @@
-"""The plug-in point: a component names the functions that do its lifecycle stages.
+"""The plug-in point: what a component must offer, as protocols mypy checks.
 
-Shared machinery (CLI, pipeline, registry gate, cards) only talks to this interface, so a new
-component is a new folder plus one ``farga.components`` entry point, and nothing else changes.
-Functions are named as ``"module:function"`` and imported when called, so that serving code can
-import a component without pulling in torch or MLflow.
+Shared machinery (CLI, pipeline, registry gate, cards, serving) talks only to these protocols, so a
+new component is a new folder, one ``farga.components`` entry point, a params section and its DVC
+stages (docs/adding-a-component.md). A component is a class whose methods import their module when
+called, so that serving code can import a component without pulling in torch or MLflow.
+
+``Component`` is what every component has: the pipeline stages, the re-scoring the registry gate
+needs and the cards. The rest are capabilities a component may have; shared code asks with
+``isinstance`` and says plainly when one is missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 from farga.errors import FargaError
 
-# fetch(ctx, archive) / prepare, validate, train, evaluate (ctx) -> facts
-# score(ctx, model_dir) -> metrics of any exported model on the current test set (registry gate)
-# cards(ctx, facts) -> {"model_card": Card, "dataset_card": Card}
-# check(ctx) -> facts (optional): can the data be obtained? a preflight before a long pipeline
-# service(serve_settings, store) -> ComponentService (optional): the component's API routes and model slot
-# export_feedback(store, dest, accepted_only) -> facts (optional): labelled feedback in the training format
-# screen_feedback(store, model_dir, feedback_params) -> verdicts (optional): accept or quarantine new feedback
-# drift_samples(model_dir, logged_inputs) -> (reference, current) monitoring.drift.Sample (optional)
-# validate_feedback(ctx, archive) -> facts (optional): exported feedback's contract, before it may enter training
-# behaviour(ctx, model_path) -> [behaviour.Case] (optional): CheckList cases; thresholds in params behaviour.thresholds
-# bench(root, seconds, workers) -> markdown (optional): the serving benchmark, `farga bench <name>`
-REQUIRED = ("fetch", "prepare", "validate", "train", "evaluate", "score", "cards")
+if TYPE_CHECKING:
+    from farga.behaviour import Case
+    from farga.cards import Card
+    from farga.config import StageContext
+    from farga.monitoring.drift import Sample
+    from farga.params import ComponentParams
+    from farga.serving.app import ComponentService
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
+
+# What stages report and write: JSON, all the way down (printed by the CLI, kept in reports/).
+Json: TypeAlias = str | int | float | bool | list["Json"] | dict[str, "Json"] | None
+Facts: TypeAlias = dict[str, Json]
+
+
+@runtime_checkable
+class Component(Protocol):
+    """A component's lifecycle: every stage of ``dvc.yaml``, the gate's re-scoring, the cards."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def params(self) -> type[ComponentParams]:
+        """The model of its params.yaml section: an unknown or mistyped key stops every stage."""
+        ...
+
+    def fetch(self, ctx: StageContext, archive: Path | None) -> Facts: ...
+
+    def prepare(self, ctx: StageContext) -> Facts: ...
+
+    def validate(self, ctx: StageContext) -> Facts: ...
+
+    def train(self, ctx: StageContext) -> Facts: ...
+
+    def evaluate(self, ctx: StageContext) -> Facts: ...
+
+    def score(self, ctx: StageContext, model_dir: Path) -> Facts:
+        """Metrics of any exported model on the current test data: the gate re-scores the champion."""
+        ...
+
+    def cards(self, ctx: StageContext, facts: Facts) -> dict[str, Card]:
+        """``{"model_card": ..., "dataset_card": ...}`` from the run's own figures."""
+        ...
+
+
+@runtime_checkable
+class Checks(Protocol):
+    def check(self, ctx: StageContext) -> Facts:
+        """Can the data be obtained? A preflight before a long pipeline."""
+        ...
+
+
+@runtime_checkable
+class Serves(Protocol):
+    def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
+        """Its API routes and the slot that holds its champion."""
+        ...
+
+
+@runtime_checkable
+class ExportsFeedback(Protocol):
+    def export_feedback(self, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
+        """Labelled feedback in the training format (the pipeline's feedback stage)."""
+        ...
+
+
+@runtime_checkable
+class ScreensFeedback(Protocol):
+    def screen_feedback(self, ctx: StageContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
+        """Accept or quarantine new feedback before it may enter training."""
+        ...
+
+
+@runtime_checkable
+class ValidatesFeedback(Protocol):
+    def validate_feedback(self, ctx: StageContext, archive: Path) -> Facts:
+        """The contract of exported feedback, before it may enter training."""
+        ...
+
+
+@runtime_checkable
+class Drifts(Protocol):
+    def drift_samples(self, model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]:
+        """(reference, current) features for the drift tests of ``farga monitor``."""
+        ...
+
+
+@runtime_checkable
+class Behaves(Protocol):
+    def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
+        """CheckList cases; the thresholds are in its params' ``behaviour.thresholds``."""
+        ...
+
+
+@runtime_checkable
+class Benches(Protocol):
+    def bench(self, root: Path, seconds: int, workers: int) -> str:
+        """The serving benchmark as markdown (``farga bench <name>``)."""
+        ...
 
 
 class UnknownComponentError(FargaError, LookupError):
     pass
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    summary: str
-    functions: Mapping[str, str]
-
-    def __post_init__(self) -> None:
-        missing = [f for f in REQUIRED if f not in self.functions]
-        if missing:
-            raise TypeError(f"component {self.name!r} lacks {', '.join(missing)}")
-
-    def has(self, function: str) -> bool:
-        return function in self.functions
-
-    def call(self, function: str, *args: Any) -> Any:
-        module, _, attr = self.functions[function].partition(":")
-        return getattr(import_module(module), attr)(*args)
 
 
 def available() -> dict[str, str]:
@@ -66,3 +140,8 @@ def get(name: str) -> Component:
     if not isinstance(component, Component):
         raise UnknownComponentError(f"entry point {name!r} does not point at a farga Component")
     return component
+
+
+def lacking(name: str, capability: str) -> UnknownComponentError:
+    """The error for a capability a component does not offer (raise what this returns)."""
+    return UnknownComponentError(f"{name} has no {capability}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import yaml
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from farga.errors import FargaError
+from farga.params import ComponentParams, validated
 
 # Telemetry and hub access off: nothing phones home, nothing is fetched from a model hub at run time.
 QUIET_ENVIRONMENT = {
@@ -131,9 +133,25 @@ class ComponentPaths:
         return self.reports / "metrics.json"
 
 
+def validated_params(all_params: dict[str, Any], component: str) -> ComponentParams:
+    """The component's active section as its typed model; every profile is checked too, so that a
+    typo in the quick profile stops a full run as well, before it has cost anything."""
+    from farga import components
+
+    model = components.get(component).params
+    active = validated(model, component_params(all_params, component), component)
+    base = {key: value for key, value in all_params[component].items() if key != "profiles"}
+    for name, override in (all_params[component].get("profiles") or {}).items():
+        validated(model, deep_merge(base, override), f"{component}[profile {name}]")
+    return active
+
+
 @dataclass(frozen=True)
 class StageContext:
-    """What every pipeline stage gets: where, which knobs, which component."""
+    """What every pipeline stage gets: where, which knobs, which component.
+
+    ``params`` is the active section as written (a profile's overrides applied); ``config`` is the same
+    section checked against the component's model: ``load`` checks it before any stage starts."""
 
     component: str
     settings: Settings
@@ -144,8 +162,14 @@ class StageContext:
     def paths(self) -> ComponentPaths:
         return ComponentPaths(self.settings.root, self.component)
 
+    @cached_property
+    def config(self) -> ComponentParams:
+        return validated_params(self.all_params, self.component)
+
     @classmethod
     def load(cls, component: str, settings: Settings | None = None) -> StageContext:
         settings = settings or Settings()
         all_params = load_params(settings.root / settings.params_file)
-        return cls(component, settings, component_params(all_params, component), all_params)
+        ctx = cls(component, settings, component_params(all_params, component), all_params)
+        ctx.config  # noqa: B018 - an unknown or mistyped key stops here, naming it
+        return ctx

@@ -9,14 +9,39 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from farga.config import Settings
+from farga.gate import Decision, decide
+from farga.params import Gate
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 CANDIDATE, CHAMPION, PREVIOUS = "candidate", "champion", "previous-champion"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The part of a training run's ``run.json`` that every later stage reads: which MLflow run
+    and model, trained on which data."""
+
+    run_id: str
+    model_uri: str
+    data_sha256: str
+    data_source: str
+
+    @classmethod
+    def read(cls, path: Path) -> RunInfo:
+        from farga.hashing import read_json
+
+        raw = read_json(path)
+        return cls(*(str(raw[name]) for name in ("run_id", "model_uri", "data_sha256", "data_source")))
+
+    def tags(self) -> dict[str, str]:
+        """The registered version's provenance tags."""
+        return {"run_id": self.run_id, "data_sha256": self.data_sha256, "data_source": self.data_source}
 
 
 def configure(settings: Settings, experiment: str) -> str:
@@ -90,18 +115,6 @@ def download_version(model_name: str, version: str, dest: Path) -> Path:
     return Path(mlflow.artifacts.download_artifacts(f"models:/{model_name}/{version}", dst_path=str(dest)))
 
 
-def slice_regressions(
-    candidate: dict[str, float], champion: dict[str, float], slices: Sequence[str], tolerance: float
-) -> dict[str, dict[str, float]]:
-    """Slice metrics (``name`` or ``name.*``) where the candidate is more than ``tolerance`` below the champion."""
-    out = {}
-    for key, theirs in champion.items():
-        named = any(key == s or key.startswith(f"{s}.") for s in slices)
-        if named and key in candidate and theirs - candidate[key] > tolerance:
-            out[key] = {"candidate": candidate[key], "champion": theirs, "drop": theirs - candidate[key]}
-    return out
-
-
 def rollback(model_name: str) -> dict[str, Any]:
     """Make the previous champion the champion again; the one replaced becomes ``previous-champion``,
     so a second rollback undoes the first. Services follow on their next registry check."""
@@ -122,22 +135,13 @@ def rollback(model_name: str) -> dict[str, Any]:
 
 def register(
     model_name: str,
-    model_uri: str,
+    run: RunInfo,
     candidate: dict[str, float],
     score_champion: Callable[[Path], dict[str, float]],
-    metrics: Sequence[str],
-    margin: float,
-    tags: dict[str, str],
+    gate: Gate,
     workdir: Path,
-    *,
-    slices: Sequence[str] = (),
-    slice_tolerance: float = 0.0,
-) -> dict[str, Any]:
-    """Register a model version as ``candidate``; make it ``champion`` only if it is better and
-    nothing got worse: it beats the champion by ``margin`` on at least one of ``metrics``, and
-    neither those metrics nor any slice (metrics named by ``slices``) fall more than
-    ``slice_tolerance`` below the champion. A metric either model lacks (no held-out feedback
-    yet, say) is left out of the comparison.
+) -> Decision:
+    """Register the run's model as ``candidate``; make it ``champion`` if ``gate.decide`` says so.
 
     The champion is re-scored on the *current* evaluation data by ``score_champion``, so the
     comparison is always on the same data, even when the test set changed since it was promoted.
@@ -146,40 +150,30 @@ def register(
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    version = mlflow.register_model(model_uri, model_name, tags=tags).version
+    version = str(mlflow.register_model(run.model_uri, model_name, tags=run.tags()).version)
     client.set_registered_model_alias(model_name, CANDIDATE, version)
     current = aliases_of(model_name).get(CHAMPION)
-    decision: dict[str, Any] = {
-        "model": model_name,
-        "version": str(version),
-        "metrics": list(metrics),
-        "margin": margin,
-        "candidate_scores": {m: candidate[m] for m in metrics if m in candidate},
-        "champion_version": current,
-    }
-    if current is None:
-        promote, reason = True, "no champion yet"
-    else:
-        champion_scores = score_champion(download_version(model_name, current, workdir / f"v{current}"))
-        compared = [m for m in metrics if m in candidate and m in champion_scores]
-        if not compared:
-            raise ValueError(f"neither model has any of the gate's metrics {list(metrics)}")
-        decision["champion_scores"] = {m: champion_scores[m] for m in compared}
-        better = [m for m in compared if candidate[m] >= champion_scores[m] + margin]
-        regressed = slice_regressions(candidate, champion_scores, [*compared, *slices], slice_tolerance)
-        decision["slice_regressions"] = regressed
-        promote = bool(better) and not regressed
-        scores = ", ".join(f"{m} {candidate[m]:.4f} vs {champion_scores[m]:.4f}" for m in compared)
-        verb = f"beats champion v{current} on {', '.join(better)}" if better else f"does not beat champion v{current}"
-        reason = f"candidate {verb} by margin {margin} ({scores})"
-        if regressed:
-            reason += f"; more than {slice_tolerance} below the champion on: {', '.join(sorted(regressed))}"
-    if promote:
+    champion = (
+        None if current is None else score_champion(download_version(model_name, current, workdir / f"v{current}"))
+    )
+    verdict = decide(candidate, champion, current, gate)
+    if verdict.promote:
         if current is not None:
             client.set_registered_model_alias(model_name, PREVIOUS, current)
         client.set_registered_model_alias(model_name, CHAMPION, version)
-    decision.update(promoted=promote, reason=reason, aliases=aliases_of(model_name))
-    return decision
+    return Decision(
+        model=model_name,
+        version=version,
+        metrics=list(gate.metrics),
+        margin=gate.margin,
+        candidate_scores={m: candidate[m] for m in gate.metrics if m in candidate},
+        champion_version=current,
+        promoted=verdict.promote,
+        reason=verdict.reason,
+        aliases=aliases_of(model_name),
+        champion_scores=None if current is None else verdict.champion_scores,
+        slice_regressions=None if current is None else verdict.slice_regressions,
+    )
 
 
 def log_served_model(

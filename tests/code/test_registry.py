@@ -8,8 +8,17 @@ from onnx import TensorProto, helper
 
 from farga import tracking
 from farga.config import Settings
+from farga.gate import SliceDrop, decide
+from farga.params import Gate
 
 pytestmark = pytest.mark.code
+
+GATE = Gate(
+    metrics=["test_top1", "feedback_top1"],
+    margin=0.01,
+    slices=["test_by_family", "test_by_writer"],
+    slice_tolerance=0.02,
+)
 
 
 def log_identity_model(settings: Settings) -> str:
@@ -45,18 +54,13 @@ def gate(
 
     decision = tracking.register(
         "gate-model",
-        log_identity_model(settings),
+        tracking.RunInfo("run", log_identity_model(settings), "0" * 64, "test"),
         {"test_top1": candidate, **slices[0]},
         score_champion,
-        ["test_top1", "feedback_top1"],
-        0.01,
-        {"source": "test"},
+        GATE,
         tmp_path,
-        slices=["test_by_family", "test_by_writer"],
-        slice_tolerance=0.02,
     )
-    decision["scored"] = len(scored)
-    return decision
+    return {**decision.to_json(), "scored": len(scored)}
 
 
 def test_first_model_becomes_champion_then_only_a_better_one_replaces_it(tmp_path: Path):
@@ -122,6 +126,24 @@ def test_rollback_restores_the_previous_champion_and_can_be_undone(tmp_path: Pat
     forward = tracking.rollback("gate-model")  # the rollback itself can be rolled back
     assert forward["champion"] == "2"
     assert tracking.aliases_of("gate-model")["previous-champion"] == "1"
+
+
+def test_the_promotion_rule_is_a_pure_function():
+    """Every branch of the rule with plain numbers: no registry, no models."""
+    first = decide({"test_top1": 0.5}, None, None, GATE)
+    assert first.promote
+    assert first.reason == "no champion yet"
+    assert not decide({"test_top1": 0.805}, {"test_top1": 0.80}, "1", GATE).promote  # within the margin
+    assert decide({"test_top1": 0.81}, {"test_top1": 0.80}, "1", GATE).promote  # exactly the margin
+    dip = decide(
+        {"test_top1": 0.90, "test_by_writer.other": 0.60}, {"test_top1": 0.80, "test_by_writer.other": 0.70}, "1", GATE
+    )
+    assert not dip.promote
+    assert dip.slice_regressions == {"test_by_writer.other": SliceDrop(0.60, 0.70, pytest.approx(0.10))}
+    unnamed = decide({"test_top1": 0.90, "val_top1": 0.1}, {"test_top1": 0.80, "val_top1": 0.9}, "1", GATE)
+    assert unnamed.promote  # a metric the gate does not name cannot block
+    with pytest.raises(ValueError, match="neither model has any"):
+        decide({"val_top1": 0.9}, {"test_top1": 0.8}, "1", GATE)
 
 
 def test_flatten_and_numeric():

@@ -1,21 +1,84 @@
-"""fillmask: Catalan missing-word prediction (a small transformer trained from scratch on Catalan text)."""
+"""fillmask: a Catalan sentence with ``<mask>`` -> the missing word (a transformer trained from scratch).
 
-from farga.components import Component
+Each method imports its module when called: serving imports this class without torch or MLflow.
+"""
 
-component = Component(
-    name="fillmask",
-    summary="Catalan sentence with <mask> -> the missing word (a transformer trained from scratch, 2.8M words)",
-    functions={
-        "check": "farga.fillmask.corpus:check",
-        "fetch": "farga.fillmask.corpus:fetch",
-        "prepare": "farga.fillmask.prepare:prepare",
-        "validate": "farga.fillmask.contract:validate",
-        "train": "farga.fillmask.train:train",
-        "evaluate": "farga.fillmask.evaluate:evaluate",
-        "score": "farga.fillmask.evaluate:score",
-        "cards": "farga.fillmask.cards:card_sections",
-        "service": "farga.fillmask.service:service",
-        "behaviour": "farga.fillmask.behaviour:behaviour",
-        "bench": "farga.fillmask.bench:bench",
-    },
-)
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from farga.components import Component, Facts
+from farga.fillmask.params import FillmaskParams
+
+if TYPE_CHECKING:
+    from farga.behaviour import Case
+    from farga.cards import Card
+    from farga.config import StageContext
+    from farga.serving.app import ComponentService
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
+
+
+class Fillmask:
+    name = "fillmask"
+    summary = "Catalan sentence with <mask> -> the missing word (a transformer trained from scratch, 2.8M words)"
+    params = FillmaskParams
+
+    def check(self, ctx: StageContext) -> Facts:
+        from farga.fillmask.corpus import check
+
+        return check(ctx)
+
+    def fetch(self, ctx: StageContext, archive: Path | None) -> Facts:
+        from farga.fillmask.corpus import fetch
+
+        return fetch(ctx, archive)
+
+    def prepare(self, ctx: StageContext) -> Facts:
+        from farga.fillmask.prepare import prepare
+
+        return prepare(ctx)
+
+    def validate(self, ctx: StageContext) -> Facts:
+        from farga.fillmask.contract import validate
+
+        return validate(ctx)
+
+    def train(self, ctx: StageContext) -> Facts:
+        from farga.fillmask.train import train
+
+        return train(ctx)
+
+    def evaluate(self, ctx: StageContext) -> Facts:
+        from farga.fillmask.evaluate import evaluate
+
+        return evaluate(ctx)
+
+    def score(self, ctx: StageContext, model_dir: Path) -> Facts:
+        from farga.fillmask.evaluate import score
+
+        return score(ctx, model_dir)
+
+    def cards(self, ctx: StageContext, facts: Facts) -> dict[str, Card]:
+        from farga.fillmask.cards import card_sections
+
+        return card_sections(ctx, facts)
+
+    def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
+        from farga.fillmask.service import service
+
+        return service(settings, store)
+
+    def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
+        from farga.fillmask.behaviour import behaviour
+
+        return behaviour(ctx, model_path)
+
+    def bench(self, root: Path, seconds: int, workers: int) -> str:
+        from farga.fillmask.bench import bench
+
+        return bench(root, seconds, workers)
+
+
+component: Component = Fillmask()

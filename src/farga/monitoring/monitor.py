@@ -91,8 +91,8 @@ class Gauges:
 class Monitor:
     def __init__(self, component: str, settings: ServeSettings, params: dict[str, Any], out: Path):
         comp = components.get(component)
-        if not comp.has("drift_samples"):
-            raise components.UnknownComponentError(f"{component} has no drift monitoring")
+        if not isinstance(comp, components.Drifts):
+            raise components.lacking(component, "drift monitoring")
         self.component = comp
         self.settings = settings
         self.cfg = DriftConfig.from_params(params)
@@ -112,7 +112,7 @@ class Monitor:
         read_at = time.time()
         inputs = self.store.recent_inputs(self.component.name, self.window)
         started = time.perf_counter()
-        reference, current = self.component.call("drift_samples", model_dir, inputs) if inputs else (None, None)
+        reference, current = self.component.drift_samples(model_dir, inputs) if inputs else (None, None)
         if reference is None or current is None:
             report = {
                 "window": 0,

@@ -46,11 +46,11 @@ def champion(component: str, settings: ServeSettings) -> tuple[str, Path, dateti
 def screen(component: str, settings: ServeSettings, store: FeedbackStore) -> tuple[list[dict[str, Any]], str, datetime]:
     """Screen the unreviewed feedback with the champion: (verdicts, champion version, its registration)."""
     comp = components.get(component)
-    if not comp.has("screen_feedback"):
-        raise FargaError(f"{component} has no feedback screening")
+    if not isinstance(comp, components.ScreensFeedback):
+        raise components.lacking(component, "feedback screening")
     ctx = StageContext.load(component, settings)
     version, model_dir, registered = champion(component, settings)
-    verdicts: list[dict[str, Any]] = comp.call("screen_feedback", store, model_dir, ctx.params["feedback"])
+    verdicts = comp.screen_feedback(ctx, store, model_dir)
     return verdicts, version, registered
 
 

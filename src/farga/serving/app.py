@@ -81,9 +81,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     services: dict[str, ComponentService] = {}
     for name in settings.component_names():
         component = components.get(name)
-        if not component.has("service"):
-            raise components.UnknownComponentError(f"component {name!r} has no service to serve")
-        services[name] = component.call("service", settings, store)
+        if not isinstance(component, components.Serves):
+            raise components.lacking(name, "service to serve")
+        services[name] = component.service(settings, store)
 
     signal = reload_signal(settings)
 

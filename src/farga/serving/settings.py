@@ -57,7 +57,7 @@ class ServeSettings(Settings):
             return named
         from farga import components
 
-        return [name for name in sorted(components.available()) if components.get(name).has("service")]
+        return [name for name in sorted(components.available()) if isinstance(components.get(name), components.Serves)]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"

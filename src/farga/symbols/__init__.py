@@ -1,25 +1,105 @@
-"""symbols: draw a math symbol, get its LaTeX command (a CNN trained on HASYv2)."""
+"""symbols: a handwritten math symbol -> its LaTeX command, with its package (HASYv2, 369 classes).
 
-from farga.components import Component
+Each method imports its module when called: serving imports this class without torch or MLflow.
+"""
 
-component = Component(
-    name="symbols",
-    summary="handwritten math symbol -> LaTeX command (HASYv2, 369 classes)",
-    functions={
-        "check": "farga.symbols.acquire:check",
-        "fetch": "farga.symbols.acquire:fetch",
-        "prepare": "farga.symbols.prepare:prepare",
-        "validate": "farga.symbols.contract:validate",
-        "validate_feedback": "farga.symbols.contract:validate_feedback",
-        "train": "farga.symbols.train:train",
-        "evaluate": "farga.symbols.evaluate:evaluate",
-        "score": "farga.symbols.evaluate:score",
-        "cards": "farga.symbols.cards:card_sections",
-        "service": "farga.symbols.service:service",
-        "export_feedback": "farga.symbols.feedback:export_feedback",
-        "behaviour": "farga.symbols.behaviour:behaviour",
-        "drift_samples": "farga.symbols.monitoring:drift_samples",
-        "screen_feedback": "farga.symbols.feedback:screen",
-        "bench": "farga.symbols.bench:bench",
-    },
-)
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from farga.components import Component, Facts
+from farga.symbols.params import SymbolsParams
+
+if TYPE_CHECKING:
+    from farga.behaviour import Case
+    from farga.cards import Card
+    from farga.config import StageContext
+    from farga.monitoring.drift import Sample
+    from farga.serving.app import ComponentService
+    from farga.serving.settings import ServeSettings
+    from farga.serving.store import FeedbackStore
+
+
+class Symbols:
+    name = "symbols"
+    summary = "handwritten math symbol -> LaTeX command (HASYv2, 369 classes)"
+    params = SymbolsParams
+
+    def check(self, ctx: StageContext) -> Facts:
+        from farga.symbols.acquire import check
+
+        return check(ctx)
+
+    def fetch(self, ctx: StageContext, archive: Path | None) -> Facts:
+        from farga.symbols.acquire import fetch
+
+        return fetch(ctx, archive)
+
+    def prepare(self, ctx: StageContext) -> Facts:
+        from farga.symbols.prepare import prepare
+
+        return prepare(ctx)
+
+    def validate(self, ctx: StageContext) -> Facts:
+        from farga.symbols.contract import validate
+
+        return validate(ctx)
+
+    def validate_feedback(self, ctx: StageContext, archive: Path) -> Facts:
+        from farga.symbols.contract import validate_feedback
+
+        return validate_feedback(ctx, archive)
+
+    def train(self, ctx: StageContext) -> Facts:
+        from farga.symbols.train import train
+
+        return train(ctx)
+
+    def evaluate(self, ctx: StageContext) -> Facts:
+        from farga.symbols.evaluate import evaluate
+
+        return evaluate(ctx)
+
+    def score(self, ctx: StageContext, model_dir: Path) -> Facts:
+        from farga.symbols.evaluate import score
+
+        return score(ctx, model_dir)
+
+    def cards(self, ctx: StageContext, facts: Facts) -> dict[str, Card]:
+        from farga.symbols.cards import card_sections
+
+        return card_sections(ctx, facts)
+
+    def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
+        from farga.symbols.service import service
+
+        return service(settings, store)
+
+    def export_feedback(self, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
+        from farga.symbols.feedback import export_feedback
+
+        return export_feedback(store, dest, accepted_only)
+
+    def screen_feedback(self, ctx: StageContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
+        from farga.symbols.feedback import screen
+
+        return screen(store, model_dir, ctx.params["feedback"])
+
+    def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
+        from farga.symbols.behaviour import behaviour
+
+        return behaviour(ctx, model_path)
+
+    def drift_samples(self, model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]:
+        from farga.symbols.monitoring import drift_samples
+
+        return drift_samples(model_dir, inputs)
+
+    def bench(self, root: Path, seconds: int, workers: int) -> str:
+        from farga.symbols.bench import bench
+
+        return bench(root, seconds, workers)
+
+
+component: Component = Symbols()

@@ -1,0 +1,88 @@
+"""The promotion rule, as a pure function: which model serves, decided without MLflow.
+
+``tracking.register`` gathers the scores (the candidate's from its evaluation, the champion's
+re-scored on the same data) and applies the verdict to the registry's aliases; everything that
+decides lives here, where a test can reach every branch with plain numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+from farga.components import Facts
+from farga.params import Gate
+
+
+@dataclass(frozen=True)
+class SliceDrop:
+    candidate: float
+    champion: float
+    drop: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    promote: bool
+    reason: str
+    champion_scores: dict[str, float] = field(default_factory=dict)  # the gate's metrics both models have
+    slice_regressions: dict[str, SliceDrop] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the register stage writes to ``reports/<component>/registry.json`` and the cards read."""
+
+    model: str
+    version: str
+    metrics: list[str]
+    margin: float
+    candidate_scores: dict[str, float]
+    champion_version: str | None
+    promoted: bool
+    reason: str
+    aliases: dict[str, str]
+    champion_scores: dict[str, float] | None = None  # absent when there was no champion to compare with
+    slice_regressions: dict[str, SliceDrop] | None = None
+
+    def to_json(self) -> Facts:
+        facts: Facts = asdict(self)
+        return {key: value for key, value in facts.items() if value is not None or key == "champion_version"}
+
+
+def slice_regressions(
+    candidate: Mapping[str, float], champion: Mapping[str, float], slices: Sequence[str], tolerance: float
+) -> dict[str, SliceDrop]:
+    """Slice metrics (``name`` or ``name.*``) where the candidate is more than ``tolerance`` below the champion."""
+    out = {}
+    for key, theirs in champion.items():
+        named = any(key == s or key.startswith(f"{s}.") for s in slices)
+        if named and key in candidate and theirs - candidate[key] > tolerance:
+            out[key] = SliceDrop(candidate[key], theirs, theirs - candidate[key])
+    return out
+
+
+def decide(
+    candidate: Mapping[str, float], champion: Mapping[str, float] | None, champion_version: str | None, gate: Gate
+) -> Verdict:
+    """Promote only a better model that got no worse anywhere: it beats the champion by ``margin`` on at
+    least one of the gate's metrics, and neither those metrics nor any named slice fall more than
+    ``slice_tolerance`` below the champion. A metric either model lacks (no held-out feedback yet, say)
+    is left out of the comparison. ``champion`` is None when there is none yet."""
+    if champion is None:
+        return Verdict(True, "no champion yet")
+    compared = [m for m in gate.metrics if m in candidate and m in champion]
+    if not compared:
+        raise ValueError(f"neither model has any of the gate's metrics {gate.metrics}")
+    better = [m for m in compared if candidate[m] >= champion[m] + gate.margin]
+    regressed = slice_regressions(candidate, champion, [*compared, *gate.slices], gate.slice_tolerance)
+    scores = ", ".join(f"{m} {candidate[m]:.4f} vs {champion[m]:.4f}" for m in compared)
+    verb = (
+        f"beats champion v{champion_version} on {', '.join(better)}"
+        if better
+        else f"does not beat champion v{champion_version}"
+    )
+    reason = f"candidate {verb} by margin {gate.margin} ({scores})"
+    if regressed:
+        reason += f"; more than {gate.slice_tolerance} below the champion on: {', '.join(sorted(regressed))}"
+    return Verdict(bool(better) and not regressed, reason, {m: champion[m] for m in compared}, regressed)
