@@ -511,6 +511,25 @@ def reliability_report() -> None:
     console.print(f"wrote {reliability.write(Settings().root)}")
 
 
+@app.command("report")
+def report(
+    check: Annotated[
+        bool, typer.Option(help="change nothing; fail if a generated page disagrees with reports/")
+    ] = False,
+) -> None:
+    """Regenerate the README's result tables, docs/results.md and docs/configuration.md from reports/ and the code."""
+    from farga import report as pages
+    from farga.config import Settings
+
+    root = Settings().root
+    changed = pages.stale(root) if check else pages.write(root)
+    for path in changed:
+        console.print(f"{'out of date' if check else 'wrote'}: {path.relative_to(root)}")
+    if check and changed:
+        console.print("[bold red]run `farga report` (make docs) and commit what it writes[/bold red]")
+        raise typer.Exit(code=1)
+
+
 @app.command("lock-check")
 def lock_check() -> None:
     """Fail when a stage's code or params changed since dvc.lock recorded its run (its results are stale)."""

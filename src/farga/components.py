@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from farga.config import StageContext
     from farga.monitoring.drift import Sample
     from farga.params import ComponentParams
+    from farga.report import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -120,6 +121,17 @@ class Behaves(Protocol):
 class Benches(Protocol):
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         """The serving benchmark as markdown (``farga bench <name>``)."""
+        ...
+
+
+@runtime_checkable
+class Reports(Protocol):
+    def headline(self, reports: Path) -> Headline:
+        """Its headline figures and the anchor they beat, read from its reports (``farga report``)."""
+        ...
+
+    def example(self) -> Example:
+        """The request the README shows, sent to a running service for its answer."""
         ...
 
 

@@ -47,12 +47,14 @@ class ConfigError(FargaError, ValueError):
 class Settings(BaseSettings):
     """Environment settings (prefix ``FARGA_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore", use_attribute_docstrings=True)
 
     root: Path = Path.cwd()
+    """The project folder: params.yaml, data/, models/, reports/, the embedded registry and store."""
     params_file: str = "params.yaml"
-    # Empty means embedded: a SQLite file and a local artifact folder inside the project.
+    """The params file, relative to root."""
     tracking_uri: str = ""
+    """MLflow tracking and registry; empty: embedded (mlflow.db and mlartifacts/ in root)."""
 
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{(self.root / 'mlflow.db').resolve()}"

@@ -21,7 +21,7 @@ class ParamsError(FargaError, ValueError):
 class Strict(BaseModel):
     """A params block: unknown keys are errors, values are not changed after loading."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Thresholds(Strict):
@@ -37,9 +37,13 @@ class Gate(Strict):
     falls no more than ``slice_tolerance`` behind it on those or on any slice named in ``slices``."""
 
     metrics: list[str] = Field(min_length=1)
+    """A candidate must beat the champion on one of these (re-scored on the same data)."""
     margin: float = Field(ge=0)
+    """... by at least this much."""
     slices: list[str] = []
+    """Metric groups (and their sub-keys) on which it may not fall behind the champion either."""
     slice_tolerance: float = Field(default=0.0, ge=0)
+    """How far behind on a slice still counts as no regression."""
 
 
 class ComponentParams(Strict):
@@ -47,7 +51,9 @@ class ComponentParams(Strict):
     the registry gate every component is promoted by."""
 
     profile: str = "full"
+    """The active profile: full (the section as written) or one named under profiles."""
     profiles: dict[str, dict[str, Any]] = {}
+    """Partial copies of the section; each is checked against this model merged over the section."""
     gate: Gate = Field(alias="register")  # `register` itself would shadow BaseModel.register
 
 

@@ -133,10 +133,15 @@ def test_non_finite_numbers_and_broken_json_are_rejected(client: TestClient):
         ({"image": ("a.png", b"", "image/png")}, {}, 400, "empty"),
         ({"image": ("big.png", "big", "image/png")}, {}, 400, "at most 1024x1024"),
         ({"image": ("blank.png", "blank", "image/png")}, {}, 400, "no ink"),
-        ({"other": ("a.png", "ok", "image/png")}, {}, 422, "'image'"),
+        ({"other": ("a.png", "ok", "image/png")}, {}, 422, "body.image: Field required"),
         ({"image": ("a.png", "ok", "image/png")}, {"top_k": "many"}, 422, "top_k"),
         ({"image": ("a.png", "ok", "image/png")}, {"top_k": "0"}, 422, "top_k"),
-        ({"image": ("a.png", "ok", "image/png")}, {"colour": "red"}, 422, "unexpected form fields"),
+        (
+            {"image": ("a.png", "ok", "image/png")},
+            {"colour": "red"},
+            422,
+            "body.colour: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_bad_uploads_get_a_4xx_with_a_reason(client: TestClient, files, data, status, fragment):
@@ -259,11 +264,26 @@ def test_the_page_and_its_assets_are_served_locally(client: TestClient):
     assert components["symbols"]["page"] == "/static/symbols/tab.js"
 
 
-def test_openapi_documents_both_request_bodies(client: TestClient):
+def test_openapi_documents_one_typed_route_per_input_kind(client: TestClient):
     spec = client.get("/openapi.json").json()
-    body = spec["paths"]["/v1/symbols/predict"]["post"]["requestBody"]["content"]
-    assert set(body) == {"application/json", "multipart/form-data"}
+    strokes = spec["paths"]["/v1/symbols/predict"]["post"]
+    image = spec["paths"]["/v1/symbols/predict/image"]["post"]
+    assert set(strokes["requestBody"]["content"]) == {"application/json"}
+    assert set(image["requestBody"]["content"]) == {"multipart/form-data"}
+    # the URL clients already use keeps taking images: it says where it hands them
+    assert strokes["x-farga-forward"] == {"multipart/form-data": "/v1/symbols/predict/image"}
     assert json.dumps(spec)  # serialisable
+
+
+def test_an_image_is_answered_the_same_at_either_url(client: TestClient):
+    files = {"image": ("d.png", png(drawing()), "image/png")}
+    old, new = (client.post(url, files=files, data={"top_k": "3"}) for url in URLS)
+    assert old.status_code == new.status_code == 200
+    assert [c["latex"] for c in old.json()["candidates"]] == [c["latex"] for c in new.json()["candidates"]]
+    assert len(old.json()["candidates"]) == 3
+
+
+URLS = ("/v1/symbols/predict", "/v1/symbols/predict/image")
 
 
 def test_labelled_feedback_exports_in_the_training_format(client: TestClient, served: Path, monkeypatch):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from farga.behaviour import Case
     from farga.cards import Card
     from farga.config import StageContext
+    from farga.report import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -74,6 +75,16 @@ class Fillmask:
         from farga.fillmask.behaviour import behaviour
 
         return behaviour(ctx, model_path)
+
+    def headline(self, reports: Path) -> Headline:
+        from farga.fillmask.headline import headline
+
+        return headline(reports)
+
+    def example(self) -> Example:
+        from farga.report import Example
+
+        return Example("/v1/fillmask/predict", {"text": "La capital de Catalunya és <mask>.", "top_k": 3})
 
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         from farga.fillmask.bench import bench

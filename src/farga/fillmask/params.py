@@ -20,6 +20,7 @@ class Synthetic(Strict):
 
 class Data(Strict):
     source: Literal["catalan", "synthetic"]
+    """catalan: the 25-file corpus; synthetic: generated demo text (for a run without it)."""
     val_fraction: float = Field(gt=0, lt=1, description="by document hash: scored only")
     dev_fraction: float = Field(ge=0, lt=1, description="by document hash: best epoch, mixture weight")
     synthetic: Synthetic
@@ -27,33 +28,41 @@ class Data(Strict):
 
 class Contract(Strict):
     min_train_words: int = Field(ge=1)
+    """Fewer training words stop the pipeline."""
     split_share: dict[Literal["train", "dev", "val"], Share]
+    """The allowed share of each split, [low, high]."""
 
 
 class Tokenizer(Strict):
     kind: Literal["wordpiece", "bpe"]
+    """Hugging Face tokenizers, trained on the training split."""
     vocab_size: int = Field(ge=100)
 
 
 class Words(Strict):
     max_size: int = Field(ge=1)
+    """The output vocabulary: whole words the model and the trigram can predict."""
     min_count: int = Field(ge=1)
 
 
 class Network(Strict):
     architecture: Literal["cloze", "mlm"]
+    """cloze: two one-way towers read the word from either side; mlm: one encoder reads <mask>."""
     dim: int = Field(ge=8)
     layers: int = Field(ge=1)
+    """Per tower for cloze."""
     heads: int = Field(ge=1)
     ffn: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
     tied: bool
+    """Output word vectors = mean of the word's input subword vectors + a free part."""
     memory: int = Field(ge=0, description="word-pair memory buckets (0: none)")
     memory_dim: int = Field(ge=1)
 
 
 class Export(Strict):
     quantize: Literal["int8", "none"]
+    """int8: dynamic, weights; none: serve the float graph."""
 
 
 class Train(Strict):
@@ -62,15 +71,22 @@ class Train(Strict):
     tokenizer: Tokenizer
     words: Words
     max_tokens: int = Field(ge=8)
+    """Subword tokens per training window (and the longest text served)."""
     predict_fraction: float = Field(gt=0, le=1)
+    """Cloze: of the words of a window, predicted each from its clean neighbours."""
     sampled_softmax: int = Field(ge=0, description="rivals drawn per step; 0: the full softmax")
     mask_fraction: float = Field(ge=0, lt=1)
+    """Of the words of a window, each replaced by one <mask> (whole-word masking)."""
     epochs: int = Field(ge=1)
+    """An upper bound: max_minutes decides where training ends."""
     max_minutes: float = Field(gt=0, description="the time budget: the schedule ends when it is spent")
     batch_tokens: int = Field(ge=64)
+    """Padded tokens per batch (batches are length-bucketed)."""
     precision: Literal["auto", "bf16", "fp32"]
+    """auto: bf16 where this CPU multiplies bfloat16 clearly faster (AMX), else fp32."""
     lr: float = Field(gt=0)
     memory_lr_scale: float = Field(gt=0)
+    """The word-pair memory's learning rate, times lr."""
     weight_decay: float = Field(ge=0)
     warmup_fraction: float = Field(gt=0, lt=1)
     model: Network

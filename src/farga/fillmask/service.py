@@ -1,37 +1,25 @@
 """The fillmask API: fill the ``<mask>`` markers of a Catalan sentence, and take the user's words."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from farga.fillmask.predictor import Predictor, TooLongError
 from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
 from farga.fillmask.text import FUNCTION_WORDS, MASK, split
 from farga.serving import metrics
 from farga.serving.app import ComponentService, component_router
-from farga.serving.errors import UnavailableError
-from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import error_responses, feedback_link
+from farga.serving.deps import Store, current_model, logged, model_slot
+from farga.serving.models import LoadedModel, ModelSlot
+from farga.serving.schemas import feedback_errors, feedback_link, predict_errors
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore, Prediction
 
 NAME = "fillmask"
 STATIC = Path(__file__).parent / "static"
-ERRORS = error_responses(
-    {
-        400: "the body is not readable JSON",
-        413: "body over 1 MiB",
-        415: "not application/json",
-        422: "no <mask>, more than five, text over the limit, or fields of the wrong type",
-        429: "over this client's rate limit (see Retry-After)",
-        503: "no model loaded yet, or the prediction log is backed up (see Retry-After)",
-    }
-)
 
 
 def smoke_test(loaded: LoadedModel) -> None:
@@ -43,21 +31,18 @@ def smoke_test(loaded: LoadedModel) -> None:
         raise ValueError(f"model output is not a distribution over its words: shape {lp.shape}, sum {total:.4f}")
 
 
-def loaded_predictor(slot: ModelSlot) -> tuple[LoadedModel, Predictor]:
-    current = slot.current
-    if current is None:
-        raise UnavailableError("no fillmask model is loaded yet; try again shortly")
-    return current, current.model
-
-
-def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
+def build_router(slot: ModelSlot) -> APIRouter:
     router = component_router(NAME)
+    Model = Annotated[LoadedModel, Depends(current_model(slot))]
 
     @router.post(
         "/predict",
         response_model=PredictResponse,
         summary="Fill each <mask> of a Catalan sentence: the top-k words, best first",
-        responses=ERRORS
+        responses=predict_errors(
+            "the body is not readable JSON",
+            "no <mask>, more than five, text over the limit, or fields of the wrong type",
+        )
         | feedback_link(
             NAME,
             {
@@ -66,8 +51,8 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
             },
         ),
     )
-    def predict(body: PredictRequest) -> dict[str, Any]:
-        loaded, predictor = loaded_predictor(slot)
+    def predict(body: PredictRequest, loaded: Model, store: Store) -> dict[str, Any]:
+        predictor: Predictor = loaded.model
         try:
             (log_probs,) = predictor.log_probs([split(body.text)])
         except TooLongError as exc:
@@ -78,14 +63,13 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
             ) from None
         masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in log_probs]
         top = [m["candidates"][0] for m in masks]
-        prediction_id = store.log_prediction(
-            component=NAME,
-            model_name=loaded.name,
-            model_version=loaded.version,
-            model_run_id=loaded.info["run_id"],
-            input_kind="text",
+        prediction_id = logged(
+            store,
+            loaded,
+            NAME,
+            kind="text",
             input_json={"text": body.text, "top_k": body.top_k},
-            input_blob=None,
+            blob=None,
             model_input=None,
             candidates=masks,
             top1=" | ".join(c["token"] for c in top)[:128],
@@ -102,18 +86,9 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
         response_model=FeedbackResponse,
         summary="The words the user meant, one per <mask> of a prediction",
         operation_id=f"{NAME}_feedback",
-        responses=error_responses(
-            {
-                400: "the body is not readable JSON",
-                404: "no such prediction",
-                415: "not application/json",
-                422: "malformed id, or not one word per <mask>",
-                429: "over this client's rate limit (see Retry-After)",
-                503: "the database is not taking writes (see Retry-After)",
-            }
-        ),
+        responses=feedback_errors("malformed id, or not one word per <mask>"),
     )
-    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(body: FeedbackRequest, store: Store) -> FeedbackResponse:
 
         def one_word_per_mask(row: Prediction) -> None:
             if len(body.words) != len(row.candidates):
@@ -134,15 +109,7 @@ def build_router(slot: ModelSlot, store: FeedbackStore) -> APIRouter:
 
 
 def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:
-    source = ModelSource(
-        NAME,
-        registry_uri=settings.resolved_tracking_uri(),
-        model_dir=settings.model_dir(NAME),
-        cache=settings.cache_dir(),
-        threads=settings.threads,
-        loader=Predictor.load,
-    )
-    slot = ModelSlot(source, smoke_test)
+    slot = model_slot(settings, NAME, smoke_test, Predictor.load)
     return ComponentService(
-        NAME, "type a Catalan sentence with <mask>, get the missing word", build_router(slot, store), slot, STATIC
+        NAME, "type a Catalan sentence with <mask>, get the missing word", build_router(slot), slot, STATIC
     )

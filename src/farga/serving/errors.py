@@ -128,13 +128,25 @@ def check_text(text: str) -> None:
         ) from None
 
 
+FORWARD = "x-farga-forward"
+
+
+def forward_to(routes: Mapping[str, str]) -> dict[str, Any]:
+    """``openapi_extra`` for a JSON route whose URL also takes other media types, each answered by the
+    route at the path given (``{"multipart/form-data": "/v1/symbols/predict/image"}``): one typed route
+    per input kind, and the URL clients already use keeps taking all of them."""
+    return {FORWARD: dict(routes)}
+
+
 class GuardedRoute(APIRoute):
     """Every route's body goes through one reader: JSON is parsed and checked here, once (FastAPI and
-    the route read the parsed value), and a JSON route refuses other content types with 415."""
+    the route read the parsed value), and a JSON route refuses other content types with 415, or hands
+    them to the route named for them (``forward_to``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_json = self.body_field is not None and not isinstance(self.body_field.field_info, params.Form)
+        forwards: dict[str, str] = (self.openapi_extra or {}).get(FORWARD, {})
 
         async def guarded(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
@@ -142,12 +154,30 @@ class GuardedRoute(APIRoute):
                 if is_json(content_type):
                     request._json = parse_json(await request.body())  # Request.json() returns it
                 elif takes_json:
+                    target = forwards.get(content_type.split(";")[0].strip().lower())
+                    if target is not None:
+                        return await route_handler(request, target)(Request(request.scope, request.receive))
                     raise ApiError(
                         f"send the body as application/json, not {content_type or 'no content type'!r}", status=415
                     )
             return await handler(request)
 
         return guarded
+
+
+def route_handler(request: Request, path: str) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """The handler of the app's POST route at ``path`` (a forward's target); included routers are
+    searched too (FastAPI keeps them as routers, not as copies of their routes)."""
+    pending = list(request.app.router.routes)
+    while pending:
+        route = pending.pop()
+        inner = getattr(route, "original_router", None) or getattr(route, "routes", None)
+        if isinstance(route, APIRoute):
+            if route.path == path and "POST" in (route.methods or ()):
+                return route.get_route_handler()
+        elif inner is not None:
+            pending.extend(inner.routes if hasattr(inner, "routes") else inner)
+    raise LookupError(f"no POST route at {path} to forward to")
 
 
 def install(app: FastAPI) -> None:

@@ -29,6 +29,36 @@ def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, A
     return {code: {"model": ErrorResponse, "description": text} for code, text in descriptions.items()}
 
 
+def predict_errors(
+    unreadable: str, invalid: str, media: str = "not application/json"
+) -> dict[int | str, dict[str, Any]]:
+    """A predict route's errors: its own reasons for 400, 415 and 422, and those every route shares."""
+    return error_responses(
+        {
+            400: unreadable,
+            413: "body over 1 MiB",
+            415: media,
+            422: invalid,
+            429: "over this client's rate limit (see Retry-After)",
+            503: "no model loaded yet, or the prediction log is backed up (see Retry-After)",
+        }
+    )
+
+
+def feedback_errors(invalid: str) -> dict[int | str, dict[str, Any]]:
+    """A feedback route's errors: its own reason for 422, and those every route shares."""
+    return error_responses(
+        {
+            400: "the body is not readable JSON",
+            404: "no such prediction",
+            415: "not application/json",
+            422: invalid,
+            429: "over this client's rate limit (see Retry-After)",
+            503: "the database is not taking writes (see Retry-After)",
+        }
+    )
+
+
 def feedback_link(component: str, request_body: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """An OpenAPI link from a predict answer to the feedback on it (``request_body`` holds runtime
     expressions such as ``$response.body#/prediction_id``): clients and stateful API tests see how

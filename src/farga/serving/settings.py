@@ -13,18 +13,30 @@ from farga.config import Settings
 class ServeSettings(Settings):
     """The pipeline's settings (root, tracking URI) plus what only the service needs."""
 
-    model_config = SettingsConfigDict(env_prefix="FARGA_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_prefix="FARGA_", extra="ignore", protected_namespaces=(), use_attribute_docstrings=True
+    )
 
-    components: str = ""  # comma-separated names of the components to serve; empty: every installed one with a service
+    components: str = ""
+    """Comma-separated names of the components to serve, in page order; empty: every installed one with a service."""
+    first_component: str = "symbols"
+    """With `components` empty: the one listed first, the tab the page opens on."""
     # Models: the registry's champion (default) or a fixed exported-model directory per component
     # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
     model_cache: Path | None = None
+    """Where champions are downloaded to; empty: models/serving in root."""
     reload_interval_s: float = 60.0
-    startup_wait_s: float = 30.0  # the first model load is waited for this long; after it, live but not ready
-    api_key: SecretStr = SecretStr("")  # admin endpoints are disabled while empty; never logged or echoed
-    database_url: str = ""  # empty: SQLite file feedback.db in root
-    migrate_on_start: bool = True  # `farga serve` migrates once before starting workers, then turns this off
-    threads: int = 1  # ONNX Runtime intra-op threads per worker
+    """How often each worker asks the registry for a new champion."""
+    startup_wait_s: float = 30.0
+    """The first model load is waited for this long; after it, live but not ready."""
+    api_key: SecretStr = SecretStr("")
+    """Admin endpoints are disabled while empty; never logged or echoed."""
+    database_url: str = ""
+    """Empty: SQLite file feedback.db in root."""
+    migrate_on_start: bool = True
+    """`farga serve` migrates once before starting workers, then turns this off."""
+    threads: int = 1
+    """ONNX Runtime intra-op threads per worker."""
 
     # Bounds. A worker's memory: the models (symbols ~2 MB, fillmask ~30 MB with its trigram), the
     # runtime and libraries (~250 MB), the fillmask word cache (the model's vocabulary, fixed at
@@ -32,24 +44,38 @@ class ServeSettings(Settings):
     # queue (<= log_queue_mb). Nothing a client sends grows it past memory_budget_mb, which the
     # fault suite checks and deploy/k8s sizes its pods by.
     memory_budget_mb: int = 600
+    """What one worker may use, whatever clients send (checked by the fault suite; sizes deploy/k8s)."""
     max_body_bytes: int = 1 << 20
-    body_timeout_s: float = 10.0  # a body that has not arrived by then gets 408
-    log_queue_rows: int = 10_000  # predictions waiting for the database, per worker; past it, 503
+    """A larger body gets 413 before any route reads it."""
+    body_timeout_s: float = 10.0
+    """A body that has not arrived by then gets 408."""
+    log_queue_rows: int = 10_000
+    """Predictions waiting for the database, per worker; past it, 503."""
     log_queue_mb: int = 64
+    """The same queue's bound in bytes."""
     # SIGTERM: stop listening, answer each open connection once more with Connection: close (at most
     # drain_s), then in-flight requests and the log's queue get shutdown_timeout_s
     drain_s: float = 2.0
+    """SIGTERM: how long open connections are answered once more with Connection: close."""
     shutdown_timeout_s: float = 20.0
+    """SIGTERM: then how long in-flight requests and the log's queue are given."""
 
     # Abuse and privacy. Rates are per client address and per worker (0: no limit). Behind a proxy, the
     # client address is taken from X-Forwarded-For when the proxy is one of forwarded_allow_ips.
     forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-For is believed (comma-separated)."""
     rate_predict_per_s: float = 50.0
+    """Predictions per second per client address and worker (0: no limit); past it, 429."""
     rate_predict_burst: int = 100
+    """Predictions a client may send at once before the rate applies."""
     rate_feedback_per_s: float = 5.0
+    """Feedback per second per client address and worker (0: no limit)."""
     rate_feedback_burst: int = 20
-    keep_inputs: bool = True  # False: drawings and texts are not stored (no retraining from feedback, no drift)
-    retention_days: float = 90.0  # `farga store prune`: predictions without feedback older than this go
+    """Feedback a client may send at once before the rate applies."""
+    keep_inputs: bool = True
+    """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
+    retention_days: float = 90.0
+    """`farga store prune`: predictions without feedback older than this go."""
 
     def component_names(self) -> list[str]:
         named = [c.strip() for c in self.components.split(",") if c.strip()]
@@ -57,7 +83,8 @@ class ServeSettings(Settings):
             return named
         from farga import components
 
-        return [name for name in sorted(components.available()) if isinstance(components.get(name), components.Serves)]
+        installed = sorted(components.available(), key=lambda name: (name != self.first_component, name))
+        return [name for name in installed if isinstance(components.get(name), components.Serves)]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"

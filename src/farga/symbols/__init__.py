@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from farga.cards import Card
     from farga.config import StageContext
     from farga.monitoring.drift import Sample
+    from farga.report import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -95,6 +96,19 @@ class Symbols:
         from farga.symbols.monitoring import drift_samples
 
         return drift_samples(model_dir, inputs)
+
+    def headline(self, reports: Path) -> Headline:
+        from farga.symbols.headline import headline
+
+        return headline(reports)
+
+    def example(self) -> Example:
+        from farga.report import Example
+
+        return Example(
+            "/v1/symbols/predict",
+            {"strokes": [[{"x": 0, "y": 0}, {"x": 40, "y": 40}], [{"x": 0, "y": 40}, {"x": 40, "y": 0}]], "top_k": 3},
+        )
 
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         from farga.symbols.bench import bench

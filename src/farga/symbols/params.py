@@ -23,20 +23,25 @@ class Synthetic(Strict):
 
 class Data(Strict):
     source: Literal["hasyv2", "synthetic"]
+    """hasyv2: real handwriting; synthetic: rendered demo data (for a run without HASYv2)."""
     fold: int = Field(ge=1, le=10, description="HASYv2's official classification fold")
     val_fraction: float = Field(gt=0, lt=1, description="carved from the training fold, stratified by class")
     seed: int
+    """The validation draw."""
     synthetic: Synthetic = Synthetic()
 
 
 class Contract(Strict):
     min_train_per_class: int = Field(ge=1)
+    """Fewer training drawings of any class stop the pipeline."""
     split_share: dict[Literal["train", "val", "test", "feedback_test"], Share]
+    """The allowed share of each split in the prepared data, [low, high]."""
     require_full_catalogue: bool | None = Field(default=None, description="default: only for HASYv2")
 
 
 class Augment(Strict):
     enabled: bool
+    """Random rotation, scale and shift of each training batch."""
     rotate_deg: float = Field(ge=0)
     scale: float = Field(ge=0, lt=1)
     shift: float = Field(ge=0, lt=1)
@@ -44,26 +49,34 @@ class Augment(Strict):
 
 class Network(Strict):
     channels: list[int] = Field(min_length=1)
+    """Channels of each convolutional stage."""
     convs_per_stage: list[int] = Field(min_length=1)
     hidden: int = Field(ge=1)
+    """Width of the fully connected layer before the classes."""
     dropout: float = Field(ge=0, lt=1)
 
 
 class Export(Strict):
     quantize: Literal["int8", "none"]
+    """int8: static, calibrated (about 2x faster at batch 1); none: serve the float graph."""
     calibration_samples: int = Field(ge=1)
+    """Training drawings that calibrate the int8 ranges."""
     unsure_target_precision: float = Field(gt=0, le=1)
+    """"Not sure" below the confidence whose answers are right this often (validation)."""
     reference_samples: int = Field(ge=1)
+    """Training drawings kept with the model as the drift reference."""
 
 
 class Train(Strict):
     seed: int
     threads: int = Field(ge=1)
+    """CPU threads of the training process."""
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     warmup_fraction: float = Field(gt=0, lt=1)
+    """Share of the one-cycle schedule spent warming up."""
     label_smoothing: float = Field(ge=0, lt=1)
     augment: Augment
     model: Network
@@ -73,28 +86,39 @@ class Train(Strict):
 class Behaviour(Strict):
     seed: int
     samples_per_class: int = Field(ge=1)
+    """Test drawings per class for the invariance tests."""
     frequent_classes: int = Field(ge=1)
+    """Minimum functionality: clean renders of this many most frequent classes."""
     thresholds: Thresholds
 
 
 class Quarantine(Strict):
     max_model_probability: float = Field(ge=0, le=1)
+    """A label is held for review when the champion gives it less than this ..."""
     max_neighbour_share: float = Field(ge=0, le=1)
+    """... and no more than this share of the nearest training drawings carry it."""
     neighbours: int = Field(ge=1)
 
 
 class Feedback(Strict):
     holdout_fraction: float = Field(ge=0, lt=1)
+    """Of accepted feedback, held out (by image hash) to compare challenger and champion."""
     quarantine: Quarantine
 
 
 class Monitor(Strict):
     window: int = Field(ge=1)
+    """The latest predictions judged by `farga monitor`."""
     min_samples: int = Field(ge=1)
+    """Fewer are reported, not judged."""
     alpha: float = Field(gt=0, lt=1)
+    """Significance of each drift test."""
     distance: float = Field(ge=0)
+    """Minimum effect: Wasserstein in reference sd; Jensen-Shannon for the class mix."""
     auc: float = Field(ge=0.5, le=1)
+    """Embedding drift: a classifier tells reference from current with this ROC AUC."""
     share: float = Field(ge=0, le=1)
+    """Input drift: this share of the six input features drifted."""
 
 
 class SymbolsParams(ComponentParams):

@@ -1,23 +1,21 @@
 """The symbols API: predict from strokes or an uploaded image, take feedback, list the catalogue."""
 
-from __future__ import annotations
-
 import io
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, File, HTTPException, Response, UploadFile
 from PIL import Image, UnidentifiedImageError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from farga.serving import metrics
 from farga.serving.app import ComponentService, component_router
-from farga.serving.errors import UnavailableError
-from farga.serving.models import LoadedModel, ModelSlot, ModelSource
-from farga.serving.schemas import error_responses, feedback_link
+from farga.serving.deps import Store, current_model, logged, model_slot
+from farga.serving.errors import forward_to
+from farga.serving.models import LoadedModel, ModelSlot
+from farga.serving.schemas import feedback_errors, feedback_link, predict_errors
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
@@ -36,41 +34,24 @@ from farga.symbols.strokes import render_strokes
 
 NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
-ERRORS = error_responses(
-    {
-        400: "the input cannot be read as JSON, a drawing or an image",
-        413: "body over 1 MiB",
-        415: "neither JSON nor multipart/form-data",
-        422: "fields missing, of the wrong type or out of range",
-        429: "over this client's rate limit (see Retry-After)",
-        503: "no model loaded yet, or the prediction log is backed up (see Retry-After)",
-    }
-)
-FEEDBACK_ERRORS = error_responses(
-    {
-        400: "the body is not readable JSON",
-        404: "no such prediction",
-        415: "not application/json",
-        422: "unknown symbol or malformed id",
-        429: "over this client's rate limit (see Retry-After)",
-        503: "the database is not taking writes (see Retry-After)",
-    }
-)
 IMAGE_TYPES = {"PNG", "JPEG"}
+IMAGE_ROUTE = f"/v1/{NAME}/predict/image"
+
+
+class ImageForm(BaseModel):
+    """The multipart form of ``/predict/image`` (and of ``/predict``, which hands it there)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: UploadFile = Field(description=f"PNG or JPEG, at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}")
+    top_k: int = Field(default=5, ge=1, le=TOP_K_MAX)
 
 
 class Predictor:
-    """Inference on the current model: preprocessed ink maps in, catalogue candidates out."""
+    """Catalogue candidates from a model's outputs, each model's label descriptions made once."""
 
-    def __init__(self, slot: ModelSlot):
-        self.slot = slot
+    def __init__(self) -> None:
         self._described: tuple[LoadedModel | None, list[dict[str, Any]]] = (None, [])
-
-    def loaded(self) -> LoadedModel:
-        current = self.slot.current
-        if current is None:
-            raise UnavailableError("no symbols model is loaded yet; try again shortly")
-        return current
 
     def described(self, loaded: LoadedModel) -> list[dict[str, Any]]:
         """Each output of the model as the API's Candidate fields (but the score), made once per model."""
@@ -133,112 +114,25 @@ def decode_image(data: bytes) -> np.ndarray:
         raise ImageInputError(f"the upload is not a readable PNG or JPEG image: {exc}") from exc
 
 
-def parse_top_k(value: Any) -> int:
-    try:
-        top_k = int(str(value))
-    except ValueError:
-        raise HTTPException(
-            status_code=422, detail=f"top_k must be an integer from 1 to {TOP_K_MAX}, got {value!r}"
-        ) from None
-    if not 1 <= top_k <= TOP_K_MAX:
-        raise HTTPException(status_code=422, detail=f"top_k must be from 1 to {TOP_K_MAX}, got {top_k}")
-    return top_k
-
-
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic JSON schema with its ``$defs`` inlined, to embed in an OpenAPI request body."""
-    defs = schema.pop("$defs", {})
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    inlined: dict[str, Any] = walk(schema)
-    return inlined
-
-
-def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
+def build_router(slot: ModelSlot) -> APIRouter:
     router = component_router(NAME)
-    strokes_schema = inline_refs(StrokesRequest.model_json_schema())
-    multipart_schema = {
-        "type": "object",
-        "required": ["image"],
-        "properties": {
-            "image": {"type": "string", "format": "binary", "description": "PNG or JPEG, at most 1024x1024"},
-            "top_k": {"type": "integer", "minimum": 1, "maximum": TOP_K_MAX, "default": 5},
-        },
-    }
-
-    @router.post(
-        "/predict",
-        response_model=PredictResponse,
-        summary="Recognise a drawn symbol: the top-k LaTeX commands, best first",
-        responses=ERRORS
-        | feedback_link(
-            NAME, {"prediction_id": "$response.body#/prediction_id", "latex": "$response.body#/candidates/0/latex"}
-        ),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": strokes_schema,
-                        "examples": {"A": {"value": strokes_schema["examples"][0]}},
-                    },
-                    "multipart/form-data": {"schema": multipart_schema},
-                },
-            }
-        },
+    predictor = Predictor()
+    Model = Annotated[LoadedModel, Depends(current_model(slot))]
+    link = feedback_link(
+        NAME, {"prediction_id": "$response.body#/prediction_id", "latex": "$response.body#/candidates/0/latex"}
     )
-    async def predict(request: Request) -> Response:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        input_json: Any = None
-        blob: bytes | None = None
-        try:
-            if content_type == "application/json":
-                try:  # the shared guard has parsed and checked the JSON
-                    strokes = StrokesRequest.model_validate(await request.json())
-                except ValidationError as exc:
-                    raise RequestValidationError(exc.errors()) from None
-                top_k, kind = strokes.top_k, "strokes"
-                ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in strokes.strokes])
-                input_json = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in strokes.strokes]
-            elif content_type == "multipart/form-data":
-                form = await request.form(max_files=1, max_fields=2)
-                upload, extra = form.get("image"), set(form.keys()) - {"image", "top_k"}
-                if upload is None or isinstance(upload, str):
-                    raise HTTPException(status_code=422, detail="the form field 'image' must hold a PNG or JPEG file")
-                if extra:
-                    raise HTTPException(status_code=422, detail=f"unexpected form fields: {sorted(extra)}")
-                top_k, kind = parse_top_k(form.get("top_k", 5)), "image"
-                blob = await upload.read()
-                ink = normalise_image(decode_image(blob))
-            else:
-                raise HTTPException(
-                    status_code=415, detail="send application/json strokes or a multipart/form-data image"
-                )
-        except ImageInputError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
-        loaded = predictor.loaded()
+
+    def answer(loaded: LoadedModel, store: FeedbackStore, ink: np.ndarray, top_k: int, **logged_input: Any) -> Response:
         candidates = predictor.candidates(loaded, ink, top_k)
-        info = loaded.info
-        prediction_id = store.log_prediction(
-            component=NAME,
-            model_name=loaded.name,
-            model_version=loaded.version,
-            model_run_id=info["run_id"],
-            input_kind=kind,
-            input_json=input_json,
-            input_blob=blob,
+        prediction_id = logged(
+            store,
+            loaded,
+            NAME,
             model_input=ink.tobytes(),
             candidates=candidates,
             top1=candidates[0]["latex"],
             top1_score=candidates[0]["score"],
+            **logged_input,
         )
         threshold = loaded.model.calibration.get("threshold")
         sure = threshold is None or candidates[0]["score"] >= threshold
@@ -249,7 +143,7 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         # serialised here: FastAPI would validate the response against PredictResponse once more
         body = {
             "prediction_id": prediction_id,
-            "model": info,
+            "model": loaded.info,
             "candidates": candidates,
             "sure": sure,
             "threshold": threshold,
@@ -257,13 +151,52 @@ def build_router(predictor: Predictor, store: FeedbackStore) -> APIRouter:
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
     @router.post(
+        "/predict",
+        response_model=PredictResponse,
+        summary="Recognise a drawn symbol from its strokes: the top-k LaTeX commands, best first",
+        description=f"A multipart image sent here is answered by `{IMAGE_ROUTE}`.",
+        responses=predict_errors(
+            "the input cannot be read as JSON or as a drawing",
+            "fields missing, of the wrong type or out of range",
+            "neither JSON nor multipart/form-data",
+        )
+        | link,
+        openapi_extra=forward_to({"multipart/form-data": IMAGE_ROUTE}),
+    )
+    async def predict(body: StrokesRequest, loaded: Model, store: Store) -> Response:
+        try:
+            ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
+        except ImageInputError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        strokes = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
+        return answer(loaded, store, ink, body.top_k, kind="strokes", input_json=strokes, blob=None)
+
+    @router.post(
+        "/predict/image",
+        response_model=PredictResponse,
+        summary="Recognise a symbol in an uploaded image (PNG or JPEG, either polarity): the top-k, best first",
+        responses=predict_errors(
+            "the upload is not a readable PNG or JPEG, too large, or has no ink",
+            "the image missing, top_k out of range, or other form fields",
+            "not multipart/form-data",
+        ),
+    )
+    async def predict_image(form: Annotated[ImageForm, File()], loaded: Model, store: Store) -> Response:
+        blob = await form.image.read()
+        try:
+            ink = normalise_image(decode_image(blob))
+        except ImageInputError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        return answer(loaded, store, ink, form.top_k, kind="image", input_json=None, blob=blob)
+
+    @router.post(
         "/feedback",
         response_model=FeedbackResponse,
         summary="The symbol the user meant, for a prediction",
-        responses=FEEDBACK_ERRORS,
+        responses=feedback_errors("unknown symbol or malformed id"),
         operation_id=f"{NAME}_feedback",
     )
-    async def feedback(body: FeedbackRequest) -> FeedbackResponse:
+    async def feedback(body: FeedbackRequest, store: Store) -> FeedbackResponse:
         if body.latex not in catalogue.by_latex():
             raise HTTPException(status_code=422, detail=f"{body.latex!r} is not a symbol of the catalogue")
         row = await store.add_feedback(NAME, body.prediction_id, body.latex)
@@ -293,18 +226,11 @@ CLASSES = [
 
 
 def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:
-    source = ModelSource(
-        NAME,
-        registry_uri=settings.resolved_tracking_uri(),
-        model_dir=settings.model_dir(NAME),
-        cache=settings.cache_dir(),
-        threads=settings.threads,
-    )
-    slot = ModelSlot(source, smoke_test)
+    slot = model_slot(settings, NAME, smoke_test)
     return ComponentService(
         NAME,
         "draw a math symbol, get its LaTeX command",
-        build_router(Predictor(slot), store),
+        build_router(slot),
         slot,
         STATIC if STATIC.exists() else None,
     )
