@@ -11,7 +11,7 @@ export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help setup lock audit system-deps run serve pipeline bench reliability test lint format image dashboards clean
+.PHONY: help setup lock audit system-deps run demo serve pipeline bench reliability test lint format image dashboards docs screenshot clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -51,7 +51,16 @@ run: setup  ## set up, get HASYv2 and the Catalan corpus, run the pipeline with 
 	git config user.email >/dev/null || git config user.email "farga@localhost"
 	git config user.name >/dev/null || git config user.name "farga"
 	$(BIN)/dvc exp run -S symbols.profile=quick -S fillmask.profile=quick
-	$(BIN)/dvc metrics show
+	$(BIN)/farga summary
+	$(MAKE) serve
+
+demo: setup  ## `make run` for someone with neither data set: generated stand-in data, quick profiles (minutes)
+	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }
+	git config user.email >/dev/null || git config user.email "farga@localhost"
+	git config user.name >/dev/null || git config user.name "farga"
+	$(BIN)/dvc exp run -S symbols.profile=quick -S fillmask.profile=quick \
+	  -S symbols.data.source=synthetic -S fillmask.data.source=synthetic
+	$(BIN)/farga summary
 	$(MAKE) serve
 
 serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the page is at /)
@@ -71,8 +80,15 @@ reliability: setup  ## the fault suite with its figures, a 10-minute soak of the
 test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
 	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q
 
-lint: setup  ## the pre-commit checks on every file: ruff (incl. security rules), mypy --strict, secrets, large files
+lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files) and the lock check
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+	$(BIN)/farga lock-check
+
+screenshot: setup system-deps  ## docs/pad.png: the browser test draws on the page of this project's symbols champion
+	FARGA_SCREENSHOT_FROM=$(CURDIR) $(PY) -m pytest -q tests/e2e/test_browser.py -k draw
+
+docs: setup  ## regenerate the README's tables, docs/results.md and docs/configuration.md from reports/ and the code
+	$(BIN)/farga report
 
 format:  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests

@@ -28,7 +28,7 @@ def tiny_params() -> dict[str, Any]:
     fm["contract"]["min_train_words"] = 1000
     fm["train"].update(epochs=3, max_minutes=1, batch_tokens=1024, max_tokens=32, lr=0.003)
     fm["train"]["tokenizer"]["vocab_size"] = 300
-    fm["train"]["model"].update(dim=32, layers=1, heads=2, ffn=64, dropout=0.0, memory=1024, memory_dim=8)
+    fm["train"]["model"].update(dim=32, layers=1, heads=2, ffn=64, dropout=0.0)
     fm["evaluate"].update(positions=200, dev_positions=100)
     return params
 

@@ -71,7 +71,7 @@ def queries(network: FillMaskModel, predictor: Predictor, items: list[Example], 
     out = []
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for start in range(0, len(items), 256):
-            ids, positions, _ = example_batch(items[start : start + 256], predictor.cache, predictor.vocab, network.cfg)
+            ids, positions = example_batch(items[start : start + 256], predictor.cache, network.cfg)
             out.append(network.word_states(ids, positions, positions + 1)[:, 0].float())
     return torch.cat(out)
 
@@ -150,8 +150,6 @@ def main() -> None:
     torch.set_num_threads(threads)
     predictor = Predictor.load(ctx.paths.models, threads=threads)
     network = load_network(ctx.paths.models / NETWORK_FILE)
-    if network.memory is not None:
-        raise SystemExit("this study reads networks without the word-pair memory (model.memory: 0)")
     bf16 = resolve_precision(str(ctx.params["train"].get("precision", "fp32")), network.cfg.dim) == "bf16"
     started = time.perf_counter()
 

@@ -7,7 +7,7 @@ passes, the regime of the full run, where what a network remembers starts to mat
 
 Run from a checkout whose fillmask data is prepared (data/prepared/fillmask), e.g.:
 
-    .venv/bin/python tools/fillmask_short_run.py --minutes 6 --fraction 0.08 --set model.memory=0
+    .venv/bin/python tools/fillmask_short_run.py --minutes 6 --fraction 0.08 --set model.dim=192
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6.0, help="the training budget (the schedule decays in it)")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training lines (seeded)")
     parser.add_argument("--dev-words", type=int, default=1500, help="dev words scored after each epoch")
-    parser.add_argument("--set", action="append", default=[], help="fillmask.train override, e.g. model.memory=0")
+    parser.add_argument("--set", action="append", default=[], help="fillmask.train override, e.g. model.dim=192")
     args = parser.parse_args()
     ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
     cfg = copy.deepcopy(ctx.params["train"])

@@ -57,7 +57,6 @@ def main() -> None:
         float(cfg["mask_fraction"]),
         np.random.default_rng(0),
         predict,
-        built.model.cfg.memory,
     )
     chosen = [batch for batch, _ in zip(stream, range(args.warmup + args.steps), strict=False)]
     proposal, draws, dim = rival_proposal(built.vocab), int(cfg["sampled_softmax"]), built.model.cfg.dim

@@ -511,6 +511,31 @@ def reliability_report() -> None:
     console.print(f"wrote {reliability.write(Settings().root)}")
 
 
+@app.command("summary")
+def summary(
+    url: Annotated[str, typer.Option(help="where `farga serve` will answer")] = "http://127.0.0.1:8000",
+) -> None:
+    """What a pipeline run left: each champion's headline figures, and where to open the page and the API."""
+    from rich.markdown import Markdown
+
+    from farga import report as pages
+    from farga.config import Settings
+    from farga.hashing import read_json
+
+    root = Settings().root
+    for headline in pages.headlines(root):
+        registry = root / "reports" / headline.component / "registry.json"
+        champion = read_json(registry)["aliases"].get("champion", "none") if registry.exists() else "none"
+        console.print(Markdown(f"## {headline.component}: champion v{champion}\n\n" + headline.markdown()))
+    console.print(
+        Markdown(
+            f"## Open\n\n- the page: {url}/\n- the API and its docs: {url}/docs\n"
+            f"- metrics and readiness: {url}/metrics, {url}/readyz\n\n"
+            "The model and dataset cards are in `reports/<component>/`; `make test` runs every test."
+        )
+    )
+
+
 @app.command("report")
 def report(
     check: Annotated[

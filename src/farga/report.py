@@ -61,14 +61,33 @@ def example_block(example: Example, answer: object) -> str:
     return f"```bash\n{example.curl()}\n```\n\n```json\n{shown}\n```"
 
 
+def trained_on(reports: Path) -> str:
+    """The data set the model card names (its header's ``datasets``): real, or a synthetic stand-in."""
+    from farga.cards import parse
+
+    header, _ = parse((reports / "model_card.md").read_text(encoding="utf-8"))
+    return str(header["datasets"][0])
+
+
+def synthetic_warning(reports: Path) -> list[str]:
+    """A note for figures measured on generated data, which say nothing about real use."""
+    name = trained_on(reports)
+    if not name.startswith("synthetic"):
+        return []
+    return [f"**Trained and scored on {name}, generated stand-in data (`make demo`): not a measure of real use.**"]
+
+
 def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
 def headlines(root: Path) -> list[Headline]:
     """Every installed component's headline that has its reports in ``root``."""
+    from farga.serving.settings import ServeSettings
+
+    first = ServeSettings().first_component
     out = []
-    for name in sorted(components.available()):
+    for name in sorted(components.available(), key=lambda name: (name != first, name)):
         component = components.get(name)
         if isinstance(component, components.Reports) and (root / "reports" / name / "metrics.json").exists():
             out.append(component.headline(root / "reports" / name))

@@ -52,3 +52,17 @@ def test_every_relative_link_of_the_docs_resolves():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(REPO)} -> {target}")
     assert broken == []
+
+
+def test_make_run_ends_with_a_short_summary_of_each_champion():
+    from typer.testing import CliRunner
+
+    from farga.cli import app
+
+    result = CliRunner().invoke(app, ["summary"], env={"FARGA_ROOT": str(REPO), "COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.index("symbols: champion v") < out.index("fillmask: champion v")  # the page's order
+    for needed in ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/docs", "top-1"):
+        assert needed in out
+    assert len(out) < 5000  # short: not every slice of every predictor

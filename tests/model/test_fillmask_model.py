@@ -14,7 +14,6 @@ import yaml
 from farga import behaviour
 from farga.fillmask.behaviour import behaviour as fillmask_behaviour
 from farga.fillmask.evaluate import score
-from farga.fillmask.memory import KINDS
 from farga.fillmask.model import FillMaskModel, ModelConfig
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
@@ -24,9 +23,7 @@ from support import make_ctx
 pytestmark = pytest.mark.model
 
 
-@pytest.mark.parametrize(
-    "shape", [{}, {"architecture": "cloze", "memory": 64, "memory_dim": 8}], ids=["mlm", "cloze-with-memory"]
-)
+@pytest.mark.parametrize("shape", [{}, {"architecture": "cloze"}], ids=["mlm", "cloze"])
 def test_the_onnx_graph_computes_what_the_torch_model_does(tmp_path: Path, shape: dict):
     torch.manual_seed(0)
     model = FillMaskModel(ModelConfig(60, 30, 24, dim=32, layers=2, heads=4, ffn=64, dropout=0.0, **shape)).eval()
@@ -34,14 +31,7 @@ def test_the_onnx_graph_computes_what_the_torch_model_does(tmp_path: Path, shape
     ids[1, 12:] = 0  # padding
     positions = torch.tensor([[2, 5], [0, 11], [16, 1]])
     feeds = {"input_ids": ids.numpy(), "mask_positions": positions.numpy()}
-    pairs = None
-    if model.memory is not None:
-        torch.nn.init.normal_(model.memory.weight)  # a fresh memory is all zeros: as if trained
-        pairs = torch.randint(0, model.cfg.memory, (3, 2, KINDS))
-        feeds["pair_ids"] = pairs.numpy()
-        with torch.no_grad():  # the memory is read: other pairs, other predictions
-            assert not torch.allclose(model(ids, positions, pairs), model(ids, positions, (pairs + 1) % 64))
-    expected = model(ids, positions, pairs).detach().numpy()
+    expected = model(ids, positions).detach().numpy()
     files = export(model, tmp_path, {"farga.provenance": {}}, quantize="none")
     session = ort.InferenceSession(str(files["model"]), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == list(feeds)

@@ -115,11 +115,6 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     else:
         network = f"a transformer encoder ({m['layers']} layers, width {m['dim']}, {m['heads']} heads)"
         masking = f"Whole-word masking of {cfg['mask_fraction']:.0%} of the words"
-    if int(m.get("memory", 0)):
-        network += (
-            f", and a word-pair memory: {int(m['memory']):,} hashed buckets of {m['memory_dim']} learned numbers, "
-            "read for the two words either side of the predicted word, the two before and the two after"
-        )
     model.sections = [
         (
             "Model",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from farga.hashing import read_json
-from farga.report import Headline, pct
+from farga.report import Headline, pct, synthetic_warning
 
 
 def headline(reports: Path) -> Headline:
@@ -29,8 +29,9 @@ def headline(reports: Path) -> Headline:
             for name, label in names.items()
         ],
         notes=[
+            *synthetic_warning(reports),
             f"Served / trigram: {bar['served_vs_trigram_top1']:.2f}x top-1, {bar['served_vs_trigram_top5']:.2f}x "
-            f"top-5; the transformer alone: {bar['transformer_vs_trigram_top1']:.2f}x top-1."
+            f"top-5; the transformer alone: {bar['transformer_vs_trigram_top1']:.2f}x top-1.",
         ],
         links={
             "model card": "reports/fillmask/model_card.md",

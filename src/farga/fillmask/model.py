@@ -22,8 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from farga.fillmask.memory import KINDS, check_buckets
-
 PAD, UNK, MASK = 0, 1, 2  # subword ids fixed by the tokenizer's special tokens, in this order
 NETWORK_FILE = "network.pt"
 
@@ -40,15 +38,12 @@ class ModelConfig:
     dropout: float = 0.1
     tied: bool = False  # output word vectors built from the word's input subword vectors (plus a free part)
     architecture: str = "mlm"  # mlm (one encoder reads <mask>) | cloze (two one-way towers, ``layers`` each)
-    memory: int = 0  # buckets of the hashed word-pair memory (memory.py; 0: none)
-    memory_dim: int = 64
 
     @classmethod
     def from_params(cls, vocab_size: int, n_words: int, max_tokens: int, cfg: dict[str, Any]) -> ModelConfig:
-        keys = ("dim", "layers", "heads", "ffn", "dropout", "tied", "architecture", "memory", "memory_dim")
+        keys = ("dim", "layers", "heads", "ffn", "dropout", "tied", "architecture")
         if cfg.get("architecture", "mlm") not in ("mlm", "cloze"):
             raise ValueError(f"train.model.architecture must be mlm or cloze, got {cfg['architecture']!r}")
-        check_buckets(int(cfg.get("memory", 0)))
         return cls(vocab_size, n_words, max_tokens, **{k: cfg[k] for k in keys if k in cfg})
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,14 +95,9 @@ class FillMaskModel(nn.Module):
             self.back_ln = nn.LayerNorm(cfg.dim)
             self.edges = nn.Parameter(torch.zeros(2, cfg.dim))
         width = 2 * cfg.dim if self.cloze else cfg.dim
-        # sparse gradients: a step touches a few thousand of the memory's rows, not all of them
-        self.memory = nn.Embedding(cfg.memory, cfg.memory_dim, sparse=True) if cfg.memory else None
-        width += KINDS * cfg.memory_dim if cfg.memory else 0
         self.head = nn.Sequential(nn.Linear(width, cfg.dim), nn.GELU(), nn.LayerNorm(cfg.dim))
         self.words = nn.Linear(cfg.dim, cfg.n_words)
         self.apply(self._init)
-        if self.memory is not None:  # an unseen pair says nothing, rather than noise the head must learn to ignore
-            nn.init.zeros_(self.memory.weight)
         self.composed = cfg.tied
         if cfg.tied:
             if word_pieces is None or len(word_pieces) != cfg.n_words:
@@ -171,12 +161,9 @@ class FillMaskModel(nn.Module):
         real = torch.cat([keep, torch.zeros_like(keep[:, :1])], dim=1)[..., None]
         return before, torch.where(real, after, end)
 
-    def word_states(
-        self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, pairs: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def word_states(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """What the head makes of the words spanning tokens [starts, ends) (B, M): (B, M, dim), to be
-        scored against the output word vectors; an mlm model reads its ``<mask>`` token at ``starts``.
-        A model with a memory also reads the vectors of each word's ``pairs`` (B, M, KINDS) bucket ids."""
+        scored against the output word vectors; an mlm model reads its ``<mask>`` token at ``starts``."""
 
         def pick(states: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
             return torch.gather(states, 1, at[..., None].expand(-1, -1, states.shape[-1]))
@@ -186,10 +173,6 @@ class FillMaskModel(nn.Module):
             states = torch.cat([pick(before, starts), pick(after, ends)], dim=-1)
         else:
             states = pick(self.encode(ids), starts)
-        if self.memory is not None:
-            if pairs is None:
-                raise ValueError("a model with a word-pair memory needs the pair ids of the words it predicts")
-            states = torch.cat([states, self.memory(pairs).flatten(-2)], dim=-1)
         out: torch.Tensor = self.head(states)
         return out
 
@@ -197,15 +180,13 @@ class FillMaskModel(nn.Module):
         """Head states (..., dim) -> logits over every word (..., n_words)."""
         return F.linear(states, self.output_weight(), self.words.bias)
 
-    def word_logits(
-        self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, pairs: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def word_logits(self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Word logits (B, M, n_words) for the words spanning tokens [starts, ends) (B, M)."""
-        return self.score(self.word_states(ids, starts, ends, pairs))
+        return self.score(self.word_states(ids, starts, ends))
 
-    def forward(self, ids: torch.Tensor, positions: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Word log-probabilities at ``positions`` (B, M) of the masks: (B, M, n_words)."""
-        return torch.log_softmax(self.word_logits(ids, positions, positions + 1, pairs), dim=-1)
+        return torch.log_softmax(self.word_logits(ids, positions, positions + 1), dim=-1)
 
 
 def save_network(model: FillMaskModel, path: Path) -> Path:

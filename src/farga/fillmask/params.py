@@ -56,8 +56,6 @@ class Network(Strict):
     dropout: float = Field(ge=0, lt=1)
     tied: bool
     """Output word vectors = mean of the word's input subword vectors + a free part."""
-    memory: int = Field(ge=0, description="word-pair memory buckets (0: none)")
-    memory_dim: int = Field(ge=1)
 
 
 class Export(Strict):
@@ -85,8 +83,6 @@ class Train(Strict):
     precision: Literal["auto", "bf16", "fp32"]
     """auto: bf16 where this CPU multiplies bfloat16 clearly faster (AMX), else fp32."""
     lr: float = Field(gt=0)
-    memory_lr_scale: float = Field(gt=0)
-    """The word-pair memory's learning rate, times lr."""
     weight_decay: float = Field(ge=0)
     warmup_fraction: float = Field(gt=0, lt=1)
     model: Network

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from farga.fillmask.memory import KINDS, pair_ids
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel, context
 from farga.fillmask.text import MASK
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab
@@ -79,11 +78,6 @@ class Predictor:
     def ngram_weight(self) -> float:
         return float(self.settings.get("ngram_weight", 0.0)) if self.ngram is not None else 0.0
 
-    @property
-    def memory(self) -> int:
-        """Buckets of the network's word-pair memory (0: a network without one)."""
-        return int(self.settings.get("model", {}).get("memory", 0))
-
     def n_tokens_of(self, word: str) -> int:
         return len(self.cache(word))
 
@@ -113,13 +107,7 @@ class Predictor:
             for b, (ids, positions) in enumerate(rows):
                 ids_arr[b, : len(ids)] = ids
                 pos_arr[b, : len(positions)] = positions
-            feeds: dict[str, np.ndarray] = {"input_ids": ids_arr, "mask_positions": pos_arr}
-            if self.memory:  # only a network with a memory reads the pairs around each mask
-                feeds["pair_ids"] = np.zeros((len(rows), m, KINDS), dtype=np.int64)
-                for b, words in enumerate(chunk):
-                    masks = [i for i, w in enumerate(words) if w == MASK]
-                    feeds["pair_ids"][b, : len(masks)] = pair_ids(self.vocab.ids(words), masks, self.memory)
-            result = self.onnx.run(feeds)["log_probs"]
+            result = self.onnx.run({"input_ids": ids_arr, "mask_positions": pos_arr})["log_probs"]
             out.extend(normalise(result[b, : len(r[1])], allowed) for b, r in enumerate(rows))
         return out
 

@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from farga import energy, tracking
 from farga.config import StageContext
-from farga.fillmask.memory import KINDS, pair_ids
 from farga.fillmask.model import MASK, NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.predictor import METADATA_KEY, Predictor
@@ -42,18 +41,16 @@ OPSET = 17
 NGRAM_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def example_batch(
-    items: list[Example], cache: SubwordCache, vocab: WordVocab, cfg: ModelConfig
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ids, mask positions, pair ids) of one masked word per example, as the served predictor reads it."""
+def example_batch(items: list[Example], cache: SubwordCache, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask positions) of one masked word per example, as the served predictor reads it."""
     rows: list[Row] = []
     for ex in items:
         clipped = ex.clipped(lambda w: len(cache(w)), cfg.max_tokens)
         ids, _ = encode([cache(w) for w in clipped.masked], [])
         at = ids.index(MASK)
-        rows.append((ids, [(at, at + 1)], [], pair_ids(vocab.ids(clipped.masked), [clipped.position], cfg.memory)))
-    batch_ids, positions, _, _, pairs = collate(rows)
-    return batch_ids, positions, pairs
+        rows.append((ids, [(at, at + 1)], []))
+    batch_ids, positions, _, _ = collate(rows)
+    return batch_ids, positions
 
 
 @torch.no_grad()
@@ -64,8 +61,8 @@ def score_examples(
     allowed = torch.as_tensor(vocab.predictable)
     parts = []
     for start in range(0, len(items), batch):
-        ids, positions, pairs = example_batch(items[start : start + batch], cache, vocab, model.cfg)
-        lp = model(ids, positions, pairs)[:, 0].masked_fill(~allowed, -math.inf)
+        ids, positions = example_batch(items[start : start + batch], cache, model.cfg)
+        lp = model(ids, positions)[:, 0].masked_fill(~allowed, -math.inf)
         parts.append(torch.log_softmax(lp, dim=-1).numpy())
     model.train()
     return accuracy(np.concatenate(parts), np.array([vocab.index.get(ex.target, 0) for ex in items]))
@@ -146,44 +143,17 @@ def learning_rate(progress: float, cfg: dict[str, Any]) -> float:
     return float(cfg["lr"]) * 0.5 * (1 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
 
 
-class Optimizers:
-    """Several optimizers stepped as one: AdamW for the network, SparseAdam for the rows of the
-    word-pair memory that a step touched (a dense AdamW over all its rows made a step ~20% slower)."""
-
-    def __init__(self, *optimizers: torch.optim.Optimizer):
-        self.optimizers = optimizers
-
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return [group for opt in self.optimizers for group in opt.param_groups]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for opt in self.optimizers:
-            opt.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        for opt in self.optimizers:
-            opt.step()
-
-
-def make_optimizer(model: FillMaskModel, cfg: dict[str, Any]) -> Optimizers:
-    """AdamW, no weight decay on biases, norms and positions; SparseAdam for the memory."""
+def make_optimizer(model: FillMaskModel, cfg: dict[str, Any]) -> torch.optim.AdamW:
+    """AdamW, no weight decay on biases, norms and positions."""
     decay: list[torch.nn.Parameter] = []
     plain: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
-        if p is not getattr(model.memory, "weight", None):
-            (plain if p.ndim < 2 or "positions" in name else decay).append(p)
-    betas = (0.9, 0.98)
-    dense = torch.optim.AdamW(
+        (plain if p.ndim < 2 or "positions" in name else decay).append(p)
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": float(cfg["weight_decay"])}, {"params": plain, "weight_decay": 0.0}],
         lr=float(cfg["lr"]),
-        betas=betas,
+        betas=(0.9, 0.98),
     )
-    if model.memory is None:
-        return Optimizers(dense)
-    scale = float(cfg.get("memory_lr_scale", 1.0))  # a memory row is updated only on the steps that read it
-    group = {"params": [model.memory.weight], "lr_scale": scale}
-    return Optimizers(dense, torch.optim.SparseAdam([group], lr=float(cfg["lr"]) * scale, betas=betas))
 
 
 def rival_proposal(vocab: WordVocab) -> torch.Tensor:
@@ -194,16 +164,16 @@ def rival_proposal(vocab: WordVocab) -> torch.Tensor:
 
 def train_step(
     model: FillMaskModel,
-    opt: Optimizers,
+    opt: torch.optim.AdamW,
     batch: Batch,
     proposal: torch.Tensor,
     draws: int,
     bf16: bool,
 ) -> float:
     """One optimisation step on a batch from ``windows.batches``; the loss before the step."""
-    ids, starts, ends, targets, pairs = batch
+    ids, starts, ends, targets = batch
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        states = model.word_states(ids, starts, ends, pairs)
+        states = model.word_states(ids, starts, ends)
         if draws:
             loss = sampled_softmax_loss(model, states, targets, proposal, draws)
         else:
@@ -241,7 +211,7 @@ def fit(
     for epoch in range(1, epochs + 1):
         epoch_started, total, seen = time.perf_counter(), 0.0, 0
         bar = tqdm(
-            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict, model.cfg.memory),
+            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict),
             total=per_epoch,
             desc=f"epoch {epoch}/{epochs}",
             unit="batch",
@@ -253,7 +223,7 @@ def fit(
             if progress >= 1.0:
                 break
             for group in opt.param_groups:
-                group["lr"] = learning_rate(progress, cfg) * group.get("lr_scale", 1.0)
+                group["lr"] = learning_rate(progress, cfg)
             loss = train_step(model, opt, batch, proposal, draws, bf16)
             n = int((batch[3] != -100).sum())
             total, seen, step = total + loss * n, seen + n, step + 1
@@ -291,13 +261,13 @@ class Exported(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, mask_positions: torch.Tensor, *pair_ids: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.model(input_ids, mask_positions, *pair_ids)
+    def forward(self, input_ids: torch.Tensor, mask_positions: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(input_ids, mask_positions)
         return out
 
 
 def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: str) -> dict[str, Path]:
-    """ONNX inputs ``input_ids`` (B, T), ``mask_positions`` (B, M) and, with a memory, ``pair_ids`` (B, M, KINDS)."""
+    """ONNX inputs ``input_ids`` (B, T) and ``mask_positions`` (B, M)."""
     model = model.eval().materialise()
     path = out / ("model_fp32.onnx" if quantize == "int8" else "model.onnx")
     inputs = {
@@ -305,9 +275,6 @@ def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: 
         "mask_positions": torch.zeros((1, 1), dtype=torch.long),
     }
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "mask_positions": {0: "batch", 1: "masks"}}
-    if model.cfg.memory:
-        inputs["pair_ids"] = torch.zeros((1, 1, KINDS), dtype=torch.long)
-        axes["pair_ids"] = {0: "batch", 1: "masks"}
     torch.onnx.export(
         Exported(model),
         tuple(inputs.values()),
@@ -326,9 +293,7 @@ def export(model: FillMaskModel, out: Path, metadata: dict[str, Any], quantize: 
         raise ValueError(f"train.export.quantize must be int8 or none, got {quantize!r}")
     from farga.quantize import quantize_weights_int8
 
-    # a word-pair memory is most of the file: its table (Gather) is quantised too
-    ops = ("MatMul", "Gemm", "Gather") if model.cfg.memory else ("MatMul", "Gemm")
-    served = quantize_weights_int8(path, out / "model.onnx", ops)
+    served = quantize_weights_int8(path, out / "model.onnx", ("MatMul", "Gemm"))
     return {"model": served, "float_model": path}
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from farga.fillmask.memory import KINDS, pair_ids
 from farga.fillmask.model import MASK, PAD
 from farga.fillmask.text import is_word, split
 from farga.fillmask.vocab import SubwordCache, WordVocab
@@ -65,28 +64,25 @@ def encode(pieces: Sequence[list[int]], masked: Sequence[int]) -> tuple[list[int
     return ids, spans
 
 
-# ids, the predicted words' spans, their targets, their word-pair memory ids (memory.pair_ids)
-Row = tuple[list[int], list[tuple[int, int]], list[int], np.ndarray]
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+# ids, the predicted words' spans, their targets
+Row = tuple[list[int], list[tuple[int, int]], list[int]]
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def collate(rows: list[Row]) -> Batch:
-    """rows -> padded ids (B, T), span starts and ends (B, M), targets (B, M; -100 where padded),
-    pair ids (B, M, KINDS)."""
+    """rows -> padded ids (B, T), span starts and ends (B, M), targets (B, M; -100 where padded)."""
     t = max(len(r[0]) for r in rows)
     m = max(len(r[1]) for r in rows)
     ids = torch.full((len(rows), t), PAD, dtype=torch.long)
     spans = torch.zeros((len(rows), m, 2), dtype=torch.long)
     spans[..., 1] = 1
     targets = torch.full((len(rows), m), -100, dtype=torch.long)
-    pairs = torch.zeros((len(rows), m, KINDS), dtype=torch.long)
-    for b, (row_ids, row_spans, row_tgt, row_pairs) in enumerate(rows):
+    for b, (row_ids, row_spans, row_tgt) in enumerate(rows):
         ids[b, : len(row_ids)] = torch.tensor(row_ids)
         if row_spans:
             spans[b, : len(row_spans)] = torch.tensor(row_spans)
-            pairs[b, : len(row_spans)] = torch.from_numpy(row_pairs)
         targets[b, : len(row_tgt)] = torch.tensor(row_tgt)
-    return ids, spans[..., 0], spans[..., 1], targets, pairs
+    return ids, spans[..., 0], spans[..., 1], targets
 
 
 def length_groups(data: list[Window], batch_tokens: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -118,14 +114,12 @@ def batches(
     mask_fraction: float,
     rng: np.random.Generator,
     predict_fraction: float | None = None,
-    memory: int = 0,
 ) -> Iterator[Batch]:
     """One epoch: windows of similar length batched together (little padding), batches in random order.
 
     Without ``predict_fraction`` (mlm) the masked words are the ones predicted. With it (cloze) that
     share of the words is predicted from their clean neighbours, and ``mask_fraction`` of the words
-    read as ``<mask>`` only so that a sentence with several masks is nothing new. ``memory``: the
-    buckets of the model's word-pair memory (a masked word reads as ``<unk>`` in its neighbours' pairs)."""
+    read as ``<mask>`` only so that a sentence with several masks is nothing new."""
     groups = length_groups(data, batch_tokens, rng)
     for g in rng.permutation(len(groups)):
         rows: list[Row] = []
@@ -134,6 +128,5 @@ def batches(
             masked = pick(window, mask_fraction, rng) if mask_fraction > 0 else []
             predicted = masked if predict_fraction is None else pick(window, predict_fraction, rng)
             ids, spans = encode(window.pieces, masked)
-            pairs = pair_ids(window.targets, predicted, memory, unread=masked)
-            rows.append((ids, [spans[i] for i in predicted], window.targets[predicted].tolist(), pairs))
+            rows.append((ids, [spans[i] for i in predicted], window.targets[predicted].tolist()))
         yield collate(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from farga.hashing import read_json
-from farga.report import Headline, pct
+from farga.report import Headline, pct, synthetic_warning
 
 # The anchor: Thoma, "The HASYv2 dataset" (arXiv:1701.08380), table 4, its best CNN over the ten folds.
 PAPER_BEST_CNN = 0.810
@@ -31,8 +31,9 @@ def headline(reports: Path) -> Headline:
             ("top-1 up to a confusable group", pct(m["test_top1_up_to_confusable"]), "e.g. `O`/`0`/`\\circ` as one"),
         ],
         notes=[
+            *synthetic_warning(reports),
             f"{pct(pool)} of the data comes from one anonymous pool of Detexify users, on both sides of the split: "
-            "the identified writers' figure is the closer one to what a new user gets."
+            "the identified writers' figure is the closer one to what a new user gets.",
         ],
         links={
             "model card": "reports/symbols/model_card.md",
