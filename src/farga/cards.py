@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import yaml
+
+from farga.hashing import read_json
+
+if TYPE_CHECKING:
+    from farga.config import StageContext
 
 
 @dataclass
@@ -35,6 +40,31 @@ def from_template(package: str, template: str, header: dict[str, Any], **context
     """A card whose body is ``package``'s ``templates/<template>`` (Jinja2) rendered with ``context``:
     the run's figures come from Python, every word of the card from the template."""
     return Card(header, environment(package).get_template(template).render(**context))
+
+
+def run_context(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Any]:
+    """What every card may name: the metrics and the run, the registry's decision, the data's fetch,
+    prepare and contract facts, and the params the run was made with."""
+    return {
+        "facts": facts,
+        "run": facts["run"],
+        "registry": facts["registry"],
+        "fetched": read_json(ctx.paths.raw / "fetch.json"),
+        "prepared": read_json(ctx.paths.prepared / "prepare.json"),
+        "contract": read_json(ctx.paths.reports / "validation.json"),
+        "train": ctx.params["train"],
+        "data": ctx.params["data"],
+    }
+
+
+def model_and_dataset(
+    package: str, model_header: dict[str, Any], dataset_header: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Card]:
+    """The two cards of a run, from ``package``'s templates ``model_card.md.j2`` and ``dataset_card.md.j2``."""
+    return {
+        "model_card": from_template(package, "model_card.md.j2", model_header, **context),
+        "dataset_card": from_template(package, "dataset_card.md.j2", dataset_header, **context),
+    }
 
 
 def environment(package: str) -> jinja2.Environment:

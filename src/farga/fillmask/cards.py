@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from farga.cards import Card, from_template, pct
+from farga.cards import Card, model_and_dataset, pct, run_context
 from farga.config import StageContext
 from farga.fillmask.sources import genre_of
-from farga.hashing import read_json
 
 
 def comparison_rows(models: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -43,11 +42,8 @@ def genre_rows(models: dict[str, Any], bar: dict[str, Any]) -> list[tuple[Any, .
 
 def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     """The model and dataset cards: their headers (the Hub's metadata) here, their wording in templates/."""
-    paths = ctx.paths
-    fetched = read_json(paths.raw / "fetch.json")
-    prepared = read_json(paths.prepared / "prepare.json")
-    contract = read_json(paths.reports / "validation.json")
-    registry, bar = facts["registry"], facts["bar"]
+    context = run_context(ctx, facts)
+    registry, bar, fetched = facts["registry"], facts["bar"], context["fetched"]
     source = fetched["source"]
     dataset_name = "farga-catalan-2.8M" if source == "catalan" else "synthetic-catalan"
     files = [
@@ -63,22 +59,14 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         for f in fetched["files"]
     ]
     served = facts["models"]["served"]
-    context = {
-        "facts": facts,
-        "run": facts["run"],
-        "registry": registry,
-        "bar": bar,
-        "fetched": fetched,
-        "prepared": prepared,
-        "contract": contract,
-        "train": ctx.params["train"],
-        "data": ctx.params["data"],
-        "dataset_name": dataset_name,
-        "comparison": comparison_rows(facts["models"]),
-        "bands": [(band, pct(s["top1"]), pct(s["share"])) for band, s in served["by_frequency"].items()],
-        "genres": genre_rows(facts["models"], bar),
-        "files": files,
-    }
+    context.update(
+        bar=bar,
+        dataset_name=dataset_name,
+        comparison=comparison_rows(facts["models"]),
+        bands=[(band, pct(s["top1"]), pct(s["share"])) for band, s in served["by_frequency"].items()],
+        genres=genre_rows(facts["models"], bar),
+        files=files,
+    )
     metrics = [
         {"type": "accuracy", "name": "top-1 accuracy", "value": round(facts["val_top1"], 4)},
         {"type": "accuracy", "name": "top-5 accuracy", "value": round(facts["val_top5"], 4)},
@@ -117,7 +105,4 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         "size_categories": ["100K<n<1M" if fetched["lines"] > 100_000 else "n<100K"],
         "source_datasets": ["original"] if source == "synthetic" else [row[0] for row in files],
     }
-    return {
-        "model_card": from_template(__package__, "model_card.md.j2", model_header, **context),
-        "dataset_card": from_template(__package__, "dataset_card.md.j2", dataset_header, **context),
-    }
+    return model_and_dataset(__package__, model_header, dataset_header, context)

@@ -4,34 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from farga.cards import Card, from_template, pct
+from farga.cards import Card, model_and_dataset, pct, run_context
 from farga.config import StageContext
-from farga.hashing import read_json
 
 
 def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     """The model and dataset cards: their headers (the Hub's metadata) here, their wording in templates/."""
-    paths = ctx.paths
-    fetched = read_json(paths.raw / "fetch.json")
-    prepared = read_json(paths.prepared / "prepare.json")
-    contract = read_json(paths.reports / "validation.json")
-    registry = facts["registry"]
-    source = fetched["source"]
+    context = run_context(ctx, facts)
+    registry, prepared, contract = context["registry"], context["prepared"], context["contract"]
+    source = context["fetched"]["source"]
     dataset_name = "HASYv2" if source == "hasyv2" else "synthetic-hasy"
-    context = {
-        "facts": facts,
-        "run": facts["run"],
-        "registry": registry,
-        "fetched": fetched,
-        "prepared": prepared,
-        "contract": contract,
-        "feedback": prepared.get("feedback") or {},
-        "families": [(f, pct(v)) for f, v in facts["test_by_family"].items()],
-        "train": ctx.params["train"],
-        "data": ctx.params["data"],
-        "source": source,
-        "dataset_name": dataset_name,
-    }
+    context.update(
+        feedback=prepared.get("feedback") or {},
+        families=[(f, pct(v)) for f, v in facts["test_by_family"].items()],
+        source=source,
+        dataset_name=dataset_name,
+    )
     metrics = [
         {"type": "accuracy", "name": "top-1 accuracy", "value": round(facts["test_top1"], 4)},
         {"type": "accuracy", "name": "top-5 accuracy", "value": round(facts["test_top5"], 4)},
@@ -68,7 +56,4 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         "size_categories": ["100K<n<1M" if contract["facts"]["rows"] > 100_000 else "n<100K"],
         "source_datasets": ["original" if source == "synthetic" else "HASYv2 (Zenodo 259444)"],
     }
-    return {
-        "model_card": from_template(__package__, "model_card.md.j2", model_header, **context),
-        "dataset_card": from_template(__package__, "dataset_card.md.j2", dataset_header, **context),
-    }
+    return model_and_dataset(__package__, model_header, dataset_header, context)
