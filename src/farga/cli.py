@@ -541,12 +541,17 @@ def report(
     check: Annotated[
         bool, typer.Option(help="change nothing; fail if a generated page disagrees with reports/")
     ] = False,
+    examples: Annotated[
+        str | None, typer.Option(help="also send the README's example requests to this service and show its answers")
+    ] = None,
 ) -> None:
     """Regenerate the README's result tables, docs/results.md and docs/configuration.md from reports/ and the code."""
     from farga import report as pages
     from farga.config import Settings
 
     root = Settings().root
+    if examples is not None:
+        console.print(f"wrote the answers of {examples} into {pages.readme_examples(root, examples).name}")
     changed = pages.stale(root) if check else pages.write(root)
     for path in changed:
         console.print(f"{'out of date' if check else 'wrote'}: {path.relative_to(root)}")
