@@ -56,8 +56,22 @@ class Example:
         return f"curl -s localhost:8000{self.path} -H 'Content-Type: application/json' \\\n  -d '{body}'"
 
 
+def compact_json(value: object) -> str:
+    """A JSON answer a person can read at a glance: one line per top-level key, one per list item."""
+    if not isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, list) and item:
+            inner = ",\n".join(f"  {json.dumps(x, ensure_ascii=False)}" for x in item)
+            lines.append(f' "{key}": [\n{inner}\n ]')
+        else:
+            lines.append(f' "{key}": {json.dumps(item, ensure_ascii=False)}')
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
 def example_block(example: Example, answer: object) -> str:
-    shown = json.dumps(answer, indent=1, ensure_ascii=False)
+    shown = compact_json(answer)
     return f"```bash\n{example.curl()}\n```\n\n```json\n{shown}\n```"
 
 
