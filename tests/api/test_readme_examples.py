@@ -7,9 +7,9 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support import REPO
 
 from farga.report import BLOCK
-from tests.support import REPO
 
 pytestmark = pytest.mark.api
 
