@@ -24,7 +24,9 @@ def examples() -> dict[str, tuple[str, dict, dict]]:
         path = re.search(r"localhost:8000(\S+)", body)
         sent = re.search(r"-d '(.+?)'\n", body)
         shown = re.search(r"```json\n(.+?)\n```", body, re.S)
-        assert path and sent and shown, f"the {block['name']} example lacks its request or its answer"
+        assert path, f"the {block['name']} example names no URL"
+        assert sent, f"the {block['name']} example sends no body"
+        assert shown, f"the {block['name']} example shows no answer"
         found[block["name"]] = (path[1], json.loads(sent[1]), json.loads(shown[1]))
     return found
 
