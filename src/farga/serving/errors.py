@@ -147,6 +147,7 @@ class GuardedRoute(APIRoute):
         handler = super().get_route_handler()
         takes_json = self.body_field is not None and not isinstance(self.body_field.field_info, params.Form)
         forwards: dict[str, str] = (self.openapi_extra or {}).get(FORWARD, {})
+        found: dict[str, Callable[[Request], Coroutine[Any, Any, Response]]] = {}  # target path -> its handler
 
         async def guarded(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
@@ -156,7 +157,9 @@ class GuardedRoute(APIRoute):
                 elif takes_json:
                     target = forwards.get(content_type.split(";")[0].strip().lower())
                     if target is not None:
-                        return await route_handler(request, target)(Request(request.scope, request.receive))
+                        if target not in found:
+                            found[target] = route_handler(request, target)
+                        return await found[target](Request(request.scope, request.receive))
                     raise ApiError(
                         f"send the body as application/json, not {content_type or 'no content type'!r}", status=415
                     )
