@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from farga import components
+from farga.cards import table
 
 BLOCK = re.compile(
     r"(<!-- farga:(?P<kind>report|example) (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /farga:(?P=kind) -->)", re.S
@@ -31,13 +32,8 @@ class Headline:
     notes: list[str] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)  # label -> path from the repository root
 
-    def table(self) -> str:
-        lines = ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(lines)
-
     def markdown(self, link_prefix: str = "") -> str:
-        parts = [f"**{self.title}**: {self.caption}", self.table()]
+        parts = [f"**{self.title}**: {self.caption}", table(self.rows, self.header)]
         parts += self.notes
         if self.links:
             parts.append(" · ".join(f"[{label}]({link_prefix}{path})" for label, path in self.links.items()))
@@ -89,10 +85,6 @@ def synthetic_warning(reports: Path) -> list[str]:
     if not name.startswith("synthetic"):
         return []
     return [f"**Trained and scored on {name}, generated stand-in data (`make demo`): not a measure of real use.**"]
-
-
-def pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 def headlines(root: Path) -> list[Headline]:

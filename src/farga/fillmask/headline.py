@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from farga.cards import pct
 from farga.hashing import read_json
-from farga.report import Headline, pct, synthetic_warning
+from farga.report import Headline, synthetic_warning
 
 
 def headline(reports: Path) -> Headline:
