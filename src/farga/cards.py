@@ -73,7 +73,7 @@ def environment(package: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a figure the template names but the run lacks is an error, not ""
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=False,  # an included snippet's final newline is not part of its text
         autoescape=False,  # noqa: S701 - Markdown for people to read, not HTML
     )
     env.filters.update(pct=pct, table=table, fmt=format)
