@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.corpus import manifest
 from farga.fillmask.prepare import CORPUS, SPLITS, assign_split
@@ -74,7 +75,7 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
     return report
 
 
-def validate(ctx: StageContext) -> dict[str, Any]:
+def validate(ctx: StageContext) -> Facts:
     frame = pd.read_parquet(ctx.paths.prepared / CORPUS)
     sources = [f["file"].removesuffix(".txt.gz") for f in manifest(ctx.paths.raw)["files"]]
     report = validate_corpus(frame, sources, {"data": ctx.params["data"], "contract": ctx.params["contract"]})

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.errors import FargaError
 from farga.fillmask.sources import SOURCES, by_file
@@ -134,7 +135,7 @@ def verify(folder: Path, files: list[str], *, expected: bool) -> dict[str, Any]:
     }
 
 
-def fetch(ctx: StageContext, archive: Path | None = None) -> dict[str, Any]:
+def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
     cfg = ctx.params["data"]
     source, raw = cfg["source"], ctx.paths.raw
     if raw.exists():
@@ -164,7 +165,7 @@ def manifest(raw: Path) -> dict[str, Any]:
     return facts
 
 
-def check(ctx: StageContext) -> dict[str, Any]:
+def check(ctx: StageContext) -> Facts:
     """Preflight for ``make run``: find the corpus before the pipeline starts."""
     source = ctx.params["data"]["source"]
     if source != "catalan":

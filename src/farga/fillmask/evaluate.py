@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
@@ -73,7 +74,7 @@ def headline(scores: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def score(ctx: StageContext, model_dir: Path) -> dict[str, Any]:
+def score(ctx: StageContext, model_dir: Path) -> Facts:
     """The served figures of any exported model (the registry re-scores the champion with this)."""
     predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
     items = val_examples(ctx, predictor)
@@ -92,7 +93,7 @@ def write_examples(path: Path, predictor: Predictor, items: list[Example], serve
     return path
 
 
-def evaluate(ctx: StageContext) -> dict[str, Any]:
+def evaluate(ctx: StageContext) -> Facts:
     from farga import tracking
     from farga.fillmask.plots import plot_comparison
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.corpus import manifest, read_lines
 from farga.hashing import read_json, write_json
@@ -32,7 +33,7 @@ def assign_split(digest: str, val_fraction: float, dev_fraction: float) -> str:
     return "dev" if bucket < val_fraction + dev_fraction else "train"
 
 
-def prepare(ctx: StageContext) -> dict[str, Any]:
+def prepare(ctx: StageContext) -> Facts:
     cfg = ctx.params["data"]
     raw, out = ctx.paths.raw, ctx.paths.prepared
     fetched = manifest(raw)

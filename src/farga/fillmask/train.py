@@ -23,6 +23,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from farga import energy, tracking
+from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.model import MASK, NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
@@ -338,7 +339,7 @@ def build(train_lines: list[str], cfg: dict[str, Any]) -> Built:
     return Built(cased, tokenizer, vocab, cache, data, model)
 
 
-def train(ctx: StageContext) -> dict[str, Any]:
+def train(ctx: StageContext) -> Facts:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out, reports = ctx.paths.prepared, ctx.paths.models, ctx.paths.reports

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.errors import FargaError
 from farga.hashing import sha256_file, write_json
@@ -117,7 +118,7 @@ def verify(archive: HasyArchive, *, full_catalogue: bool) -> dict[str, Any]:
     }
 
 
-def fetch(ctx: StageContext, archive: Path | None = None) -> dict[str, Any]:
+def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
     cfg = ctx.params["data"]
     source = cfg["source"]
     raw = ctx.paths.raw
@@ -146,7 +147,7 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> dict[str, Any]:
     return info
 
 
-def check(ctx: StageContext) -> dict[str, Any]:
+def check(ctx: StageContext) -> Facts:
     """Preflight for ``make run``: find (or download) the archive before the pipeline starts."""
     source = ctx.params["data"]["source"]
     if source != "hasyv2":

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.hashing import write_json
 from farga.symbols import catalogue
@@ -126,7 +127,7 @@ def validate_dataset(
     return report
 
 
-def validate(ctx: StageContext) -> dict[str, Any]:
+def validate(ctx: StageContext) -> Facts:
     prepared = ctx.paths.prepared
     manifest = pd.read_parquet(prepared / MANIFEST)
     images = np.load(prepared / IMAGES, mmap_mode="r")
@@ -198,7 +199,7 @@ def feedback_report(archive: Path, prepared: Path) -> ContractReport:
     return report
 
 
-def validate_feedback(ctx: StageContext, archive: Path) -> dict[str, Any]:
+def validate_feedback(ctx: StageContext, archive: Path) -> Facts:
     report = feedback_report(archive, ctx.paths.prepared)
     write_json(ctx.paths.reports / "feedback_validation.json", report.as_dict())
     report.render()

@@ -16,6 +16,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from farga import energy, tracking
 from farga.calibration import measure
+from farga.components import Facts
 from farga.config import StageContext
 from farga.hashing import read_json, write_json
 from farga.onnx_runtime import OnnxModel
@@ -78,7 +79,7 @@ def feedback_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
     return {"feedback_top1": float((top1 == rows.symbol_id.to_numpy()).mean()), "feedback_n": len(rows)}
 
 
-def score(ctx: StageContext, model_dir: Path) -> dict[str, Any]:
+def score(ctx: StageContext, model_dir: Path) -> Facts:
     """Any exported model directory, scored on the current test set and held-out feedback (the registry gate)."""
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model = OnnxModel.load(model_dir)
@@ -87,7 +88,7 @@ def score(ctx: StageContext, model_dir: Path) -> dict[str, Any]:
     return {f"test_{k}": v for k, v in scores.items()} | feedback_scores(model, ctx.paths.prepared)
 
 
-def evaluate(ctx: StageContext) -> dict[str, Any]:
+def evaluate(ctx: StageContext) -> Facts:
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model_dir, reports = ctx.paths.models, ctx.paths.reports
     reports.mkdir(parents=True, exist_ok=True)

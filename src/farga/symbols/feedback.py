@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from farga.components import Facts
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.archive import HasyArchive, write_archive
@@ -21,7 +22,7 @@ from farga.symbols.monitoring import screen_feedback
 FEEDBACK_WRITER = 0
 
 
-def export_feedback(store: FeedbackStore, dest: Path, accepted_only: bool = True) -> dict[str, Any]:
+def export_feedback(store: FeedbackStore, dest: Path, accepted_only: bool = True) -> Facts:
     """The archive of labelled feedback (only what screening or a reviewer accepted, by default).
 
     A drawing labelled more than once (the same ink map) keeps its latest label. The archive is
@@ -49,7 +50,7 @@ def export_feedback(store: FeedbackStore, dest: Path, accepted_only: bool = True
     ids = sorted(set(labels.symbol_id))
     symbols = pd.DataFrame({"symbol_id": ids, "latex": [catalogue.by_id()[i].latex for i in ids]})
     write_archive(dest, HasyArchive(labels, symbols, {}, images))
-    result = {"samples": len(rows), "classes": len(ids), "archive": str(dest), "accepted_only": accepted_only}
+    result: Facts = {"samples": len(rows), "classes": len(ids), "archive": str(dest), "accepted_only": accepted_only}
     if without_input:
         result["skipped_without_input"] = without_input
         result["why"] = "stored without the drawing (FARGA_KEEP_INPUTS=false): such feedback cannot be trained on"

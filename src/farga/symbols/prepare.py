@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import track
 
+from farga.components import Facts
 from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.symbols.archive import read_archive
@@ -58,7 +59,7 @@ def raw_archive_path(ctx: StageContext) -> Path:
     return ctx.paths.raw / str(info["file"])
 
 
-def prepare(ctx: StageContext) -> dict[str, Any]:
+def prepare(ctx: StageContext) -> Facts:
     cfg = ctx.params["data"]
     fold, val_fraction, seed = int(cfg["fold"]), float(cfg["val_fraction"]), int(cfg["seed"])
     holdout_fraction = float(ctx.params["feedback"]["holdout_fraction"])

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from farga import energy, tracking
+from farga.components import Facts
 from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
@@ -136,7 +137,7 @@ def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | 
     return images[np.sort(pick)]
 
 
-def train(ctx: StageContext) -> dict[str, Any]:
+def train(ctx: StageContext) -> Facts:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out = ctx.paths.prepared, ctx.paths.models
