@@ -42,6 +42,42 @@ def from_template(package: str, template: str, header: dict[str, Any], **context
     return Card(header, environment(package).get_template(template).render(**context))
 
 
+def model_header(
+    component: str,
+    version: str,
+    *,
+    task: tuple[str, str],
+    dataset: str,
+    split: str,
+    scores: list[tuple[str, str, float]],
+    tags: list[str],
+    language: list[str] | None = None,
+) -> dict[str, Any]:
+    """A model card's header in the Hub's format: ``task`` is (pipeline tag, what it does), ``scores``
+    (metric type, name, value) on ``dataset``'s ``split``."""
+    return {
+        "license": "apache-2.0",
+        **({"language": language} if language else {}),
+        "library_name": "onnx",
+        "pipeline_tag": task[0],
+        "tags": tags,
+        "datasets": [dataset],
+        "metrics": list(dict.fromkeys(kind for kind, _, _ in scores)),
+        "model-index": [
+            {
+                "name": f"farga-{component}-v{version}",
+                "results": [
+                    {
+                        "task": {"type": task[0], "name": task[1]},
+                        "dataset": {"type": dataset, "name": dataset, "split": split},
+                        "metrics": [{"type": kind, "name": name, "value": value} for kind, name, value in scores],
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def run_context(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Any]:
     """What every card may name: the metrics and the run, the registry's decision, the data's fetch,
     prepare and contract facts, and the params the run was made with."""

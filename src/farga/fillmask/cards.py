@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from farga.cards import Card, model_and_dataset, pct, run_context
+from farga.cards import Card, model_and_dataset, model_header, pct, run_context
 from farga.config import StageContext
 from farga.fillmask.sources import genre_of
 
@@ -67,36 +67,20 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         genres=genre_rows(facts["models"], bar),
         files=files,
     )
-    metrics = [
-        {"type": "accuracy", "name": "top-1 accuracy", "value": round(facts["val_top1"], 4)},
-        {"type": "accuracy", "name": "top-5 accuracy", "value": round(facts["val_top5"], 4)},
-        {"type": "perplexity", "name": "word perplexity", "value": round(facts["val_perplexity"], 2)},
-    ]
-    model_header = {
-        "license": "apache-2.0",
-        "language": ["ca"],
-        "library_name": "onnx",
-        "pipeline_tag": "fill-mask",
-        "tags": ["catalan", "masked-language-model", "transformer", "farga"],
-        "datasets": [dataset_name],
-        "metrics": ["accuracy", "perplexity"],
-        "model-index": [
-            {
-                "name": f"farga-fillmask-v{registry['version']}",
-                "results": [
-                    {
-                        "task": {"type": "fill-mask", "name": "masked whole-word prediction"},
-                        "dataset": {
-                            "type": dataset_name,
-                            "name": dataset_name,
-                            "split": "validation (by document hash)",
-                        },
-                        "metrics": metrics,
-                    }
-                ],
-            }
+    header = model_header(
+        "fillmask",
+        registry["version"],
+        task=("fill-mask", "masked whole-word prediction"),
+        dataset=dataset_name,
+        split="validation (by document hash)",
+        scores=[
+            ("accuracy", "top-1 accuracy", round(facts["val_top1"], 4)),
+            ("accuracy", "top-5 accuracy", round(facts["val_top5"], 4)),
+            ("perplexity", "word perplexity", round(facts["val_perplexity"], 2)),
         ],
-    }
+        tags=["catalan", "masked-language-model", "transformer", "farga"],
+        language=["ca"],
+    )
     dataset_header = {
         "license": "other" if source == "catalan" else "apache-2.0",
         "language": ["ca"],
@@ -105,4 +89,4 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         "size_categories": ["100K<n<1M" if fetched["lines"] > 100_000 else "n<100K"],
         "source_datasets": ["original"] if source == "synthetic" else [row[0] for row in files],
     }
-    return model_and_dataset(__package__, model_header, dataset_header, context)
+    return model_and_dataset(__package__, header, dataset_header, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from farga.cards import Card, model_and_dataset, pct, run_context
+from farga.cards import Card, model_and_dataset, model_header, pct, run_context
 from farga.config import StageContext
 
 
@@ -20,35 +20,19 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         source=source,
         dataset_name=dataset_name,
     )
-    metrics = [
-        {"type": "accuracy", "name": "top-1 accuracy", "value": round(facts["test_top1"], 4)},
-        {"type": "accuracy", "name": "top-5 accuracy", "value": round(facts["test_top5"], 4)},
-        {"type": "f1", "name": "macro F1", "value": round(facts["test_macro_f1"], 4)},
-    ]
-    model_header = {
-        "license": "apache-2.0",
-        "library_name": "onnx",
-        "pipeline_tag": "image-classification",
-        "tags": ["handwriting", "latex", "math-symbols", "cnn", "farga"],
-        "datasets": [dataset_name],
-        "metrics": ["accuracy", "f1"],
-        "model-index": [
-            {
-                "name": f"farga-symbols-v{registry['version']}",
-                "results": [
-                    {
-                        "task": {"type": "image-classification", "name": "handwritten symbol recognition"},
-                        "dataset": {
-                            "type": dataset_name,
-                            "name": dataset_name,
-                            "split": f"fold-{prepared['fold']} test",
-                        },
-                        "metrics": metrics,
-                    }
-                ],
-            }
+    header = model_header(
+        "symbols",
+        registry["version"],
+        task=("image-classification", "handwritten symbol recognition"),
+        dataset=dataset_name,
+        split=f"fold-{prepared['fold']} test",
+        scores=[
+            ("accuracy", "top-1 accuracy", round(facts["test_top1"], 4)),
+            ("accuracy", "top-5 accuracy", round(facts["test_top5"], 4)),
+            ("f1", "macro F1", round(facts["test_macro_f1"], 4)),
         ],
-    }
+        tags=["handwriting", "latex", "math-symbols", "cnn", "farga"],
+    )
     dataset_header = {
         "license": "odbl" if source == "hasyv2" else "apache-2.0",
         "pretty_name": dataset_name,
@@ -56,4 +40,4 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
         "size_categories": ["100K<n<1M" if contract["facts"]["rows"] > 100_000 else "n<100K"],
         "source_datasets": ["original" if source == "synthetic" else "HASYv2 (Zenodo 259444)"],
     }
-    return model_and_dataset(__package__, model_header, dataset_header, context)
+    return model_and_dataset(__package__, header, dataset_header, context)
