@@ -75,6 +75,17 @@ def test_fit_returns_the_best_epoch_and_a_history(prepared_project: Path):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
+def test_a_last_batch_of_one_drawing_does_not_stop_training(prepared_project: Path):
+    """Feedback can make the training set one more than a multiple of the batch: batch norm cannot
+    train on a single drawing, so that one waits for the next epoch's shuffle."""
+    prepared = prepared_project / "data/prepared/symbols"
+    images, labels = load_split(prepared, "train")[:2]
+    seed_everything(1, 2)
+    model = SymbolCNN(CNNConfig.from_params(12, TINY))
+    _, history = fit(model, (images[:17], labels[:17]), load_split(prepared, "val")[:2], train_cfg(batch_size=16))
+    assert np.isfinite(history[0]["train_loss"])
+
+
 def test_augmentation_keeps_shape_and_moves_ink():
     x = torch.zeros(4, 1, 32, 32)
     x[:, :, 10:20, 14:16] = 1.0

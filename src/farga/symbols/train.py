@@ -92,6 +92,8 @@ def fit(
         bar = tqdm(range(0, len(perm), batch), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False)
         for start in bar:
             idx = perm[start : start + batch]
+            if len(idx) < 2:  # batch norm cannot train on one drawing: a last batch of one is left out
+                continue
             x = to_input(x_train[idx])
             if cfg["augment"]["enabled"]:
                 x = augment(x, cfg["augment"], gen).contiguous(memory_format=torch.channels_last)
