@@ -196,7 +196,7 @@ def traffic(root: Path) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]
     three = set(sorted({latex for _, latex in train})[:3])
     few = [r for r in train if r[1] in three]
     shifted = [
-        (png(ndimage.grey_erosion(few[i][0], size=(3, 3))), few[i][1])  # black ink on white: erosion thickens
+        (png(ndimage.grey_erosion(few[i][0], size=(5, 5))), few[i][1])  # black ink on white: erosion thickens
         for i in rng.choice(len(few), size=WINDOW, replace=False)
     ]
     return normal, shifted
