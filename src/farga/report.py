@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from farga import components
-from farga.cards import table
+from farga.cards import parse, table
 
 BLOCK = re.compile(
     r"(<!-- farga:(?P<kind>report|example) (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /farga:(?P=kind) -->)", re.S
@@ -25,7 +25,6 @@ class Headline:
     """One small table: what was measured, on what, against which anchor."""
 
     component: str
-    title: str
     caption: str
     header: tuple[str, ...]
     rows: list[tuple[str, ...]]
@@ -33,7 +32,7 @@ class Headline:
     links: dict[str, str] = field(default_factory=dict)  # label -> path from the repository root
 
     def markdown(self, link_prefix: str = "") -> str:
-        parts = [f"**{self.title}**: {self.caption}", table(self.rows, self.header)]
+        parts = [f"**{self.component}**: {self.caption}", table(self.rows, self.header)]
         parts += self.notes
         if self.links:
             parts.append(" · ".join(f"[{label}]({link_prefix}{path})" for label, path in self.links.items()))
@@ -73,8 +72,6 @@ def example_block(example: Example, answer: object) -> str:
 
 def trained_on(reports: Path) -> str:
     """The data set the model card names (its header's ``datasets``): real, or a synthetic stand-in."""
-    from farga.cards import parse
-
     header, _ = parse((reports / "model_card.md").read_text(encoding="utf-8"))
     return str(header["datasets"][0])
 
@@ -151,16 +148,18 @@ def readme_examples(root: Path, base_url: str) -> Path:
     return readme
 
 
+def differing(root: Path) -> dict[Path, str]:
+    """The generated files that disagree with the reports, each with the content it should have."""
+    wanted = generate(root).items()
+    return {path: text for path, text in wanted if not path.exists() or path.read_text(encoding="utf-8") != text}
+
+
 def stale(root: Path) -> list[Path]:
-    """The generated files that disagree with the reports."""
-    return [
-        path for path, text in generate(root).items() if not path.exists() or path.read_text(encoding="utf-8") != text
-    ]
+    return list(differing(root))
 
 
 def write(root: Path) -> list[Path]:
-    changed = stale(root)
-    for path, text in generate(root).items():
-        if path in changed:
-            path.write_text(text, encoding="utf-8")
-    return changed
+    changed = differing(root)
+    for path, text in changed.items():
+        path.write_text(text, encoding="utf-8")
+    return list(changed)

@@ -19,7 +19,6 @@ def headline(reports: Path) -> Headline:
     }
     return Headline(
         component="fillmask",
-        title="fillmask",
         caption=(
             f"Catalan validation split, {m['positions']:,} sentences with one word masked each "
             "(documents unseen in training, sources shared with it)"

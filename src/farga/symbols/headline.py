@@ -32,7 +32,6 @@ def headline(reports: Path) -> Headline:
         )
     return Headline(
         component="symbols",
-        title="symbols",
         caption=f"{'HASYv2 fold 1' if real else 'synthetic stand-in data'}, {m['test_n']:,} test drawings, "
         "scored with the served int8 model",
         header=("measure", "Farga", "anchor"),
