@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from farga.config import Settings, StageContext
-from farga.fillmask.evaluate import dev_examples, val_examples
+from farga.fillmask.evaluate import dev_examples, split_examples
 from farga.fillmask.model import NETWORK_FILE, FillMaskModel, load_network
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
@@ -157,7 +157,10 @@ def main() -> None:
     keep = np.random.default_rng(5).choice(len(lines), int(len(lines) * args.fraction), replace=False)
     data = windows([lines[i] for i in sorted(keep)], predictor.cache, predictor.vocab, network.cfg.max_tokens)
     keys, values = datastore(network, data, bf16)
-    splits = {"dev": dev_examples(ctx, predictor, args.dev_words), "validation": val_examples(ctx, predictor)}
+    splits = {
+        "dev": dev_examples(ctx, predictor, args.dev_words),
+        "validation": split_examples(ctx, predictor, "val", "positions", 0).items,
+    }
     if args.limit:
         splits = {name: items[: args.limit] for name, items in splits.items()}
     found = {}

@@ -1,10 +1,11 @@
 """Can a smarter combination of the transformer with the trigram close fillmask's gap? A study, not a
-pipeline step: the served predictor mixes the two log-linearly with one weight chosen on dev; here
-richer combinations are fitted on dev the same way and scored on the evaluation's validation words.
+pipeline step: the served predictor mixes the two log-linearly with one weight chosen on unseen_dev
+(lines of sources held out of training); here richer combinations are fitted on a dev split the same
+way and scored on the evaluation's words of both splits (validation and unseen_test).
 
 Run from a checkout whose fillmask pipeline has run (models/fillmask, data/prepared/fillmask):
 
-    .venv/bin/python tools/fillmask_mixture_study.py [--dev-words 4]
+    .venv/bin/python tools/fillmask_mixture_study.py [--fit-on unseen_dev|dev] [--dev-words 4]
 
 Combinations: one weight, log-linear (served) or linear (probabilities); a weight per third of the
 dev masks by a model's confidence (its top probability or its entropy); a log-linear mixture whose
@@ -22,7 +23,7 @@ from scipy.optimize import minimize
 from tqdm import tqdm
 
 from farga.config import Settings, StageContext
-from farga.fillmask.evaluate import dev_examples, val_examples
+from farga.fillmask.evaluate import SPLITS, dev_examples, split_examples
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.scoring import Example, hits, top_k
 
@@ -107,13 +108,18 @@ def by_bins(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dev-words", type=int, default=4, help="masked words per dev sentence")
+    parser.add_argument("--fit-on", choices=("unseen_dev", "dev"), default="unseen_dev", help="the split fitted on")
     args = parser.parse_args()
     ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
     predictor = Predictor.load(ctx.paths.models, threads=int(ctx.params["train"]["threads"]))
-    dev_items = dev_examples(ctx, predictor, args.dev_words)
-    val = score(predictor, val_examples(ctx, predictor), "validation")
-    dev = score(predictor, dev_items, "dev")
+    dev = score(predictor, dev_examples(ctx, predictor, args.dev_words, args.fit_on), args.fit_on)
+    for _, split, size_key, offset in SPLITS:
+        items = split_examples(ctx, predictor, split, size_key, offset).items
+        if items:
+            report(dev, score(predictor, items, split), args.fit_on, split)
 
+
+def report(dev: dict[str, np.ndarray], val: dict[str, np.ndarray], fit_on: str, split: str) -> None:
     rows: list[tuple[str, np.ndarray]] = [
         ("trigram", val["loglin"][:, -1]),
         ("transformer", val["loglin"][:, 0]),
@@ -121,7 +127,7 @@ def main() -> None:
     for family, name in (("loglin", "log-linear"), ("lin", "linear")):
         rate = dev[family].mean(axis=0)
         best = int(np.argmax(rate[:, 0] + 1e-4 * rate[:, 1]))
-        rows.append((f"{name}, one weight ({WEIGHTS[best]} on the trigram, chosen on dev)", val[family][:, best]))
+        rows.append((f"{name}, one weight ({WEIGHTS[best]} on the trigram, chosen on {fit_on})", val[family][:, best]))
     for feature, name in (("tmax", "trigram's top probability"), ("nmax", "transformer's top probability")):
         rows.append((f"log-linear, a weight per third by the {name}", by_bins(dev, val, feature, "loglin")))
     rows.append(("log-linear, a weight per third by the transformer's entropy", by_bins(dev, val, "nent", "loglin")))
@@ -133,7 +139,7 @@ def main() -> None:
     rows.append(("ceiling: either model right (knows the answer)", val["loglin"][:, [0, -1]].any(axis=1)))
 
     trigram = rows[0][1].mean(axis=0)
-    print(f"\n{len(val['nmax'])} validation words, combinations fitted on {len(dev['nmax'])} dev words\n")
+    print(f"\n{len(val['nmax'])} {split} words, combinations fitted on {len(dev['nmax'])} {fit_on} words\n")
     print("| combination | top-1 | top-5 | top-1 vs trigram | top-5 vs trigram |\n|---|---|---|---|---|")
     for name, h in rows:
         top1, top5 = h.mean(axis=0)

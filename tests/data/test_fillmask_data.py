@@ -14,7 +14,7 @@ import yaml
 from farga.config import Settings, StageContext
 from farga.fillmask.contract import validate_corpus
 from farga.fillmask.corpus import FetchError, fetch, verify
-from farga.fillmask.prepare import CORPUS, assign_split, doc_hash
+from farga.fillmask.prepare import CORPUS, HeldOutError, assign_split, doc_hash, held_out_sources
 from farga.fillmask.sources import SOURCES
 from farga.fillmask.synthetic import generate
 from support import REPO, make_ctx, tiny_params
@@ -76,9 +76,12 @@ def test_no_corpus_says_where_to_put_it_and_lists_the_public_sources(tmp_path: P
 def test_the_split_is_by_document_hash(prepared_project: Path):
     frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
     params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]["data"]
-    again = frame.text.map(doc_hash).map(lambda d: assign_split(d, params["val_fraction"], params["dev_fraction"]))
-    assert (again == frame.split).all()
-    assert set(frame.split) == {"train", "dev", "val"}
+    again = [
+        assign_split(doc_hash(t), params, s == "synthetic_unseen")
+        for t, s in zip(frame.text, frame.source, strict=True)
+    ]
+    assert (pd.Series(again) == frame.split).all()
+    assert set(frame.split) == {"train", "dev", "val", "unseen_dev", "unseen_test"}
     # a line's case variants hash alike, so they can never straddle two splits
     assert doc_hash("La Casa és gran.") == doc_hash("la casa  és gran.")
 
@@ -86,8 +89,38 @@ def test_the_split_is_by_document_hash(prepared_project: Path):
 def test_the_prepared_synthetic_corpus_honours_the_contract(prepared_project: Path):
     params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]
     frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
-    report = validate_corpus(frame, ["synthetic"], params)
+    report = validate_corpus(frame, ["synthetic", "synthetic_unseen"], params)
     assert report.ok, report.findings
+
+
+def test_a_held_out_source_is_never_read(prepared_project: Path):
+    """Its lines are only in the unseen splits, and the held-out draw keeps no line a training source has."""
+    frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
+    unseen = frame[frame.source == "synthetic_unseen"]
+    assert set(unseen.split) == {"unseen_dev", "unseen_test"}
+    assert set(frame.source[frame.split.isin(["unseen_dev", "unseen_test"])]) == {"synthetic_unseen"}
+    assert not set(unseen.doc_hash) & set(frame.doc_hash[frame.source != "synthetic_unseen"])
+    params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]
+    leaked = frame.copy()
+    row = leaked.index[leaked.source == "synthetic_unseen"][0]
+    leaked.loc[row, "split"] = "train"
+    copied = leaked.index[leaked.split == "train"][0]
+    leaked.loc[leaked.index[leaked.split == "unseen_test"][0], ["text", "doc_hash"]] = leaked.loc[
+        copied, ["text", "doc_hash"]
+    ].to_numpy()
+    report = validate_corpus(leaked, ["synthetic", "synthetic_unseen"], params)
+    found = " ".join(f"{f.check}: {f.detail}" for f in report.findings)
+    assert "held-out sources in train/dev/val: ['synthetic_unseen']" in found
+    assert "1 unseen lines also in a training source" in found
+
+
+def test_a_held_out_source_the_corpus_lacks_is_an_error():
+    data = {"source": "catalan", "held_out": {"catalan": ["globalvoice"]}}
+    with pytest.raises(HeldOutError, match=r"names \['globalvoice'\], not sources"):
+        held_out_sources(data, ["globalvoices", "tatoeba"])
+    with pytest.raises(HeldOutError, match="holds out every source"):
+        held_out_sources({"source": "catalan", "held_out": {"catalan": ["tatoeba"]}}, ["tatoeba"])
+    assert held_out_sources({"source": "synthetic", "held_out": {"catalan": ["tatoeba"]}}, ["synthetic"]) == []
 
 
 def test_the_contract_catches_moved_lines_short_lines_and_markup(prepared_project: Path):
@@ -98,7 +131,7 @@ def test_the_contract_catches_moved_lines_short_lines_and_markup(prepared_projec
     bad.loc[bad.index[1], "text"] = "Massa curta."
     bad.loc[bad.index[2], "text"] = "Llegiu <b>això</b> amb molta atenció si us plau."
     bad.loc[bad.index[3], "source"] = "unknown_source"
-    report = validate_corpus(bad, ["synthetic"], params)
+    report = validate_corpus(bad, ["synthetic", "synthetic_unseen"], params)
     checks = " ".join(f.check for f in report.findings)
     assert "split by document hash" in checks
     assert "at least five words" in checks

@@ -89,8 +89,9 @@ def test_retrain_without_new_feedback_changes_nothing(repo: Path):
 def test_the_fillmask_pipeline_registers_a_champion_with_cards(repo: Path):
     reports = repo / "reports" / "fillmask"
     metrics = json.loads((reports / "metrics.json").read_text())
-    assert set(metrics["models"]) == {"unigram", "trigram", "transformer", "served"}
-    assert 0 < metrics["val_top1"] <= metrics["val_top5"] <= 1
+    for split in ("val", "unseen"):
+        assert set(metrics[split]["models"]) == {"unigram", "trigram", "transformer", "served"}
+        assert 0 < metrics[f"{split}_top1"] <= metrics[f"{split}_top5"] <= 1
     registry = json.loads((reports / "registry.json").read_text())
     assert registry["promoted"]
     assert registry["model"] == "fillmask"
@@ -99,12 +100,15 @@ def test_the_fillmask_pipeline_registers_a_champion_with_cards(repo: Path):
     header, body = parse((reports / "model_card.md").read_text())
     assert header["pipeline_tag"] == "fill-mask"
     assert header["language"] == ["ca"]
-    assert header["model-index"][0]["results"][0]["metrics"][0]["value"] == round(metrics["val_top1"], 4)
+    scores = {m["name"]: m["value"] for m in header["model-index"][0]["results"][0]["metrics"]}
+    assert scores["top-1 accuracy (held-out sources)"] == round(metrics["unseen_top1"], 4)
+    assert scores["top-1 accuracy (validation)"] == round(metrics["val_top1"], 4)
     for predictor in ("unigram", "trigram", "transformer", "served"):
         assert f"| {predictor} |" in body
     dheader, dbody = parse((reports / "dataset_card.md").read_text())
     assert dheader["task_categories"] == ["fill-mask"]
     assert "synthetic.txt.gz" in dbody
+    assert "Held out, whole: synthetic_unseen." in dbody
     assert "checks, all passed" in dbody
 
 
@@ -114,6 +118,7 @@ def test_the_fillmask_run_is_in_mlflow(repo: Path):
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
     run_id = json.loads((repo / "models" / "fillmask" / "run.json").read_text())["run_id"]
     run = mlflow.get_run(run_id)
-    assert {"val_top1", "models.trigram.top1", "best_dev_top1", "train_energy_kwh"} <= set(run.data.metrics)
+    logged = {"val_top1", "unseen_top1", "val.models.trigram.top1", "unseen.models.trigram.top1", "best_dev_top1"}
+    assert logged | {"train_energy_kwh"} <= set(run.data.metrics)
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
     assert {"plots/comparison.png", "plots/learning_curves.png"} <= artifacts

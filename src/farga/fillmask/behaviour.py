@@ -16,54 +16,22 @@ import numpy as np
 
 from farga.behaviour import Case
 from farga.config import StageContext
+from farga.fillmask.lexicon import (
+    ADJECTIVES,
+    CITIES,
+    FIXED,
+    INVARIANT,
+    NAMES,
+    NOUNS,
+    SUBJECTS,
+    VERB_FRAMES,
+    VERBS,
+    article,
+    filled,
+    with_subject,
+)
 from farga.fillmask.predictor import Predictor
-from farga.fillmask.text import split
-
-# (masculine singular, feminine singular, masculine plural, feminine plural)
-ADJECTIVES = [
-    ("petit", "petita", "petits", "petites"), ("bonic", "bonica", "bonics", "boniques"),
-    ("nou", "nova", "nous", "noves"), ("vell", "vella", "vells", "velles"), ("blanc", "blanca", "blancs", "blanques"),
-    ("alt", "alta", "alts", "altes"), ("antic", "antiga", "antics", "antigues"), ("bo", "bona", "bons", "bones"),
-    ("gran", "gran", "grans", "grans"), ("important", "important", "importants", "importants"),
-    ("difícil", "difícil", "difícils", "difícils"), ("car", "cara", "cars", "cares"),
-]  # fmt: skip
-NOUNS = [  # (singular with article, plural with article, feminine)
-    ("la casa", "les cases", True), ("la ciutat", "les ciutats", True), ("la platja", "les platges", True),
-    ("la pregunta", "les preguntes", True), ("el cotxe", "els cotxes", False), ("el llibre", "els llibres", False),
-    ("el carrer", "els carrers", False), ("el projecte", "els projectes", False),
-]  # fmt: skip
-FIXED = [  # (sentence, the missing article or preposition)
-    ("Vam anar <mask> peu fins a la plaça.", "a"),
-    ("Ho va fer <mask> propòsit.", "a"),
-    ("Ens veiem <mask> tant en tant.", "de"),
-    ("Està <mask> punt de marxar.", "a"),
-    ("Treballa <mask> través de la xarxa.", "a"),
-    ("Al cap i a <mask> fi, tenia raó.", "la"),
-    ("Parlava <mask> veu baixa.", "en"),
-    ("Ho sap <mask> memòria.", "de"),
-    ("Ho vaig fer a <mask> vista de tothom.", "la"),
-    ("<mask> vegades plou molt a la tardor.", "a"),
-]
-NAMES = ["Anna", "Jordi", "Maria", "Pau", "Núria", "Marc"]
-CITIES = ["Barcelona", "Girona", "Lleida", "Tarragona", "València", "Palma"]
-INVARIANT = [
-    "{name} viu a {city} des de <mask> anys.",
-    "{name} treballa a {city} en una empresa <mask> programari.",
-    "Ahir {name} va anar a {city} amb la <mask> germana.",
-    "{name} diu que {city} és una ciutat molt <mask>.",
-    "El pare de {name} va néixer a {city} l'any <mask>.",
-]
-VERBS = [  # (singular, plural)
-    ("va", "van"), ("és", "són"), ("té", "tenen"), ("ha", "han"), ("està", "estan"), ("viu", "viuen"),
-    ("treballa", "treballen"), ("menja", "mengen"), ("juga", "juguen"), ("canta", "canten"), ("surt", "surten"),
-    ("arriba", "arriben"), ("fa", "fan"), ("diu", "diuen"), ("era", "eren"), ("serà", "seran"), ("pot", "poden"),
-    ("vol", "volen"), ("estava", "estaven"), ("anava", "anaven"),
-]  # fmt: skip
-SUBJECTS = [
-    ("El nen", "Els nens"), ("La noia", "Les noies"), ("El professor", "Els professors"),
-    ("Aquest home", "Aquests homes"), ("La meva germana", "Les meves germanes"), ("El gos", "Els gossos"),
-]  # fmt: skip
-FRAMES = ["{subject} <mask> a l'escola cada dia.", "{subject} <mask> molt contents.", "Ahir {subject} <mask> al parc."]
+from farga.fillmask.text import MASK, split
 
 
 class Scorer:
@@ -88,10 +56,10 @@ def agreement_cases(s: Scorer) -> list[Case]:
         sg_forms = [a[1 if feminine else 0] for a in ADJECTIVES]
         pl_forms = [a[3 if feminine else 2] for a in ADJECTIVES]
         for subject, verb, wanted, other, number in (
-            (plural, "són", pl_forms, sg_forms, "plural"),
-            (singular, "és", sg_forms, pl_forms, "singular"),
+            (f"{article(feminine, True)} {plural}", "són", pl_forms, sg_forms, "plural"),
+            (f"{article(feminine, False)} {singular}", "és", sg_forms, pl_forms, "singular"),
         ):
-            text = f"{subject.capitalize()} {verb} <mask>."
+            text = f"{subject.capitalize()} {verb} {MASK}."
             p = s.probs(text)
             right, wrong = s.mass(p, wanted), s.mass(p, other)
             cases.append(
@@ -109,7 +77,8 @@ def agreement_cases(s: Scorer) -> list[Case]:
 
 def fixed_expression_cases(s: Scorer) -> list[Case]:
     cases = []
-    for text, expected in FIXED:
+    for frame, expected in FIXED:
+        text = filled(frame, MASK, name=NAMES[0])
         top = s.top(s.probs(text), 3)
         cases.append(
             Case(
@@ -126,13 +95,13 @@ def fixed_expression_cases(s: Scorer) -> list[Case]:
 
 def invariance_cases(s: Scorer) -> list[Case]:
     cases = []
-    for template in INVARIANT:
-        base_text = template.format(name=NAMES[0], city=CITIES[0])
+    for template, _ in INVARIANT:
+        base_text = filled(template, MASK, name=NAMES[0], city=CITIES[0])
         base = s.top(s.probs(base_text), 1)[0]
         for name, city in zip(NAMES[1:], CITIES[1:], strict=True):
             for kind, text in (
-                ("person", template.format(name=name, city=CITIES[0])),
-                ("city", template.format(name=NAMES[0], city=city)),
+                ("person", filled(template, MASK, name=name, city=CITIES[0])),
+                ("city", filled(template, MASK, name=NAMES[0], city=city)),
             ):
                 top = s.top(s.probs(text), 1)[0]
                 cases.append(
@@ -151,14 +120,14 @@ def invariance_cases(s: Scorer) -> list[Case]:
 def directional_cases(s: Scorer) -> list[Case]:
     singular_verbs, plural_verbs = [v[0] for v in VERBS], [v[1] for v in VERBS]
     cases = []
-    for frame in FRAMES:
+    for frame in VERB_FRAMES:
         for one, many in SUBJECTS:
             shares = []
             for subject in (one, many):
-                p = s.probs(frame.format(subject=subject))
+                p = s.probs(with_subject(frame, subject, MASK))
                 pl, sg = s.mass(p, plural_verbs), s.mass(p, singular_verbs)
                 shares.append(pl / max(pl + sg, 1e-12))
-            text = frame.format(subject=many)
+            text = with_subject(frame, many, MASK)
             cases.append(
                 Case(
                     "directional",

@@ -19,7 +19,7 @@ from typing import Any
 from farga.benchmark import percentiles, wrk
 from farga.config import StageContext
 from farga.errors import FargaError
-from farga.fillmask.evaluate import val_examples
+from farga.fillmask.evaluate import split_examples
 from farga.fillmask.predictor import Predictor
 from farga.serving.process import running_server
 
@@ -46,7 +46,8 @@ def bench(root: Path, seconds: int, workers: int) -> str:
     if not (model_dir / "model.onnx").exists():
         raise FargaError(f"{model_dir / 'model.onnx'} is missing: run the pipeline first (make run)")
     predictor = Predictor.load(model_dir)
-    sentences = [ex.masked for ex in val_examples(StageContext.load("fillmask", Settings(root=root)), predictor)[:300]]
+    ctx = StageContext.load("fillmask", Settings(root=root))
+    sentences = [ex.masked for ex in split_examples(ctx, predictor, "val", "positions", 0).items[:300]]
     report: dict[str, Any] = {"in_process": in_process(predictor, sentences), "http": {}}
     if shutil.which("wrk"):
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,7 @@ import pandera.pandas as pa
 from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.corpus import manifest
-from farga.fillmask.prepare import CORPUS, SPLITS, assign_split
+from farga.fillmask.prepare import CORPUS, SEEN, SPLITS, UNSEEN, assign_split, held_out_sources
 from farga.hashing import write_json
 from farga.validation import ContractReport, ContractViolation, check, check_frame
 
@@ -41,23 +41,39 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
     report = ContractReport("fillmask")
     check_frame(report, schema(sources), frame)
     data = cfg["data"]
+    held_out = set(held_out_sources(data, sources))
+    unseen = frame.split.isin(UNSEEN)
+    seen = frame[~unseen]
 
     def split_is_hash_split() -> str | None:
-        expected = frame.doc_hash.map(lambda d: assign_split(d, data["val_fraction"], data["dev_fraction"]))
-        moved = int((expected != frame.split).sum())
+        expected = [assign_split(d, data, s in held_out) for d, s in zip(frame.doc_hash, frame.source, strict=True)]
+        moved = int((pd.Series(expected, index=frame.index) != frame.split).sum())
         return f"{moved} lines are not in the split their hash assigns" if moved else None
 
     def shares() -> str | None:
         bad = []
         for split, (low, high) in cfg["contract"]["split_share"].items():
-            share = float((frame.split == split).mean())
+            share = float((seen.split == split).mean())
             if not low <= share <= high:
                 bad.append(f"{split} {share:.3f} outside [{low}, {high}]")
         return "; ".join(bad) or None
 
     def every_source_trains() -> str | None:
-        missing = sorted(set(sources) - set(frame.source[frame.split == "train"]))
+        missing = sorted(set(sources) - held_out - set(seen.source[seen.split == "train"]))
         return f"sources with no training line: {missing}" if missing else None
+
+    def held_out_never_read() -> str | None:
+        leaked = sorted(set(seen.source) & held_out)
+        shared = int(frame.doc_hash[unseen].isin(set(seen.doc_hash)).sum())
+        problems = [f"held-out sources in {'/'.join(SEEN)}: {leaked}"] if leaked else []
+        problems += [f"{shared} unseen lines also in a training source"] if shared else []
+        return "; ".join(problems) or None
+
+    def enough_unseen_text() -> str | None:
+        if not held_out:
+            return None
+        lines, need = int((frame.split == "unseen_test").sum()), int(cfg["contract"]["min_unseen_lines"])
+        return f"{lines} unseen_test lines, fewer than {need}" if lines < need else None
 
     def enough_text() -> str | None:
         words = int(frame.text[frame.split == "train"].map(lambda t: len(t.split())).sum())
@@ -67,7 +83,9 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
     for name, predicate in (
         ("split by document hash", split_is_hash_split),
         ("split shares", shares),
-        ("every source in training", every_source_trains),
+        ("every source in training but the held-out ones", every_source_trains),
+        ("held-out sources never read", held_out_never_read),
+        ("held-out text size", enough_unseen_text),
         ("training text size", enough_text),
     ):
         check(report, name, predicate)

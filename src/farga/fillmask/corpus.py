@@ -25,7 +25,6 @@ from farga.fillmask.synthetic import write_synthetic
 from farga.hashing import read_json, sha256_file, write_json
 
 CORPUS_ENV = "FARGA_CATALAN_CORPUS"
-SYNTHETIC_FILE = "synthetic.txt.gz"
 _URL = re.compile(r"https?://|\bwww\.\w|<[a-z/][^>]*>", re.IGNORECASE)
 _SENTENCE_END = tuple(".!?…»\"')”:;")
 
@@ -149,8 +148,8 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
                 shutil.copyfile(origin / name, raw / name)
         label = str(origin)
     elif source == "synthetic":
-        write_synthetic(raw / SYNTHETIC_FILE, cfg["synthetic"])
-        files, label = [SYNTHETIC_FILE], "synthetic (generated Catalan-like sentences, see synthetic.py)"
+        files = write_synthetic(raw, cfg["synthetic"])
+        label = "synthetic (generated Catalan-like sentences, see synthetic.py)"
     else:
         raise FetchError(f"unknown data.source {source!r}: use 'catalan' or 'synthetic'")
     report = verify(raw, files, expected=source == "catalan")

@@ -1,17 +1,21 @@
-"""Scoring the served predictor on the validation split, beside the baselines, in one run.
+"""Scoring the served predictor beside the baselines, in one run, where the user is and where training was.
 
 Four predictors see the same masked words: unigram frequency, the bidirectional trigram model, the
 transformer alone (the served int8 ONNX graph) and the served mixture. Each gets top-1, top-5 and
-perplexity, overall, by word class, by frequency band and by the genre of the text (news,
-literature, software help...); ``bar`` records the issue's acceptance ratios (transformer vs trigram
-top-1; served vs trigram top-1 >= 1.2x, top-5 >= 1.15x), overall and per genre.
+perplexity, overall, by word class, by frequency band and by the genre of the text, on two splits:
+``val`` (documents unseen in training, from the sources it trained on) and ``unseen_test`` (whole
+sources held out of training: the text of a source the model never read, what a new user brings).
+``bar`` records the acceptance ratios on ``unseen_test`` (transformer vs trigram top-1; served vs
+trigram top-1 >= 1.2x, top-5 >= 1.13x), overall and per genre; the same ratios on ``val`` stand beside
+them. The served mixture's weight was chosen on ``unseen_dev``; the weight dev would have chosen is
+scored too, on both splits.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,29 +23,38 @@ from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
-from farga.fillmask.scoring import Example, examples, groups_of, report, top_k
+from farga.fillmask.scoring import Example, accuracy, examples, groups_of, report, top_k
 from farga.fillmask.sources import genre_of
 from farga.hashing import read_json, write_json
 
+REQUIRED = {"served_vs_trigram_top1": 1.2, "served_vs_trigram_top5": 1.13}
+# the evaluation's splits: the name metrics use, the prepared split, the params key of its size, a seed offset
+SPLITS = (("val", "val", "positions", 0), ("unseen", "unseen_test", "unseen_positions", 3))
 
-def val_examples(ctx: StageContext, predictor: Predictor) -> list[Example]:
+
+class Scored(NamedTuple):
+    items: list[Example]
+    targets: np.ndarray
+    genres: dict[str, dict[str, np.ndarray]]  # the ``by_genre`` slice family
+
+
+def split_examples(ctx: StageContext, predictor: Predictor, split: str, size_key: str, offset: int) -> Scored:
+    """Seeded positions of one split, clipped as the predictor reads them, with each one's genre."""
     cfg = ctx.params["evaluate"]
-    items = examples(load_split(ctx.paths.prepared, "val"), int(cfg["positions"]), int(cfg["seed"]))
-    return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
+    lines = load_split(ctx.paths.prepared, split)
+    items = examples(lines, int(cfg[size_key]), int(cfg["seed"]) + offset)
+    items = [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
+    sources = load_split(ctx.paths.prepared, split, column="source")
+    genres = {"by_genre": groups_of([genre_of(sources[ex.line]) for ex in items])}
+    return Scored(items, predictor.vocab.ids([ex.target for ex in items]), genres)
 
 
-def dev_examples(ctx: StageContext, predictor: Predictor, per_line: int) -> list[Example]:
-    """``per_line`` words of every dev sentence, for studies that fit something on dev (the
-    evaluation's seed, plus one: the draw training scores its epochs on, with more words a line)."""
-    lines = load_split(ctx.paths.prepared, "dev")
+def dev_examples(ctx: StageContext, predictor: Predictor, per_line: int, split: str = "dev") -> list[Example]:
+    """``per_line`` words of every line of a dev split (``dev`` or ``unseen_dev``), for studies that fit
+    something there (the evaluation's seed plus one: the draw training scores its epochs on)."""
+    lines = load_split(ctx.paths.prepared, split)
     items = examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=per_line)
     return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
-
-
-def genres(ctx: StageContext, items: list[Example]) -> dict[str, dict[str, np.ndarray]]:
-    """The ``by_genre`` slice family of validation examples: the genre of each one's source."""
-    sources = load_split(ctx.paths.prepared, "val", column="source")
-    return {"by_genre": groups_of([genre_of(sources[ex.line]) for ex in items])}
 
 
 def ratios(served: dict[str, Any], trigram: dict[str, Any]) -> dict[str, float]:
@@ -51,35 +64,68 @@ def ratios(served: dict[str, Any], trigram: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def predictions(predictor: Predictor, items: list[Example], served_only: bool = False) -> dict[str, np.ndarray]:
-    neural = np.concatenate(predictor.transformer([ex.masked for ex in items]))
-    if predictor.ngram is None:
-        return {"transformer": neural, "served": neural}
-    trigram = np.concatenate([predictor.trigram(ex.masked) for ex in items])
-    out = {"served": predictor.mix(neural, trigram, predictor.ngram_weight)}
-    if not served_only:
-        unigram = predictor.ngram.unigram_log_probs(predictor.vocab.predictable)
-        out.update(unigram=np.broadcast_to(unigram, neural.shape), trigram=trigram, transformer=neural)
+def compare(models: dict[str, Any]) -> dict[str, Any]:
+    """The served model and the transformer alone against the trigram, overall and per genre."""
+    served, trigram, transformer = models["served"], models["trigram"], models["transformer"]
+    return {
+        "transformer_beats_trigram_top1": transformer["top1"] > trigram["top1"],
+        "transformer_vs_trigram_top1": transformer["top1"] / trigram["top1"] if trigram["top1"] else float("nan"),
+        **ratios(served, trigram),
+        "by_genre": {g: ratios(s, trigram["by_genre"][g]) for g, s in served.get("by_genre", {}).items()},
+    }
+
+
+def components(predictor: Predictor, items: list[Example]) -> dict[str, np.ndarray]:
+    """The transformer's and (when the model has one) the trigram's log-probabilities of every position."""
+    out = {"transformer": np.concatenate(predictor.transformer([ex.masked for ex in items]))}
+    if predictor.ngram is not None:
+        out["trigram"] = np.concatenate([predictor.trigram(ex.masked) for ex in items])
     return out
 
 
-def headline(scores: dict[str, Any]) -> dict[str, Any]:
-    """The served model's figures under the names the registry gate compares."""
-    return {
-        "val_top1": scores["top1"],
-        "val_top5": scores["top5"],
-        "val_perplexity": scores["perplexity"],
-        "val_by_class": {k: v["top1"] for k, v in scores["by_class"].items()},
-        "val_by_frequency": {k: v["top1"] for k, v in scores["by_frequency"].items()},
+def predictions(predictor: Predictor, parts: dict[str, np.ndarray], served_only: bool = False) -> dict[str, np.ndarray]:
+    neural = parts["transformer"]
+    if "trigram" not in parts or predictor.ngram is None:
+        return {"transformer": neural, "served": neural}
+    out = {"served": predictor.mix(neural, parts["trigram"], predictor.ngram_weight)}
+    if not served_only:
+        unigram = predictor.ngram.unigram_log_probs(predictor.vocab.predictable)
+        out.update(unigram=np.broadcast_to(unigram, neural.shape), trigram=parts["trigram"], transformer=neural)
+    return out
+
+
+def headline(name: str, scores: dict[str, Any]) -> dict[str, Any]:
+    """The served model's figures on one split under the names the registry gate compares."""
+    figures = {
+        f"{name}_top1": scores["top1"],
+        f"{name}_top5": scores["top5"],
+        f"{name}_perplexity": scores["perplexity"],
+        f"{name}_by_class": {k: v["top1"] for k, v in scores["by_class"].items()},
+        f"{name}_by_frequency": {k: v["top1"] for k, v in scores["by_frequency"].items()},
     }
+    if "by_genre" in scores:
+        figures[f"{name}_by_genre"] = {k: v["top1"] for k, v in scores["by_genre"].items()}
+    return figures
+
+
+def evaluated_splits(ctx: StageContext, predictor: Predictor) -> dict[str, Scored]:
+    """The splits that have lines (``unseen`` has none when no source is held out)."""
+    found = {}
+    for name, split, size_key, offset in SPLITS:
+        scored = split_examples(ctx, predictor, split, size_key, offset)
+        if scored.items:
+            found[name] = scored
+    return found
 
 
 def score(ctx: StageContext, model_dir: Path) -> Facts:
     """The served figures of any exported model (the registry re-scores the champion with this)."""
     predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
-    items = val_examples(ctx, predictor)
-    targets = predictor.vocab.ids([ex.target for ex in items])
-    return headline(report(predictions(predictor, items, served_only=True)["served"], targets, predictor.vocab))
+    out: dict[str, Any] = {}
+    for name, scored in evaluated_splits(ctx, predictor).items():
+        served = predictions(predictor, components(predictor, scored.items), served_only=True)["served"]
+        out.update(headline(name, report(served, scored.targets, predictor.vocab, scored.genres)))
+    return out
 
 
 def write_examples(path: Path, predictor: Predictor, items: list[Example], served: np.ndarray, n: int = 300) -> Path:
@@ -93,40 +139,68 @@ def write_examples(path: Path, predictor: Predictor, items: list[Example], serve
     return path
 
 
+def mixture_results(
+    predictor: Predictor, parts: dict[str, dict[str, np.ndarray]], splits: dict[str, Scored], weights: list[float]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Top-1 and top-5 of the mixture at each weight, on every split: the choice made and the other one."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for w in sorted(set(weights)):
+        out[str(w)] = {}
+        for name, scored in splits.items():
+            if "trigram" not in parts[name]:
+                continue
+            mixed = predictor.mix(parts[name]["transformer"], parts[name]["trigram"], w)
+            got = accuracy(mixed, scored.targets)
+            out[str(w)][name] = {"top1": got["top1"], "top5": got["top5"]}
+    return out
+
+
 def evaluate(ctx: StageContext) -> Facts:
     from farga import tracking
     from farga.fillmask.plots import plot_comparison
 
     model_dir, reports = ctx.paths.models, ctx.paths.reports
     predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
-    items = val_examples(ctx, predictor)
-    targets = predictor.vocab.ids([ex.target for ex in items])
-    predicted = predictions(predictor, items)
-    by_genre = genres(ctx, items)
-    scored = {name: report(lp, targets, predictor.vocab, by_genre) for name, lp in predicted.items()}
-    served, trigram = scored["served"], scored["trigram"]
-    metrics = {
-        **headline(served),
-        "ngram_weight": predictor.ngram_weight,
-        "models": scored,
-        "bar": {
-            "transformer_beats_trigram_top1": scored["transformer"]["top1"] > trigram["top1"],
-            "transformer_vs_trigram_top1": scored["transformer"]["top1"] / trigram["top1"],
-            **ratios(served, trigram),
-            "required": {"served_vs_trigram_top1": 1.2, "served_vs_trigram_top5": 1.15},
-            "by_genre": {g: ratios(s, trigram["by_genre"][g]) for g, s in served["by_genre"].items()},
-        },
-        "positions": len(items),
-        "out_of_vocabulary": float((targets == 0).mean()),
+    splits = evaluated_splits(ctx, predictor)
+    parts = {name: components(predictor, scored.items) for name, scored in splits.items()}
+    metrics: dict[str, Any] = {"ngram_weight": predictor.ngram_weight}
+    scored_models: dict[str, dict[str, Any]] = {}
+    for name, scored in splits.items():
+        predicted = predictions(predictor, parts[name])
+        models = {m: report(lp, scored.targets, predictor.vocab, scored.genres) for m, lp in predicted.items()}
+        scored_models[name] = models
+        metrics.update(headline(name, models["served"]))
+        metrics[name] = {
+            "positions": len(scored.items),
+            "out_of_vocabulary": float((scored.targets == 0).mean()),
+            "models": models,
+            "ratios": compare(models) if "trigram" in models else {},
+        }
+        if name == "val":
+            write_examples(reports / "val_examples.csv", predictor, scored.items, predicted["served"])
+    mixture = read_json(model_dir / "mixture.json") if (model_dir / "mixture.json").is_file() else {}
+    if mixture:
+        metrics["mixture"] = {
+            "chosen_on": mixture["chosen_on"],
+            "weight": mixture["ngram_weight"],
+            "dev_weight": mixture["dev_weight"],
+            "results": mixture_results(predictor, parts, splits, [mixture["ngram_weight"], mixture["dev_weight"]]),
+        }
+    where = "unseen" if "unseen" in splits else "val"
+    bar = metrics[where]["ratios"]
+    metrics["bar"] = {
+        "split": where,
+        **{k: v for k, v in bar.items() if k != "by_genre"},
+        "required": REQUIRED,
+        "met": bool(bar) and bar["transformer_beats_trigram_top1"] and all(bar[k] >= v for k, v in REQUIRED.items()),
     }
     write_json(ctx.paths.metrics, metrics)
-    plot = plot_comparison(scored, reports / "comparison.png")
-    examples_csv = write_examples(reports / "val_examples.csv", predictor, items, predicted["served"])
+    plot = plot_comparison(scored_models, reports / "comparison.png")
     run_info = read_json(model_dir / "run.json")
     with tracking.run(ctx.settings, ctx.component, run_id=run_info["run_id"]):
         import mlflow
 
         mlflow.log_metrics(tracking.numeric(metrics))
         mlflow.log_artifact(str(plot), artifact_path="plots")
-        mlflow.log_artifact(str(examples_csv), artifact_path="evaluation")
+        mlflow.log_artifact(str(reports / "val_examples.csv"), artifact_path="evaluation")
     return metrics

@@ -16,13 +16,22 @@ class Synthetic(Strict):
 
     sentences: int = Field(ge=1)
     seed: int
+    unseen_sentences: int = Field(ge=0)
+    """More sentences from the same generator, written as a second source (``synthetic_unseen``) so that
+    the held-out-source path runs without the corpus; the same grammar, so no test of generalisation."""
 
 
 class Data(Strict):
     source: Literal["catalan", "synthetic"]
     """catalan: the 25-file corpus; synthetic: generated demo text (for a run without it)."""
     val_fraction: float = Field(gt=0, lt=1, description="by document hash: scored only")
-    dev_fraction: float = Field(ge=0, lt=1, description="by document hash: best epoch, mixture weight")
+    dev_fraction: float = Field(ge=0, lt=1, description="by document hash: the best epoch")
+    held_out: dict[Literal["catalan", "synthetic"], list[str]]
+    """Per data source, whole sources (file names without ``.txt.gz``) kept out of training, dev, the
+    tokenizer and the vocabularies: the text of a source the model never read."""
+    unseen_dev_fraction: float = Field(gt=0, lt=1)
+    """Of the held-out sources' lines (by document hash), the part that chooses the mixture weight; the
+    rest (``unseen_test``) is only scored."""
     synthetic: Synthetic
 
 
@@ -30,7 +39,9 @@ class Contract(Strict):
     min_train_words: int = Field(ge=1)
     """Fewer training words stop the pipeline."""
     split_share: dict[Literal["train", "dev", "val"], Share]
-    """The allowed share of each split, [low, high]."""
+    """The allowed share of each split among the lines of the sources that train, [low, high]."""
+    min_unseen_lines: int = Field(ge=0)
+    """Fewer lines of held-out sources in ``unseen_test`` stop the pipeline (too few for a stable figure)."""
 
 
 class Tokenizer(Strict):
@@ -95,7 +106,9 @@ class Ngram(Strict):
 
 class Evaluate(Strict):
     positions: int = Field(ge=1, description="validation sentences scored, one masked word each")
-    dev_positions: int = Field(ge=1, description="dev sentences that pick the mixture weight")
+    dev_positions: int = Field(ge=1, description="dev sentences that pick the best epoch")
+    unseen_positions: int = Field(ge=1, description="unseen_test sentences scored, one masked word each")
+    unseen_dev_positions: int = Field(ge=1, description="unseen_dev sentences that pick the mixture weight")
     seed: int
     ngram: Ngram
 

@@ -1,6 +1,7 @@
 """A small generated Catalan-like corpus for tests and demos: grammatical sentences from templates,
-with the regularities the behavioural tests probe (article-noun-adjective agreement, singular and
-plural verbs, fixed expressions, interchangeable names), so a model trained on it has something to learn.
+written from the lexicon the behavioural suite probes (article-noun-adjective agreement, singular and
+plural verbs, fixed expressions, interchangeable names), so a model trained on it has something to learn
+and a sound one passes the suite.
 """
 
 from __future__ import annotations
@@ -10,54 +11,60 @@ import random
 from pathlib import Path
 from typing import Any
 
-NOUNS = [  # (singular, plural, feminine)
-    ("casa", "cases", True), ("ciutat", "ciutats", True), ("finestra", "finestres", True),
-    ("porta", "portes", True), ("platja", "platges", True), ("muntanya", "muntanyes", True),
-    ("gat", "gats", False), ("llibre", "llibres", False), ("carrer", "carrers", False),
-    ("riu", "rius", False), ("cotxe", "cotxes", False), ("arbre", "arbres", False),
-]  # fmt: skip
-ADJECTIVES = [  # (masc sg, fem sg, masc pl, fem pl)
-    ("gran", "gran", "grans", "grans"), ("petit", "petita", "petits", "petites"),
-    ("blanc", "blanca", "blancs", "blanques"), ("nou", "nova", "nous", "noves"),
-    ("vell", "vella", "vells", "velles"), ("bonic", "bonica", "bonics", "boniques"),
-]  # fmt: skip
-NAMES = ["Anna", "Joan", "Maria", "Pere", "Laia", "Jordi", "Núria", "Marc"]
-CITIES = ["Barcelona", "Girona", "Lleida", "Tarragona", "Vic", "Manresa", "Reus", "Olot"]
-VERBS = [("viu", "viuen"), ("treballa", "treballen"), ("estudia", "estudien"), ("camina", "caminen")]
-EXPRESSIONS = [
-    "De tant en tant {name} va a {city} amb tren.",
-    "A poc a poc {name} aprèn a cuinar.",
-    "Per exemple, {name} llegeix cada dia.",
-    "D'acord amb el pla, {name} arriba demà a {city}.",
-    "Al cap i a la fi, {name} tenia raó.",
-]
+from farga.fillmask.lexicon import (
+    ADJECTIVES,
+    CITIES,
+    FIXED,
+    INVARIANT,
+    NAMES,
+    NOUNS,
+    SUBJECTS,
+    VERB_FRAMES,
+    VERBS,
+    article,
+    filled,
+    with_subject,
+)
 
+SYNTHETIC_FILE = "synthetic.txt.gz"
+UNSEEN_FILE = "synthetic_unseen.txt.gz"
 
-def _article(feminine: bool, plural: bool) -> str:
-    return ("les" if plural else "la") if feminine else ("els" if plural else "el")
+PLACES = ["Barcelona", "Girona", "Lleida", "Tarragona", "Vic", "Manresa", "Reus", "Olot"]
+RESIDENT_VERBS = [("viu", "viuen"), ("treballa", "treballen"), ("estudia", "estudien"), ("camina", "caminen")]
+CONTENT = ("content", "contenta", "contents", "contentes")
 
 
 def sentence(rng: random.Random) -> str:
-    kind = rng.randrange(4)
-    name, city = rng.choice(NAMES), rng.choice(CITIES)
-    if kind == 0:
+    kind = rng.randrange(7)
+    name, city = rng.choice(NAMES), rng.choice(PLACES)
+    if kind in (0, 4):  # agreement of article, noun, verb and adjective
         sg, pl, fem = rng.choice(NOUNS)
         plural = rng.random() < 0.5
         adj = rng.choice(ADJECTIVES)[(2 if plural else 0) + fem]
-        noun = pl if plural else sg
-        verb = "són" if plural else "és"
-        return f"{_article(fem, plural).capitalize()} {noun} de {city} {verb} molt {adj}."
+        noun, verb = (pl, "són") if plural else (sg, "és")
+        if kind == 4:
+            return f"Ara {article(fem, plural)} {noun} {verb} {adj}."
+        return f"{article(fem, plural).capitalize()} {noun} de {city} {verb} molt {adj}."
     if kind == 1:
-        forms = rng.choice(VERBS)
+        forms = rng.choice(RESIDENT_VERBS)
         if rng.random() < 0.5:
             return f"{name} {forms[0]} a {city} des de fa anys."
         other = rng.choice([n for n in NAMES if n != name])
         return f"{name} i {other} {forms[1]} a {city} des de fa anys."
-    if kind == 2:
-        return rng.choice(EXPRESSIONS).format(name=name, city=city)
+    if kind == 2:  # fixed expressions, and the frames whose names must change nothing
+        frame, gap = rng.choice(FIXED + INVARIANT)
+        return filled(frame, gap, name=name, city=rng.choice(CITIES))
+    if kind == 5:  # the verb agrees with its subject
+        plural = rng.random() < 0.5
+        subject = rng.choice(SUBJECTS)[plural]
+        verb = rng.choice(VERBS)[plural]
+        frame = rng.choice(VERB_FRAMES).replace("contents", CONTENT[2 * plural + subject.startswith(("La", "Les"))])
+        return with_subject(frame, subject, verb)
+    if kind == 6:
+        return f"{name} diu que {city} és una ciutat molt {rng.choice(ADJECTIVES)[1]}."
     sg, pl, fem = rng.choice(NOUNS)
     adj = rng.choice(ADJECTIVES)[fem]
-    return f"{name} diu que {_article(fem, False)} {sg} {adj} és a {city}."
+    return f"{name} diu que {article(fem, False)} {sg} {adj} és a {city}."
 
 
 def generate(n: int, seed: int) -> list[str]:
@@ -71,9 +78,20 @@ def generate(n: int, seed: int) -> list[str]:
     return list(seen)
 
 
-def write_synthetic(path: Path, cfg: dict[str, Any]) -> Path:
-    lines = generate(int(cfg["sentences"]), int(cfg["seed"]))
+def write_lines(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(path, "wb", mtime=0) as raw:
         raw.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
     return path
+
+
+def write_synthetic(folder: Path, cfg: dict[str, Any]) -> list[str]:
+    """Two sources from one draw, so no sentence is in both (the real corpus is de-duplicated across
+    files): ``synthetic`` and, held out by default, ``synthetic_unseen``. The file names, in order."""
+    n, extra = int(cfg["sentences"]), int(cfg.get("unseen_sentences", 0))
+    lines = generate(n + extra, int(cfg["seed"]))
+    write_lines(folder / SYNTHETIC_FILE, lines[:n])
+    if not extra:
+        return [SYNTHETIC_FILE]
+    write_lines(folder / UNSEEN_FILE, lines[n:])
+    return [SYNTHETIC_FILE, UNSEEN_FILE]
