@@ -16,20 +16,7 @@ import numpy as np
 
 from farga.behaviour import Case
 from farga.config import StageContext
-from farga.fillmask.lexicon import (
-    ADJECTIVES,
-    CITIES,
-    FIXED,
-    INVARIANT,
-    NAMES,
-    NOUNS,
-    SUBJECTS,
-    VERB_FRAMES,
-    VERBS,
-    article,
-    filled,
-    with_subject,
-)
+from farga.fillmask import lexicon
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
 
@@ -52,12 +39,12 @@ class Scorer:
 
 def agreement_cases(s: Scorer) -> list[Case]:
     cases = []
-    for singular, plural, feminine in NOUNS:
-        sg_forms = [a[1 if feminine else 0] for a in ADJECTIVES]
-        pl_forms = [a[3 if feminine else 2] for a in ADJECTIVES]
+    for singular, plural, feminine in lexicon.NOUNS:
+        sg_forms = [a[1 if feminine else 0] for a in lexicon.ADJECTIVES]
+        pl_forms = [a[3 if feminine else 2] for a in lexicon.ADJECTIVES]
         for subject, verb, wanted, other, number in (
-            (f"{article(feminine, True)} {plural}", "són", pl_forms, sg_forms, "plural"),
-            (f"{article(feminine, False)} {singular}", "és", sg_forms, pl_forms, "singular"),
+            (f"{lexicon.article(feminine, True)} {plural}", "són", pl_forms, sg_forms, "plural"),
+            (f"{lexicon.article(feminine, False)} {singular}", "és", sg_forms, pl_forms, "singular"),
         ):
             text = f"{subject.capitalize()} {verb} {MASK}."
             p = s.probs(text)
@@ -77,8 +64,8 @@ def agreement_cases(s: Scorer) -> list[Case]:
 
 def fixed_expression_cases(s: Scorer) -> list[Case]:
     cases = []
-    for frame, expected in FIXED:
-        text = filled(frame, MASK, name=NAMES[0])
+    for frame, expected in lexicon.FIXED:
+        text = lexicon.filled(frame, MASK, name=lexicon.NAMES[0])
         top = s.top(s.probs(text), 3)
         cases.append(
             Case(
@@ -95,13 +82,13 @@ def fixed_expression_cases(s: Scorer) -> list[Case]:
 
 def invariance_cases(s: Scorer) -> list[Case]:
     cases = []
-    for template, _ in INVARIANT:
-        base_text = filled(template, MASK, name=NAMES[0], city=CITIES[0])
+    for template, _ in lexicon.INVARIANT:
+        base_text = lexicon.filled(template, MASK, name=lexicon.NAMES[0], city=lexicon.CITIES[0])
         base = s.top(s.probs(base_text), 1)[0]
-        for name, city in zip(NAMES[1:], CITIES[1:], strict=True):
+        for name, city in zip(lexicon.NAMES[1:], lexicon.CITIES[1:], strict=True):
             for kind, text in (
-                ("person", filled(template, MASK, name=name, city=CITIES[0])),
-                ("city", filled(template, MASK, name=NAMES[0], city=city)),
+                ("person", lexicon.filled(template, MASK, name=name, city=lexicon.CITIES[0])),
+                ("city", lexicon.filled(template, MASK, name=lexicon.NAMES[0], city=city)),
             ):
                 top = s.top(s.probs(text), 1)[0]
                 cases.append(
@@ -111,23 +98,23 @@ def invariance_cases(s: Scorer) -> list[Case]:
                         f"{kind} names",
                         text,
                         top == base,
-                        f"{top!r} (with {NAMES[0]}, {CITIES[0]}: {base!r})",
+                        f"{top!r} (with {lexicon.NAMES[0]}, {lexicon.CITIES[0]}: {base!r})",
                     )
                 )
     return cases
 
 
 def directional_cases(s: Scorer) -> list[Case]:
-    singular_verbs, plural_verbs = [v[0] for v in VERBS], [v[1] for v in VERBS]
+    singular_verbs, plural_verbs = [v[0] for v in lexicon.VERBS], [v[1] for v in lexicon.VERBS]
     cases = []
-    for frame in VERB_FRAMES:
-        for one, many in SUBJECTS:
+    for frame in lexicon.VERB_FRAMES:
+        for one, many in lexicon.SUBJECTS:
             shares = []
             for subject in (one, many):
-                p = s.probs(with_subject(frame, subject, MASK))
+                p = s.probs(lexicon.with_subject(frame, subject, MASK))
                 pl, sg = s.mass(p, plural_verbs), s.mass(p, singular_verbs)
                 shares.append(pl / max(pl + sg, 1e-12))
-            text = with_subject(frame, many, MASK)
+            text = lexicon.with_subject(frame, many, MASK)
             cases.append(
                 Case(
                     "directional",

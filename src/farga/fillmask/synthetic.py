@@ -11,20 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from farga.fillmask.lexicon import (
-    ADJECTIVES,
-    CITIES,
-    FIXED,
-    INVARIANT,
-    NAMES,
-    NOUNS,
-    SUBJECTS,
-    VERB_FRAMES,
-    VERBS,
-    article,
-    filled,
-    with_subject,
-)
+from farga.fillmask import lexicon
 
 SYNTHETIC_FILE = "synthetic.txt.gz"
 UNSEEN_FILE = "synthetic_unseen.txt.gz"
@@ -36,35 +23,37 @@ CONTENT = ("content", "contenta", "contents", "contentes")
 
 def sentence(rng: random.Random) -> str:
     kind = rng.randrange(7)
-    name, city = rng.choice(NAMES), rng.choice(PLACES)
+    name, city = rng.choice(lexicon.NAMES), rng.choice(PLACES)
     if kind in (0, 4):  # agreement of article, noun, verb and adjective
-        sg, pl, fem = rng.choice(NOUNS)
+        sg, pl, fem = rng.choice(lexicon.NOUNS)
         plural = rng.random() < 0.5
-        adj = rng.choice(ADJECTIVES)[(2 if plural else 0) + fem]
+        adj = rng.choice(lexicon.ADJECTIVES)[(2 if plural else 0) + fem]
         noun, verb = (pl, "són") if plural else (sg, "és")
         if kind == 4:
-            return f"Ara {article(fem, plural)} {noun} {verb} {adj}."
-        return f"{article(fem, plural).capitalize()} {noun} de {city} {verb} molt {adj}."
+            return f"Ara {lexicon.article(fem, plural)} {noun} {verb} {adj}."
+        return f"{lexicon.article(fem, plural).capitalize()} {noun} de {city} {verb} molt {adj}."
     if kind == 1:
         forms = rng.choice(RESIDENT_VERBS)
         if rng.random() < 0.5:
             return f"{name} {forms[0]} a {city} des de fa anys."
-        other = rng.choice([n for n in NAMES if n != name])
+        other = rng.choice([n for n in lexicon.NAMES if n != name])
         return f"{name} i {other} {forms[1]} a {city} des de fa anys."
     if kind == 2:  # fixed expressions, and the frames whose names must change nothing
-        frame, gap = rng.choice(FIXED + INVARIANT)
-        return filled(frame, gap, name=name, city=rng.choice(CITIES))
+        frame, gap = rng.choice(lexicon.FIXED + lexicon.INVARIANT)
+        return lexicon.filled(frame, gap, name=name, city=rng.choice(lexicon.CITIES))
     if kind == 5:  # the verb agrees with its subject
         plural = rng.random() < 0.5
-        subject = rng.choice(SUBJECTS)[plural]
-        verb = rng.choice(VERBS)[plural]
-        frame = rng.choice(VERB_FRAMES).replace("contents", CONTENT[2 * plural + subject.startswith(("La", "Les"))])
-        return with_subject(frame, subject, verb)
+        subject = rng.choice(lexicon.SUBJECTS)[plural]
+        verb = rng.choice(lexicon.VERBS)[plural]
+        frame = rng.choice(lexicon.VERB_FRAMES).replace(
+            "contents", CONTENT[2 * plural + subject.startswith(("La", "Les"))]
+        )
+        return lexicon.with_subject(frame, subject, verb)
     if kind == 6:
-        return f"{name} diu que {city} és una ciutat molt {rng.choice(ADJECTIVES)[1]}."
-    sg, pl, fem = rng.choice(NOUNS)
-    adj = rng.choice(ADJECTIVES)[fem]
-    return f"{name} diu que {article(fem, False)} {sg} {adj} és a {city}."
+        return f"{name} diu que {city} és una ciutat molt {rng.choice(lexicon.ADJECTIVES)[1]}."
+    sg, pl, fem = rng.choice(lexicon.NOUNS)
+    adj = rng.choice(lexicon.ADJECTIVES)[fem]
+    return f"{name} diu que {lexicon.article(fem, False)} {sg} {adj} és a {city}."
 
 
 def generate(n: int, seed: int) -> list[str]:
