@@ -25,7 +25,7 @@ def tiny_params() -> dict[str, Any]:
     fm = params["fillmask"]
     fm["data"]["source"] = "synthetic"
     fm["data"]["synthetic"] = {"sentences": 1500, "unseen_sentences": 500, "seed": 7}
-    fm["contract"].update(min_train_words=1000, min_unseen_lines=200)
+    fm["contract"]["min_train_words"] = 1000
     fm["train"].update(epochs=3, max_minutes=1, batch_tokens=1024, max_tokens=32, lr=0.003)
     fm["train"]["tokenizer"]["vocab_size"] = 300
     fm["train"]["model"].update(dim=32, layers=1, heads=2, ffn=64, dropout=0.0)

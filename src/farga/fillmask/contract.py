@@ -72,7 +72,8 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
     def enough_unseen_text() -> str | None:
         if not held_out:
             return None
-        lines, need = int((frame.split == "unseen_test").sum()), int(cfg["contract"]["min_unseen_lines"])
+        lines = int((frame.split == "unseen_test").sum())
+        need = int(cfg["contract"]["min_unseen_lines"].get(data["source"], 0))
         return f"{lines} unseen_test lines, fewer than {need}" if lines < need else None
 
     def enough_text() -> str | None:
