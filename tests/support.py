@@ -78,6 +78,7 @@ def dvc_project(root: Path, params: dict[str, Any]) -> Path:
     import shutil
 
     shutil.copy(REPO / "dvc.yaml", root)
+    shutil.copy(REPO / ".gitignore", root)  # data, models and the embedded stores stay out of git
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     sh("git", "init", "-q", cwd=root)

@@ -73,10 +73,15 @@ def retrain(component: str, settings: ServeSettings, *, force: bool = False) -> 
     if dvc is None:
         raise FargaError("dvc is not on PATH (install the pipeline extras)")
     env = {**os.environ, "FARGA_ROOT": str(root)}
-    # the pipeline's progress goes to stderr: stdout carries only the result, for scripts
-    done = subprocess.run([dvc, "repro", f"{component}-register"], cwd=root, env=env, stdout=sys.stderr, check=False)
-    if done.returncode != 0:
-        raise FargaError(f"the pipeline failed (dvc repro {component}-register exited {done.returncode})")
+    # the pipeline's progress goes to stderr: stdout carries only the result, for scripts. The feedback
+    # export is an input DVC cannot hash (a database): it is refreshed here, on purpose, and only here.
+    steps = [[dvc, "repro", f"{component}-register"]]
+    if isinstance(components.get(component), components.ExportsFeedback):
+        steps.insert(0, [dvc, "repro", "--force", "--single-item", f"{component}-feedback"])
+    for step in steps:
+        done = subprocess.run(step, cwd=root, env=env, stdout=sys.stderr, check=False)
+        if done.returncode != 0:
+            raise FargaError(f"the pipeline failed ({' '.join(step[1:])} exited {done.returncode})")
     decision = read_json(root / "reports" / component / "registry.json")
     return result | {"retrained": True, "decision": decision, "promoted": decision["promoted"]}
 
