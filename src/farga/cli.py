@@ -86,7 +86,19 @@ def validate(component: ComponentArg) -> None:
 
 @app.command()
 def train(component: ComponentArg) -> None:
-    """Train the model, log it to MLflow and export it to ONNX."""
+    """Train the model, log it to MLflow and export it to ONNX.
+
+    With FARGA_TRAIN_PROCESSES (or FARGA_TRAIN_NODES) above 1, under torchrun with DistributedDataParallel
+    (docs/scale.md)."""
+    from farga import distributed
+    from farga.config import Settings
+
+    try:
+        status = distributed.launch(Settings(), ["train", component])
+    except FargaError as exc:
+        raise _fail("train", component, exc) from exc
+    if status is not None:
+        raise typer.Exit(code=status)
     _run("train", component)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from farga.errors import FargaError
@@ -55,6 +56,22 @@ class Settings(BaseSettings):
     """The params file, relative to root."""
     tracking_uri: str = ""
     """MLflow tracking and registry; empty: embedded (mlflow.db and mlartifacts/ in root)."""
+
+    train_nodes: int = Field(default=1, ge=1)
+    """Machines taking part in `farga train` (torchrun --nnodes); each runs the same command."""
+    train_processes: int = Field(default=1, ge=1)
+    """Training processes per machine (torchrun --nproc-per-node); more than one worker in all: DDP."""
+    train_rendezvous: str = "127.0.0.1:29400"
+    """host:port where several machines' workers meet (torchrun's c10d rendezvous); one machine needs none."""
+    train_run_id: str = "farga"
+    """Names the rendezvous, so that two runs on one cluster do not meet."""
+    train_max_restarts: int = Field(default=3, ge=0)
+    """Times torchrun restarts the workers after one dies; each restart resumes from the last checkpoint."""
+    checkpoint_dir: Path | None = None
+    """Where training checkpoints go; empty: models/checkpoints in root (shared storage for several machines)."""
+
+    def checkpoints(self, component: str) -> Path:
+        return (self.checkpoint_dir or self.root / "models" / "checkpoints") / component
 
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{(self.root / 'mlflow.db').resolve()}"

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DistributedSampler, TensorDataset
 from tqdm import tqdm
 
 from farga import energy, tracking
 from farga.components import Facts
 from farga.config import StageContext
+from farga.distributed import Checkpoint, Workers, fingerprint, workers
+from farga.errors import FargaError
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
 from farga.reproducibility import seed_everything
@@ -72,32 +76,63 @@ def fit(
     val: tuple[np.ndarray, np.ndarray],
     cfg: dict[str, Any],
     on_epoch: Any = None,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
-    """The training loop. Returns the best state (by validation top-1) and the per-epoch history."""
+    """The training loop. Returns the best state (by validation top-1) and the per-epoch history.
+
+    On several workers each global batch is the one a single process would take, split between
+    them (DistributedSampler over the epoch's order), and DDP averages their gradients: the same
+    step as on one process but for batch-norm statistics and augmentation draws. Rank 0 validates
+    and checkpoints after every epoch; a restarted run goes on from the last checkpoint."""
+    workers = checkpoint.workers if checkpoint is not None else Workers()
     x_train, y_train = torch.as_tensor(train[0]), torch.as_tensor(train[1])
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
-    epochs, batch = int(cfg["epochs"]), int(cfg["batch_size"])
-    steps = epochs * math.ceil(len(x_train) / batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+    seed, epochs, batch = int(cfg["seed"]), int(cfg["epochs"]), int(cfg["batch_size"])
+    if batch % workers.world:
+        raise FargaError(f"train.batch_size {batch} does not split evenly over {workers.world} training processes")
+    local_batch = batch // workers.world
+    # every rank draws the same order from `gen`; on one process augmentation draws from it too, as it
+    # always has (single-process results do not change), on several each rank has its own stream
+    gen = torch.Generator().manual_seed(seed)
+    shard: DistributedSampler[int] = DistributedSampler(
+        TensorDataset(torch.arange(len(x_train))), num_replicas=workers.world, rank=workers.rank, shuffle=False
+    )
+    steps = epochs * math.ceil(len(shard) / local_batch)
+    net = workers.wrap(model.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
+    opt = torch.optim.AdamW(net.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=float(cfg["lr"]), total_steps=steps, pct_start=float(cfg["warmup_fraction"])
     )
-    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
-    for epoch in range(1, epochs + 1):
-        model.train()
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        sched.load_state_dict(resumed["scheduler"])
+        gen.set_state(resumed["generator"])
+        history, best = resumed["history"], (resumed["best_top1"], resumed["best_state"])
+        tqdm.write(f"resumed from the checkpoint of epoch {len(history)}/{epochs}")
+    for epoch in range(len(history) + 1, epochs + 1):
+        net.train()
         perm = torch.randperm(len(x_train), generator=gen)
-        started, total, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(range(0, len(perm), batch), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False)
+        order = perm[torch.as_tensor(list(shard))]
+        aug = gen if workers.world == 1 else torch.Generator().manual_seed(_stream(seed, workers.rank, epoch))
+        started, total, seen = time.perf_counter(), 0.0, 0.0
+        bar = tqdm(
+            range(0, len(order), local_batch),
+            desc=f"epoch {epoch}/{epochs}",
+            unit="batch",
+            leave=False,
+            disable=not workers.main,
+        )
         for start in bar:
-            idx = perm[start : start + batch]
+            idx = order[start : start + local_batch]
             if len(idx) < 2:  # batch norm cannot train on one drawing: a last batch of one is left out
                 continue
             x = to_input(x_train[idx])
             if cfg["augment"]["enabled"]:
-                x = augment(x, cfg["augment"], gen).contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=float(cfg["label_smoothing"]))
+                x = augment(x, cfg["augment"], aug).contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(net(x), y_train[idx], label_smoothing=float(cfg["label_smoothing"]))
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
@@ -105,26 +140,47 @@ def fit(
             total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}")
-        scores = evaluate_split(model, *val)
-        row = {
-            "epoch": epoch,
-            "train_loss": total / seen,
-            "val_loss": scores["loss"],
-            "val_top1": scores["top1"],
-            "val_top5": scores["top5"],
-            "lr": float(sched.get_last_lr()[0]),
-            "epoch_seconds": time.perf_counter() - started,
-        }
-        history.append(row)
-        tqdm.write(
-            f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
-            f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s)"
-        )
-        if on_epoch is not None:
-            on_epoch(row)
-        if scores["top1"] > best[0]:
-            best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        total, seen = workers.sum([total, seen])
+        if workers.main:
+            scores = evaluate_split(model, *val)
+            row = {
+                "epoch": epoch,
+                "train_loss": total / seen,
+                "val_loss": scores["loss"],
+                "val_top1": scores["top1"],
+                "val_top5": scores["top5"],
+                "lr": float(sched.get_last_lr()[0]),
+                "epoch_seconds": time.perf_counter() - started,
+            }
+            history.append(row)
+            tqdm.write(
+                f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
+                f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s)"
+            )
+            if on_epoch is not None:
+                on_epoch(row)
+            if scores["top1"] > best[0]:
+                best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        else:
+            history.append({"epoch": epoch})
+        if checkpoint is not None and epoch < epochs:
+            checkpoint.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(),
+                    "history": history,
+                    "best_top1": best[0],
+                    "best_state": best[1],
+                }
+            )
     return best[1], history
+
+
+def _stream(*key: int) -> int:
+    """A seed of its own for each (seed, rank, epoch): augmentation draws that a restart repeats."""
+    return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
 def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | None:
@@ -140,6 +196,11 @@ def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | 
 
 
 def train(ctx: StageContext) -> Facts:
+    with workers() as joined:
+        return _train(ctx, joined)
+
+
+def _train(ctx: StageContext, joined: Workers) -> Facts:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out = ctx.paths.prepared, ctx.paths.models
@@ -150,9 +211,19 @@ def train(ctx: StageContext) -> Facts:
     prepared_facts = read_json(prepared / "prepare.json")
     data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
     source = ctx.params["data"]["source"]
+    checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, data_sha, feedback_sha), joined)
+    if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
+        fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint)
+        return {"rank": joined.rank, "workers": joined.world}
+    resumed = checkpoint.load()
 
-    with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
+    with tracking.run(
+        ctx.settings, ctx.component, run_name=f"train-{source}", run_id=resumed["run_id"] if resumed else None
+    ) as run:
         import mlflow
+
+        checkpoint = replace(checkpoint, run_id=run.info.run_id)
+        mlflow.set_tag("train.workers", joined.world)
 
         mlflow.set_tags(
             {
@@ -172,7 +243,7 @@ def train(ctx: StageContext) -> Facts:
 
         started = time.perf_counter()
         with energy.track("train") as used:
-            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, on_epoch=log_epoch)
+            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, checkpoint)
         train_seconds = time.perf_counter() - started
         mlflow.log_metrics(energy.as_metrics(used))
         mlflow.set_tag("energy.caveat", energy.CAVEAT)
@@ -210,6 +281,8 @@ def train(ctx: StageContext) -> Facts:
             "quantization": cfg.get("export", {}).get("quantize", "none"),
             "parameters": n_params(model),
             "train_seconds": round(train_seconds, 1),
+            "workers": joined.world,
+            "resumed_after_epoch": len(resumed["history"]) if resumed else 0,
             "best_epoch": int(best["epoch"]),
             "val_top1": best["val_top1"],
             "val_top5": best["val_top5"],
@@ -222,4 +295,5 @@ def train(ctx: StageContext) -> Facts:
         mlflow.log_metrics({"train_seconds": train_seconds, "best_val_top1": best["val_top1"]})
     write_json(out / "run.json", summary)
     write_json(ctx.paths.reports / "history.json", history)
+    checkpoint.clear()
     return summary

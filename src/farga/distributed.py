@@ -1,0 +1,172 @@
+"""Training on several processes or machines: PyTorch's DistributedDataParallel, launched by torchrun.
+
+``farga train <component>`` trains in its own process unless ``FARGA_TRAIN_PROCESSES`` (per machine)
+times ``FARGA_TRAIN_NODES`` is more than one; then it hands itself to ``torchrun``, whose elastic agent
+starts the workers, and restarts all of them (up to ``FARGA_TRAIN_MAX_RESTARTS`` times) when one dies.
+Restarted workers resume from the last checkpoint, so a killed worker costs at most one epoch. The
+same command on every machine of a cluster, each pointing at one rendezvous address, is the
+multi-machine run; gloo carries the gradients on CPUs, NCCL where there are GPUs.
+
+Rank 0 alone logs to MLflow, writes checkpoints and exports the model; every rank reads the
+checkpoint, so with several machines the checkpoint folder must be shared storage (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from farga.config import Settings
+from farga.errors import FargaError
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Which worker this process is, of how many (one, rank 0, when not launched by torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model as the training loop should call it: DDP averages gradients over the workers."""
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model)
+
+    def sum(self, values: Sequence[float]) -> list[float]:
+        """Element-wise sums over the workers (epoch losses and counts)."""
+        if self.world == 1:
+            return list(values)
+        import torch
+        import torch.distributed as dist
+
+        total = torch.tensor(list(values), dtype=torch.float64)
+        dist.all_reduce(total)
+        return [float(v) for v in total]
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+
+def under_torchrun() -> bool:
+    """Whether this process is a worker that torchrun started (it sets these for every worker)."""
+    return "TORCHELASTIC_RUN_ID" in os.environ and "RANK" in os.environ
+
+
+@contextmanager
+def workers() -> Iterator[Workers]:
+    """Join the process group torchrun set up (or be the only worker), and leave it at the end."""
+    if not under_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
+        yield Workers()
+        return
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        yield Workers(rank=dist.get_rank(), world=dist.get_world_size())
+    finally:
+        dist.destroy_process_group()
+
+
+def torchrun_command(settings: Settings, args: Sequence[str]) -> list[str]:
+    """``torchrun`` running ``farga <args>`` on this machine's share of the workers."""
+    farga = shutil.which("farga", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if farga is None:
+        raise FargaError("the farga command is not on PATH (install the project: make setup)")
+    where = (
+        ["--standalone"]  # one machine: a private rendezvous on a free port
+        if settings.train_nodes == 1
+        else [
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={settings.train_rendezvous}",
+            f"--rdzv-id={settings.train_run_id}",
+        ]
+    )
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={settings.train_nodes}",
+        f"--nproc-per-node={settings.train_processes}",
+        f"--max-restarts={settings.train_max_restarts}",
+        *where,
+        "--no-python",
+        farga,
+        *args,
+    ]
+
+
+def launch(settings: Settings, args: Sequence[str]) -> int | None:
+    """Hand ``farga <args>`` to torchrun when the settings ask for more than one worker and this
+    process is not already one of them; returns torchrun's exit status, or None to train here."""
+    if settings.train_nodes * settings.train_processes == 1 or under_torchrun():
+        return None
+    return subprocess.run(torchrun_command(settings, args), check=False).returncode
+
+
+def fingerprint(*parts: Any) -> str:
+    """What a checkpoint must have been made from to be resumed: the training params and the data."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The state at the end of the last finished epoch, for a restarted run to go on from.
+
+    Only a checkpoint of the same params and data is resumed (another run's is ignored, then
+    replaced); it is removed when the run finishes, so the next run starts afresh."""
+
+    folder: Path
+    fingerprint: str
+    workers: Workers = Workers()
+    run_id: str | None = None
+    """The MLflow run a restart goes on logging to."""
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    def load(self) -> dict[str, Any] | None:
+        import torch
+
+        if not self.path.exists():
+            return None
+        state: dict[str, Any] = torch.load(self.path, map_location="cpu", weights_only=True)
+        return state if state.get("fingerprint") == self.fingerprint else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Rank 0 writes (atomically: a worker killed mid-write leaves the previous one); all wait."""
+        if self.workers.main:
+            import torch
+
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_suffix(".partial")
+            torch.save({**state, "fingerprint": self.fingerprint, "run_id": self.run_id}, partial)
+            os.replace(partial, self.path)
+        self.workers.barrier()
+
+    def clear(self) -> None:
+        if self.workers.main:
+            self.path.unlink(missing_ok=True)
