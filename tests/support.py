@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +76,9 @@ def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 
     return done.stdout + done.stderr
 
 
-def dvc_project(root: Path, params: dict[str, Any]) -> Path:
-    """A git + DVC checkout of the project's pipeline with ``params``, as a user has it; runs ``dvc repro``."""
+def dvc_project(root: Path, params: dict[str, Any], env: dict[str, str] | None = None) -> Path:
+    """A git + DVC checkout of the project's pipeline with ``params``, as a user has it; runs ``dvc repro``
+    (with ``env`` added to the environment: a tracking server, say)."""
     import shutil
 
     shutil.copy(REPO / "dvc.yaml", root)
@@ -87,5 +91,38 @@ def dvc_project(root: Path, params: dict[str, Any]) -> Path:
     sh("dvc", "init", "-q", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "init", cwd=root)
-    sh("dvc", "repro", cwd=root, env={"FARGA_ROOT": str(root)})
+    sh("dvc", "repro", cwd=root, env={"FARGA_ROOT": str(root), **(env or {})})
     return root
+
+
+PG_ADMIN = os.environ.get("FARGA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty database on the machine's PostgreSQL server (FARGA_TEST_POSTGRES), dropped afterwards.
+    Where none answers the test skips saying so, and fails under CI, whose machine has one. (Tests that
+    stop or fill a database start their own server instead: tests/faults.)"""
+    import uuid
+
+    import pytest
+
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[postgres]')")
+    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has a PostgreSQL server at {PG_ADMIN}, but it does not answer: {exc}")
+        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN}: {exc}")
+    name = f"farga_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

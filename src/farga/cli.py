@@ -103,6 +103,31 @@ def train(component: ComponentArg) -> None:
 
 
 @app.command()
+def tune(
+    component: ComponentArg,
+    study: Annotated[str | None, typer.Option(help="the study's name; default: <component>-<profile>")] = None,
+    then: Annotated[
+        str,
+        typer.Option(help="with the best trial's values: run (dvc exp run -S ...), queue (dvc exp run --queue), none"),
+    ] = "none",
+    baseline: Annotated[
+        bool, typer.Option(help="make a new study's first trial params.yaml's own values (start one worker so)")
+    ] = False,
+) -> None:
+    """Search the hyperparameters of the component's `tune` section with Optuna (FARGA_TUNE_STORAGE: one
+    PostgreSQL URL lets workers on several machines share the study); every trial a nested MLflow run."""
+    from farga.tuning import tune as search
+
+    if then not in ("none", "queue", "run"):
+        raise _fail("tune", component, FargaError(f"--then must be run, queue or none, not {then!r}"))
+    try:
+        outcome = search(StageContext.load(component), study, then, baseline)  # type: ignore[arg-type]
+    except FargaError as exc:
+        raise _fail("tune", component, exc) from exc
+    typer.echo(json.dumps(outcome.facts(), indent=2, sort_keys=True))
+
+
+@app.command()
 def evaluate(component: ComponentArg) -> None:
     """Score the exported model on the test split; write metrics and plots."""
     _run("evaluate", component)
@@ -136,6 +161,7 @@ def serve(
     import uvicorn
 
     from farga.serving import shutdown
+    from farga.serving.protocol import CoalescingHttpToolsProtocol
     from farga.serving.settings import ServeSettings
     from farga.serving.store import migrate
 
@@ -151,6 +177,7 @@ def serve(
     config = uvicorn.Config(
         "farga.serving.app:create_app",
         factory=True,
+        http=CoalescingHttpToolsProtocol,  # a response leaves in one write: see farga.serving.protocol
         host=host,
         port=port,
         workers=workers,
@@ -160,6 +187,28 @@ def serve(
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     shutdown.run(config, drain_s=settings.drain_s)
+
+
+@app.command("bench-scale")
+def bench_scale(
+    seconds: Annotated[int, typer.Option(help="wrk duration per replica count")] = 15,
+    epochs: Annotated[int, typer.Option(min=2, help="training epochs per process count (the first is not timed)")] = 3,
+    out: Annotated[Path | None, typer.Option(help="also write the figures into this file's generated section")] = None,
+) -> None:
+    """Training throughput with 1 process and with one per core (DDP), serving throughput with 1 and 2
+    replicas behind nginx: generated data, so anyone can rerun it (docs/scale.md)."""
+    from farga import scale_bench
+    from farga.config import Settings
+
+    settings = Settings()
+    try:
+        train, serve = scale_bench.run(settings.root / settings.params_file, seconds, epochs)
+        text = scale_bench.markdown(train, serve, f"farga bench-scale --seconds {seconds} --epochs {epochs}")
+        if out is not None:
+            scale_bench.write_into(out, text)
+    except FargaError as exc:
+        raise _fail("bench-scale", "", exc) from exc
+    typer.echo(text)
 
 
 @app.command()

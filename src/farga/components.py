@@ -12,6 +12,7 @@ needs and the cards. The rest are capabilities a component may have; shared code
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
@@ -114,6 +115,15 @@ class Drifts(Protocol):
 class Behaves(Protocol):
     def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
         """CheckList cases; the thresholds are in its params' ``behaviour.thresholds``."""
+        ...
+
+
+@runtime_checkable
+class Tunes(Protocol):
+    def trial(self, ctx: StageContext, report: Callable[[int, float], None]) -> float:
+        """Train on the prepared data with ``ctx.params`` (a trial's values applied), calling
+        ``report(epoch, validation_top1)`` after each epoch (it raises to prune the trial); returns the
+        best validation top-1 (``farga tune``)."""
         ...
 
 

@@ -29,6 +29,9 @@ QUIET_ENVIRONMENT = {
     "GX_ANALYTICS_ENABLED": "False",
     "HF_HUB_OFFLINE": "1",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # ONNX Runtime 1.32 sends usage events to Microsoft from a background thread, on Linux too (seen
+    # here as DNS lookups of mobile.events.data.microsoft.com every few seconds of a serving process)
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 
@@ -69,6 +72,12 @@ class Settings(BaseSettings):
     """Times torchrun restarts the workers after one dies; each restart resumes from the last checkpoint."""
     checkpoint_dir: Path | None = None
     """Where training checkpoints go; empty: models/checkpoints in root (shared storage for several machines)."""
+
+    tune_storage: str = ""
+    """Optuna's storage for `farga tune` (SQLAlchemy URL); empty: optuna.db in root. PostgreSQL for several machines."""
+
+    def resolved_tune_storage(self) -> str:
+        return self.tune_storage or f"sqlite:///{(self.root / 'optuna.db').resolve()}"
 
     def checkpoints(self, component: str) -> Path:
         return (self.checkpoint_dir or self.root / "models" / "checkpoints") / component

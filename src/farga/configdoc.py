@@ -7,6 +7,7 @@ the page being regenerated, so the page cannot fall behind the code.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,22 +22,27 @@ def type_name(field: FieldInfo) -> str:
     text = re.sub(r"\b(typing|pathlib|pydantic\.types|farga\.[\w.]+)\.", "", str(field.annotation))
     text = text.replace("NoneType", "None").replace("<class '", "").replace("'>", "")
     limits = [f"{op} {getattr(m, op)}" for m in field.metadata for op in ("ge", "gt", "le", "lt") if hasattr(m, op)]
-    return text + (f" ({', '.join(limits)})" if limits else "")
+    return (text + (f" ({', '.join(limits)})" if limits else "")).replace("|", "\\|")  # a table cell
 
 
 def nested(field: FieldInfo) -> type[BaseModel] | None:
-    kind = field.annotation
-    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+    """The block a field holds (``Tune | None`` holds a Tune), or None for a plain value."""
+    kinds = typing.get_args(field.annotation) or (field.annotation,)
+    blocks = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+    return blocks[0] if len(blocks) == 1 and set(kinds) <= {blocks[0], type(None)} else None
 
 
-def leaves(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+def leaves(
+    model: type[BaseModel], prefix: str = "", optional: str | None = None
+) -> Iterator[tuple[str, FieldInfo, str | None]]:
+    """(dotted key, field, the optional block it sits in, if any) for every leaf of ``model``."""
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         inner = nested(field)
         if inner is not None:
-            yield from leaves(inner, f"{key}.")
+            yield from leaves(inner, f"{key}.", optional or (key if not field.is_required() else None))
         else:
-            yield key, field
+            yield key, field, optional
 
 
 def lookup(tree: dict[str, Any], dotted: str) -> Any:
@@ -58,9 +64,9 @@ def params_section(name: str, all_params: dict[str, Any]) -> str:
     profiles = all_params[name].get("profiles") or {}
     header = ["key", "type", "params.yaml", *(f"profile {p}" for p in profiles), "what it does"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for key, field in leaves(model):
-        if key == "profiles":
-            continue
+    for key, field, optional in leaves(model):
+        if key == "profiles" or (optional is not None and lookup(all_params[name], optional) is None):
+            continue  # an optional block this section does not have (fillmask has no tune)
         overrides = [cell(lookup(override, key)) for override in profiles.values()]
         cells = [f"`{name}.{key}`", type_name(field), cell(lookup(section, key)), *overrides, field.description or ""]
         rows.append("| " + " | ".join(cells) + " |")

@@ -7,9 +7,9 @@ instead of silently doing nothing for forty minutes of training.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from farga.errors import FargaError
 
@@ -46,6 +46,41 @@ class Gate(Strict):
     """How far behind on a slice still counts as no regression."""
 
 
+class Dimension(Strict):
+    """One searched key of `farga tune`: a range (``low``/``high``, ``log`` for rates and sizes,
+    ``integer`` for counts) or a list of ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: list[float | int | str | bool] | None = None
+
+    @model_validator(mode="after")
+    def range_or_choices(self) -> Dimension:
+        ranged = self.low is not None and self.high is not None
+        if ranged == (self.choices is not None):
+            raise ValueError("give either low and high, or choices")
+        if ranged and not (self.low < self.high and (self.low > 0 or not self.log)):  # type: ignore[operator]
+            raise ValueError("needs low < high (and low > 0 on a log scale)")
+        return self
+
+
+class Tune(Strict):
+    """`farga tune <component>`: the search space and how hard to look (docs/scale.md)."""
+
+    trials: int = Field(ge=1)
+    """Trials in the study, over all the workers that share it."""
+    pruner: Literal["median", "none"]
+    """median: a trial scoring below the median of earlier trials at the same epoch stops there."""
+    startup_trials: int = Field(ge=0)
+    """Trials that finish before any is pruned."""
+    warmup_epochs: int = Field(ge=0)
+    """Epochs every trial has before it may be pruned."""
+    space: dict[str, Dimension] = Field(min_length=1)
+    """Dotted keys of the component's section (``train.lr``), each with its range or choices."""
+
+
 class ComponentParams(Strict):
     """What every component section has: the active profile, the partial overrides it names, and
     the registry gate every component is promoted by."""
@@ -55,6 +90,8 @@ class ComponentParams(Strict):
     profiles: dict[str, dict[str, Any]] = {}
     """Partial copies of the section; each is checked against this model merged over the section."""
     gate: Gate = Field(alias="register")  # `register` itself would shadow BaseModel.register
+    tune: Tune | None = None
+    """The hyperparameter search of `farga tune`; no stage reads it, so changing it reruns nothing."""
 
 
 def describe(error: ValidationError, section: str) -> str:

@@ -36,7 +36,7 @@ def test_compose_file_follows_the_compose_specification(tmp_path: Path):
 
 def test_compose_stack_has_every_service_the_setup_needs():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    assert {"api", "monitor", "mlflow", "postgres", "minio", "prometheus", "grafana"} <= set(services)
+    assert {"api", "balancer", "monitor", "mlflow", "postgres", "minio", "prometheus", "grafana"} <= set(services)
     assert services["monitor"]["build"]["target"] == "monitor"
     assert (
         services["monitor"]["environment"]["FARGA_DATABASE_URL"] == services["api"]["environment"]["FARGA_DATABASE_URL"]
@@ -45,7 +45,9 @@ def test_compose_stack_has_every_service_the_setup_needs():
     assert "postgresql" in services["mlflow"]["command"]
     assert "s3://" in services["mlflow"]["command"]
     assert services["api"]["environment"]["FARGA_DATABASE_URL"].startswith("postgresql+psycopg://")
-    for mount in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:
+    # the balancer renders the same site template the scale-out test runs (tests/e2e/test_scale_out.py)
+    assert "./nginx/farga.conf.template:/etc/nginx/templates/" in services["balancer"]["volumes"][0]
+    for mount in services["prometheus"]["volumes"] + services["grafana"]["volumes"] + services["balancer"]["volumes"]:
         source = mount.split(":")[0]
         assert not source.startswith("./") or (DEPLOY / source).exists(), f"{source} is missing"
 
@@ -62,7 +64,7 @@ def test_kubernetes_manifests_validate_against_the_schemas():
     result = run(validate, "--strict", *map(str, resources))
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {yaml.safe_load(p.read_text())["kind"] for p in resources}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "Secret"} <= kinds
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Secret"} <= kinds
     names = {yaml.safe_load(p.read_text())["metadata"]["name"] for p in resources}
     assert {"farga", "farga-monitor"} <= names
 
@@ -80,6 +82,10 @@ def test_the_deployment_is_probed_limited_and_unprivileged():
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
     hpa = yaml.safe_load((DEPLOY / "k8s/hpa.yaml").read_text())
     assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    # a drain takes at most one serving pod at a time, and the autoscaler never leaves fewer than two
+    pdb = yaml.safe_load((DEPLOY / "k8s/pdb.yaml").read_text())
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert pdb["spec"]["maxUnavailable"] < hpa["spec"]["minReplicas"]
 
 
 def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from farga.serving.store import FeedbackStore, NotFoundError
+from support import postgres_database
 
 pytestmark = pytest.mark.code
-
-PG_ADMIN = os.environ.get("FARGA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def log_one(store: FeedbackStore, component: str = "symbols"):
@@ -97,25 +94,8 @@ def test_upgrading_a_store_of_the_first_schema_keeps_its_feedback(tmp_path: Path
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[postgres]')")
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text("SELECT 1"))
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI has a PostgreSQL server at {PG_ADMIN}, but it does not answer: {exc}")
-        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN}: {exc}")
-    name = f"farga_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def test_postgresql_store_behaves_the_same(postgres_url: str):

@@ -57,7 +57,7 @@ def finished(proc: subprocess.Popen[bytes], root: Path) -> tuple[dict[str, objec
 def test_two_workers_reach_the_single_process_result(prepared_project: Path, tmp_path: Path):
     one, two = (project(prepared_project, tmp_path / name, epochs=6) for name in ("one", "two"))
     single, single_history, _ = finished(train(one, 1), one)
-    double, double_history, log = finished(train(two, 2), two)
+    double, double_history, _ = finished(train(two, 2), two)
     assert single["workers"] == 1
     assert double["workers"] == 2
     assert len(single_history) == len(double_history) == 6

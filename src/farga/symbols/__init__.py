@@ -5,6 +5,7 @@ Each method imports its module when called: serving imports this class without t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,11 @@ class Symbols:
         from farga.symbols.train import train
 
         return train(ctx)
+
+    def trial(self, ctx: StageContext, report: Callable[[int, float], None]) -> float:
+        from farga.symbols.train import trial
+
+        return trial(ctx, report)
 
     def evaluate(self, ctx: StageContext) -> Facts:
         from farga.symbols.evaluate import evaluate

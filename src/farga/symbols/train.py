@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -193,6 +194,20 @@ def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | 
     n = min(int(export["calibration_samples"]), len(images))
     pick = np.random.default_rng(int(cfg["seed"])).choice(len(images), size=n, replace=False)
     return images[np.sort(pick)]
+
+
+def trial(ctx: StageContext, report: Callable[[int, float], None]) -> float:
+    """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
+    cfg = ctx.params["train"]
+    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    classes = load_classes(ctx.paths.prepared)
+    x_train, y_train, _ = load_split(ctx.paths.prepared, "train")
+    x_val, y_val, _ = load_split(ctx.paths.prepared, "val")
+    model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+    _, history = fit(
+        model, (x_train, y_train), (x_val, y_val), cfg, lambda row: report(int(row["epoch"]), row["val_top1"])
+    )
+    return max(row["val_top1"] for row in history)
 
 
 def train(ctx: StageContext) -> Facts:

@@ -1,0 +1,49 @@
+"""Nothing phones home: ONNX Runtime (1.32) resolves Microsoft's event collector from a background
+thread of any process that creates a session, unless ORT_DISABLE_TELEMETRY is set, which every farga
+process sets (farga.config.QUIET_ENVIRONMENT). Watched with strace: the DNS queries themselves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import tool
+
+pytestmark = pytest.mark.code
+
+SESSION = """
+import os, sys, time
+if sys.argv[1] == "farga":
+    import farga.cli  # noqa: F401 - what every farga command imports first
+else:
+    os.environ.pop("ORT_DISABLE_TELEMETRY", None)
+import numpy as np, onnx, onnxruntime as ort
+from onnx import helper, TensorProto
+x, y = (helper.make_tensor_value_info(name, TensorProto.FLOAT, [1]) for name in "xy")
+graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+session.run(None, {"x": np.ones(1, np.float32)})
+time.sleep(15)  # the uploader's first lookup comes some seconds after the first session
+"""
+
+
+def test_onnx_runtime_sends_nothing_from_a_farga_process(tmp_path: Path):
+    strace = tool("strace", "apt-get install strace (make system-deps)")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    runs = {
+        who: subprocess.Popen(
+            [strace, "-f", "-e", "trace=sendto,connect", "-o", str(tmp_path / who), sys.executable, "-c", SESSION, who],
+            env=env,
+        )
+        for who in ("farga", "plain")
+    }
+    for proc in runs.values():
+        assert proc.wait(timeout=120) == 0
+    lookups = {who: (tmp_path / who).read_text(errors="replace").count("events\\4data") for who in runs}
+    assert lookups["plain"] > 0, "the control saw no lookup: the check would see nothing either"
+    assert lookups["farga"] == 0, lookups
