@@ -76,9 +76,9 @@ def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 
     return done.stdout + done.stderr
 
 
-def dvc_project(root: Path, params: dict[str, Any], env: dict[str, str] | None = None) -> Path:
+def dvc_project(root: Path, params: dict[str, Any], env: dict[str, str] | None = None, *targets: str) -> Path:
     """A git + DVC checkout of the project's pipeline with ``params``, as a user has it; runs ``dvc repro``
-    (with ``env`` added to the environment: a tracking server, say)."""
+    of ``targets`` (every stage when none), with ``env`` added to the environment (a tracking server, say)."""
     import shutil
 
     shutil.copy(REPO / "dvc.yaml", root)
@@ -91,7 +91,7 @@ def dvc_project(root: Path, params: dict[str, Any], env: dict[str, str] | None =
     sh("dvc", "init", "-q", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "init", cwd=root)
-    sh("dvc", "repro", cwd=root, env={"FARGA_ROOT": str(root), **(env or {})})
+    sh("dvc", "repro", *targets, cwd=root, env={"FARGA_ROOT": str(root), **(env or {})})
     return root
 
 

@@ -13,6 +13,7 @@ any other, with the values recorded in its params.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -174,7 +175,8 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
     name = study_name or f"{ctx.component}-{ctx.params.get('profile', 'full')}"
     storage = ctx.settings.resolved_tune_storage()
     pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=config.startup_trials, n_warmup_steps=config.warmup_epochs)
+        # steps are epochs, counted from 1: the earliest prune is at step == n_warmup_steps
+        optuna.pruners.MedianPruner(n_startup_trials=config.startup_trials, n_warmup_steps=config.warmup_epochs + 1)
         if config.pruner == "median"
         else optuna.pruners.NopPruner()
     )
@@ -188,15 +190,17 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
         # every worker stops once the study holds `trials` trials, running ones counted (no overshoot);
         # one that joins a full study runs none
         if len(study.get_trials(deepcopy=False)) < config.trials:
-            study.optimize(
-                objective(ctx, config, run.info.run_id), callbacks=[MaxTrialsCallback(config.trials, states=None)]
-            )
+            with contextlib.redirect_stdout(sys.stderr):  # the trials' progress; stdout is the outcome, for scripts
+                study.optimize(
+                    objective(ctx, config, run.info.run_id), callbacks=[MaxTrialsCallback(config.trials, states=None)]
+                )
     trials = study.get_trials(deepcopy=False)
     states = {state.name: sum(t.state == state for t in trials) for state in optuna.trial.TrialState}
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = study.best_trial if complete else None
     best_values = dict(best.params) if best else {}
-    command = ["dvc", "exp", "run", "-n", f"tune-{name}", *(a for s in dvc_sets(ctx, best_values) for a in ("-S", s))]
+    sets = (a for s in dvc_sets(ctx, best_values) for a in ("-S", s))
+    command = ["dvc", "exp", "run", "-n", f"tune-{name}", *sets, f"{ctx.component}-register"]  # its stages only
     if then != "none" and best is not None:
         run_dvc(ctx, command if then == "run" else [*command[:3], "--queue", *command[3:]])
     return Outcome(

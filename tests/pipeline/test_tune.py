@@ -28,7 +28,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # a range wide enough that some trials are plainly worse after one epoch, and are pruned
         "space": {"train.lr": {"low": 1e-5, "high": 0.05, "log": True}, "train.model.hidden": {"choices": [16, 32]}},
     }
-    return dvc_project(tmp_path_factory.mktemp("tuned"), params)
+    return dvc_project(tmp_path_factory.mktemp("tuned"), params, None, "symbols-register")  # fillmask plays no part
 
 
 def tune(repo: Path, storage: str, then: str = "none") -> subprocess.Popen[bytes]:
