@@ -20,10 +20,14 @@ TRIALS = 10
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = tiny_params()
+    # a validation split of about a hundred drawings, not a dozen: scores that tie rarely, so the median
+    # pruner has something to tell apart after the first epoch
+    params["symbols"]["data"]["synthetic"]["samples_per_class"] = 60
+    params["symbols"]["data"]["val_fraction"] = 0.15
     params["symbols"]["tune"] = {
         "trials": TRIALS,
         "pruner": "median",
-        "startup_trials": 2,
+        "startup_trials": 1,
         "warmup_epochs": 0,
         # a range wide enough that some trials are plainly worse after one epoch, and are pruned
         "space": {"train.lr": {"low": 1e-5, "high": 0.05, "log": True}, "train.model.hidden": {"choices": [16, 32]}},
