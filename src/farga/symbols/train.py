@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, TensorDataset
@@ -196,16 +197,28 @@ def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | 
     return images[np.sort(pick)]
 
 
-def trial(ctx: StageContext, report: Callable[[int, float], None]) -> float:
-    """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
+Split = tuple[np.ndarray, np.ndarray, pd.DataFrame]  # images, labels, their manifest rows
+
+
+def start(ctx: StageContext) -> tuple[list[dict[str, Any]], Split, Split, SymbolCNN]:
+    """Seeded, the prepared classes, training and validation splits, and a fresh network: what a
+    pipeline run and a tuning trial both begin with, in the order that keeps a run reproducible."""
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     classes = load_classes(ctx.paths.prepared)
-    x_train, y_train, _ = load_split(ctx.paths.prepared, "train")
-    x_val, y_val, _ = load_split(ctx.paths.prepared, "val")
-    model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+    train, val = load_split(ctx.paths.prepared, "train"), load_split(ctx.paths.prepared, "val")
+    return classes, train, val, SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+
+
+def trial(ctx: StageContext, report: Callable[[int, float], None]) -> float:
+    """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
+    _, (x_train, y_train, _), (x_val, y_val, _), model = start(ctx)
     _, history = fit(
-        model, (x_train, y_train), (x_val, y_val), cfg, lambda row: report(int(row["epoch"]), row["val_top1"])
+        model,
+        (x_train, y_train),
+        (x_val, y_val),
+        ctx.params["train"],
+        lambda row: report(int(row["epoch"]), row["val_top1"]),
     )
     return max(row["val_top1"] for row in history)
 
@@ -217,12 +230,8 @@ def train(ctx: StageContext) -> Facts:
 
 def _train(ctx: StageContext, joined: Workers) -> Facts:
     cfg = ctx.params["train"]
-    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out = ctx.paths.prepared, ctx.paths.models
-    classes = load_classes(prepared)
-    x_train, y_train, train_rows = load_split(prepared, "train")
-    x_val, y_val, val_rows = load_split(prepared, "val")
-    model = SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+    classes, (x_train, y_train, train_rows), (x_val, y_val, val_rows), model = start(ctx)
     prepared_facts = read_json(prepared / "prepare.json")
     data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
     source = ctx.params["data"]["source"]
