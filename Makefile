@@ -80,7 +80,7 @@ reliability: setup  ## the fault suite with its figures, a 10-minute soak of the
 	$(BIN)/farga reliability-report
 
 test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
-	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q
+	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q --durations=30
 
 lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files) and the lock check
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
