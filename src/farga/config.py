@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     """Times torchrun restarts the workers after one dies; each restart resumes from the last checkpoint."""
     checkpoint_dir: Path | None = None
     """Where training checkpoints go; empty: models/checkpoints in root (shared storage for several machines)."""
+    checkpoint_minutes: float = Field(default=5.0, gt=0)
+    """How often a training whose epochs are long (fillmask) checkpoints within an epoch; symbols: every epoch."""
 
     tune_storage: str = ""
     """Optuna's storage for `farga tune` (SQLAlchemy URL); empty: optuna.db in root. PostgreSQL for several machines."""

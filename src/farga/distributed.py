@@ -43,13 +43,14 @@ class Workers:
     def main(self) -> bool:
         return self.rank == 0
 
-    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        """The model as the training loop should call it: DDP averages gradients over the workers."""
+    def wrap(self, model: torch.nn.Module, **options: Any) -> torch.nn.Module:
+        """The model as the training loop should call it: DDP averages gradients over the workers
+        (``options``: DistributedDataParallel's)."""
         if self.world == 1:
             return model
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(model)
+        return DistributedDataParallel(model, **options)
 
     def sum(self, values: Sequence[float]) -> list[float]:
         """Element-wise sums over the workers (epoch losses and counts)."""
@@ -62,11 +63,41 @@ class Workers:
         dist.all_reduce(total)
         return [float(v) for v in total]
 
+    def max(self, value: float) -> float:
+        """The largest ``value`` over the workers: one clock for a time budget, so that all stop at
+        the same step (a worker that stopped alone would leave the others waiting for it)."""
+        if self.world == 1:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        out = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(out, op=dist.ReduceOp.MAX)
+        return float(out[0])
+
+    def from_main(self, value: str) -> str:
+        """Rank 0's ``value``, on every worker: a choice that must be the same everywhere."""
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return str(box[0])
+
+    def check_same(self, value: str, what: str) -> None:
+        """Fail, naming ``what``, where this worker's ``value`` is not rank 0's."""
+        if self.from_main(value) != value:
+            raise FargaError(f"training worker {self.rank} built other {what} than worker 0")
+
     def barrier(self) -> None:
         if self.world > 1:
             import torch.distributed as dist
 
             dist.barrier()
+
+
+ALONE = Workers()  # a process training by itself
 
 
 def under_torchrun() -> bool:
@@ -82,8 +113,20 @@ def workers() -> Iterator[Workers]:
         return
     import torch
     import torch.distributed as dist
+    from torch.distributed import PrefixStore  # type: ignore[attr-defined]
+    from torch.distributed.rendezvous import rendezvous
 
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    # torchrun's store outlives a restart, and the process group's keys (each worker's address) are the
+    # same in every attempt: a restarted worker could read the address of a worker that died with the
+    # previous attempt, and fail or hang connecting to it. Each attempt gets keys of its own.
+    store, rank, world = next(rendezvous("env://"))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    dist.init_process_group(
+        "nccl" if torch.cuda.is_available() else "gloo",
+        store=PrefixStore(f"farga/attempt-{attempt}", store),
+        rank=rank,
+        world_size=world,
+    )
     try:
         yield Workers(rank=dist.get_rank(), world=dist.get_world_size())
     finally:

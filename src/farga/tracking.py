@@ -71,6 +71,13 @@ def run(settings: Settings, experiment: str, *, run_id: str | None = None, **kwa
         yield active
 
 
+def logged_steps(run_id: str, metric: str) -> set[int]:
+    """The steps at which ``metric`` was logged in the run (a restarted training run asks)."""
+    from mlflow import MlflowClient
+
+    return {m.step for m in MlflowClient().get_metric_history(run_id, metric)}
+
+
 def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():

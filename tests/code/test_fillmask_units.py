@@ -14,7 +14,14 @@ from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, groups_of, hits, report, slices
 from farga.fillmask.sources import SOURCES, genre_of
 from farga.fillmask.text import MASK, is_word, split
-from farga.fillmask.train import learning_rate, make_optimizer, resolve_precision, sampled_softmax_loss, train_step
+from farga.fillmask.train import (
+    StepLoss,
+    learning_rate,
+    make_optimizer,
+    resolve_precision,
+    sampled_softmax_loss,
+    train_step,
+)
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
 from farga.fillmask.windows import Window, batches, encode
 
@@ -131,7 +138,7 @@ def test_a_training_step_moves_the_weights_at_the_scheduled_rate():
     starts = torch.tensor([[0, 2], [1, 3]])
     batch = (torch.randint(3, 40, (2, 6)), starts, starts + 1, torch.randint(3, 20, (2, 2)))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    train_step(model, opt, batch, torch.ones(20) / 20, draws=0, bf16=False)
+    train_step(StepLoss(model, torch.ones(20) / 20, draws=0, bf16=False), opt, batch)
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 

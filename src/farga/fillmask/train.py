@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,6 +29,7 @@ from tqdm import tqdm
 from farga import energy, tracking
 from farga.components import Facts
 from farga.config import StageContext
+from farga.distributed import ALONE, Checkpoint, Workers, fingerprint, workers
 from farga.fillmask.model import MASK, NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.predictor import METADATA_KEY, Predictor
@@ -35,8 +37,8 @@ from farga.fillmask.prepare import load_split, prepared_facts
 from farga.fillmask.scoring import Example, accuracy, examples
 from farga.fillmask.text import split
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab, train_tokenizer
-from farga.fillmask.windows import Batch, Row, Window, batches, collate, encode, length_groups, windows
-from farga.hashing import sha256_file, write_json
+from farga.fillmask.windows import Batch, Row, Window, batch_rows, collate, encode, length_groups, windows
+from farga.hashing import sha256_bytes, sha256_file, write_json
 from farga.onnx_runtime import set_metadata
 from farga.plots import plot_learning_curves
 from farga.reproducibility import seed_everything
@@ -166,26 +168,36 @@ def rival_proposal(vocab: WordVocab) -> torch.Tensor:
     return proposal / proposal.sum()
 
 
-def train_step(
-    model: FillMaskModel,
-    opt: torch.optim.AdamW,
-    batch: Batch,
-    proposal: torch.Tensor,
-    draws: int,
-    bf16: bool,
-) -> float:
-    """One optimisation step on a batch from ``windows.batches``; the loss before the step."""
-    ids, starts, ends, targets = batch
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        states = model.word_states(ids, starts, ends)
-        if draws:
-            loss = sampled_softmax_loss(model, states, targets, proposal, draws)
-        else:
-            logits = model.score(states).float()
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+class StepLoss(torch.nn.Module):
+    """A training batch's loss as a module's forward: DistributedDataParallel averages gradients only
+    after a forward pass through the module it wraps, so the whole loss is computed in here."""
+
+    def __init__(self, model: FillMaskModel, proposal: torch.Tensor, draws: int, bf16: bool):
+        super().__init__()
+        self.model, self.draws, self.bf16 = model, draws, bf16
+        self.proposal = proposal  # neither parameter nor buffer: nothing for DDP to synchronise
+
+    def forward(
+        self, ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            states = self.model.word_states(ids, starts, ends)
+            if self.draws:
+                return sampled_softmax_loss(self.model, states, targets, self.proposal, self.draws)
+            logits = self.model.score(states).float()
+            return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+def train_step(loss_fn: torch.nn.Module, opt: torch.optim.AdamW, batch: Batch, share: float = 1.0) -> float:
+    """One optimisation step on a batch from ``windows.batches``; the loss before the step.
+
+    ``loss_fn`` is a ``StepLoss``, or one wrapped in DistributedDataParallel; ``share`` scales a
+    worker's mean loss so that the gradients DDP averages are those of the whole batch's mean."""
+    loss = loss_fn(*batch)
     opt.zero_grad(set_to_none=True)
-    loss.backward()  # type: ignore[no-untyped-call]
-    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse], 1.0)
+    (loss if share == 1.0 else loss * share).backward()
+    params = [p for p in loss_fn.parameters() if p.grad is not None and not p.grad.is_sparse]
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step()
     return float(loss.item())
 
@@ -198,7 +210,18 @@ def fit(
     vocab: WordVocab,
     cfg: dict[str, Any],
     on_step: Any = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_minutes: float = 5.0,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
+    """The training loop. Returns the best state (by dev top-1) and the per-epoch history.
+
+    On several workers every one draws the same batches from the same generator and takes its share
+    of each batch's rows, so a global batch is the one a single process takes (a batch of fewer
+    windows than workers is left out), and DDP averages the gradients. The budget's clock is the
+    slowest worker's, so all stop at the same step. An epoch is most of the budget, so rank 0
+    checkpoints every ``checkpoint_minutes``; a restarted run replays the epoch's draws up to the
+    checkpoint and goes on from there."""
+    workers = checkpoint.workers if checkpoint is not None else ALONE
     rng = np.random.default_rng(int(cfg["seed"]))
     epochs, budget = int(cfg["epochs"]), float(cfg["max_minutes"]) * 60
     per_epoch = len(length_groups(data, int(cfg["batch_tokens"]), np.random.default_rng(0)))
@@ -207,57 +230,132 @@ def fit(
     bf16 = resolve_precision(cfg.get("precision", "fp32"), model.cfg.dim) == "bf16"  # autocast
     predict = float(cfg["predict_fraction"]) if model.cloze else None  # cloze: the share of words predicted
     draws = int(cfg.get("sampled_softmax", 0))  # 0: the full softmax over every word
-    proposal = rival_proposal(vocab)
+    loss_fn = workers.wrap(StepLoss(model, rival_proposal(vocab), draws, bf16), broadcast_buffers=False)
     started, step = time.perf_counter(), 0
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
+    first_epoch, replay, carried = 1, 0, [0.0, 0.0]
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        rng.bit_generator.state = resumed["rng"]
+        history, best = resumed["history"], (resumed["best_top1"], resumed["best_state"])
+        first_epoch, replay, step = resumed["epoch"], resumed["position"], resumed["step"]
+        started -= resumed["elapsed"]
+        carried = resumed["epoch_sums"] if workers.main else carried  # summed over the workers once
+        tqdm.write(f"resumed from the checkpoint at step {step} (epoch {first_epoch}/{epochs})")
+    saved_at = time.perf_counter() - started
+
+    def save(epoch: int, position: int, rng_state: Mapping[str, Any], sums: list[float], elapsed: float) -> None:
+        """What a restart needs: where in which epoch (the generator's state at its start), the
+        step, the clock, the epoch's summed loss so far, the history and the best state."""
+        assert checkpoint is not None
+        checkpoint.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "rng": rng_state,
+                "epoch": epoch,
+                "position": position,
+                "step": step,
+                "elapsed": elapsed,
+                "epoch_sums": sums,
+                "history": history,
+                "best_top1": best[0],
+                "best_state": best[1],
+            }
+        )
+
     model.train()
-    for epoch in range(1, epochs + 1):
-        epoch_started, total, seen = time.perf_counter(), 0.0, 0
+    for epoch in range(first_epoch, epochs + 1):
+        epoch_rng = rng.bit_generator.state  # a restart replays the epoch's draws from here
+        epoch_started, (total, seen), position, progress = time.perf_counter(), carried, 0, 0.0
         bar = tqdm(
-            batches(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict),
+            batch_rows(data, int(cfg["batch_tokens"]), float(cfg["mask_fraction"]), rng, predict),
             total=per_epoch,
             desc=f"epoch {epoch}/{epochs}",
             unit="batch",
             leave=False,
+            disable=not workers.main,
         )
-        progress = 0.0
-        for batch in bar:
-            progress = max(step / total_steps, (time.perf_counter() - started) / budget)
+        for rows in bar:
+            position += 1
+            if position <= replay or len(rows) < workers.world:
+                continue
+            elapsed = workers.max(time.perf_counter() - started)
+            progress = max(step / total_steps, elapsed / budget)
             if progress >= 1.0:
                 break
             for group in opt.param_groups:
                 group["lr"] = learning_rate(progress, cfg)
-            loss = train_step(model, opt, batch, proposal, draws, bf16)
+            batch, share = own_share(rows, workers)
+            loss = train_step(loss_fn, opt, batch, share)
             n = int((batch[3] != -100).sum())
             total, seen, step = total + loss * n, seen + n, step + 1
             bar.set_postfix(loss=f"{total / max(seen, 1):.3f}", lr=f"{opt.param_groups[0]['lr']:.2e}")
             if on_step is not None and step % 100 == 0:
                 on_step({"train_loss_running": total / max(seen, 1), "lr": opt.param_groups[0]["lr"]}, step)
+            if checkpoint is not None and elapsed - saved_at >= checkpoint_minutes * 60:
+                save(epoch, position, epoch_rng, workers.sum([total, seen]), elapsed)
+                saved_at = elapsed
+        replay, carried = 0, [0.0, 0.0]
+        total, seen = workers.sum([total, seen])
         if seen == 0:  # the budget ran out exactly at an epoch's end: nothing new to score
             break
-        scores = score_examples(model, dev, cache, vocab)
-        row = {
-            "epoch": epoch,
-            "step": step,
-            "train_loss": total / max(seen, 1),
-            "val_loss": math.log(scores["perplexity"]),
-            "val_top1": scores["top1"],
-            "val_top5": scores["top5"],
-            "epoch_seconds": time.perf_counter() - epoch_started,
-        }
-        history.append(row)
-        tqdm.write(
-            f"epoch {epoch}: train loss {row['train_loss']:.3f}  dev loss {row['val_loss']:.3f}  dev top-1 "
-            f"{row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s, step {step})"
-        )
-        if on_step is not None:
-            on_step({k: v for k, v in row.items() if k not in ("epoch", "step")}, step)
-        if scores["top1"] > best[0]:
-            best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if workers.main:
+            row = score_epoch(model, dev, cache, vocab, epoch, step, total / seen, epoch_started)
+            history.append(row)
+            if row["val_top1"] > best[0]:
+                best = (row["val_top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if checkpoint is not None and progress < 1.0 and epoch < epochs:  # a restart goes on after this epoch
+            saved_at = workers.max(time.perf_counter() - started)
+            save(epoch + 1, 0, rng.bit_generator.state, [0.0, 0.0], saved_at)
+        if workers.main and on_step is not None:  # after the checkpoint: a restart logs what this did not
+            on_step(epoch_metrics(history[-1]), step)
         if progress >= 1.0:
             break
     return best[1], history
+
+
+def epoch_metrics(row: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in row.items() if k not in ("epoch", "step")}
+
+
+def own_share(rows: list[Row], workers: Workers) -> tuple[Batch, float]:
+    """This worker's rows of a global batch, and the factor that makes its mean loss count as its
+    share of the whole batch's mean (one worker: the whole batch, 1)."""
+    if workers.world == 1:
+        return collate(rows), 1.0
+    mine = rows[workers.rank :: workers.world]
+    return collate(mine), sum(len(r[2]) for r in mine) * workers.world / sum(len(r[2]) for r in rows)
+
+
+def score_epoch(
+    model: FillMaskModel,
+    dev: list[Example],
+    cache: SubwordCache,
+    vocab: WordVocab,
+    epoch: int,
+    step: int,
+    train_loss: float,
+    epoch_started: float,
+) -> dict[str, float]:
+    scores = score_examples(model, dev, cache, vocab)
+    row = {
+        "epoch": epoch,
+        "step": step,
+        "train_loss": train_loss,
+        "val_loss": math.log(scores["perplexity"]),
+        "val_top1": scores["top1"],
+        "val_top5": scores["top5"],
+        "epoch_seconds": time.perf_counter() - epoch_started,
+    }
+    tqdm.write(
+        f"epoch {epoch}: train loss {row['train_loss']:.3f}  dev loss {row['val_loss']:.3f}  dev top-1 "
+        f"{row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s, step {step})"
+    )
+    return row
 
 
 class Exported(torch.nn.Module):
@@ -358,15 +456,21 @@ class Built(NamedTuple):
     model: FillMaskModel
 
 
-def build(train_lines: list[str], cfg: dict[str, Any]) -> Built:
-    """Tokenizer, word vocabulary and windows from the training lines, and a fresh network for them."""
+def build(train_lines: list[str], cfg: dict[str, Any], joined: Workers = ALONE) -> Built:
+    """Tokenizer, word vocabulary and windows from the training lines, and a fresh network for them.
+
+    Training a tokenizer twice on the same lines can order tied merges differently, so on several
+    workers all take rank 0's; the rest follows from it and the lines alone, which is checked."""
     cased = [split(line, lower=False) for line in train_lines]
     tokenizer = train_tokenizer(
         ([w.lower() for w in ws] for ws in cased), cfg["tokenizer"]["kind"], int(cfg["tokenizer"]["vocab_size"])
     )
+    if joined.world > 1:
+        tokenizer = Tokenizer.from_str(joined.from_main(tokenizer.to_str()))
     vocab = WordVocab.build(cased, int(cfg["words"]["max_size"]), int(cfg["words"]["min_count"]))
     cache = SubwordCache(tokenizer)
     data = windows(train_lines, cache, vocab, int(cfg["max_tokens"]))
+    joined.check_same(sha256_bytes(repr([vocab.words, [w.pieces for w in data]]).encode()), "words and windows")
     model_cfg = ModelConfig.from_params(
         tokenizer.get_vocab_size(), len(vocab.words), int(cfg["max_tokens"]), cfg["model"]
     )
@@ -379,27 +483,48 @@ def build(train_lines: list[str], cfg: dict[str, Any]) -> Built:
 
 
 def train(ctx: StageContext) -> Facts:
+    with workers() as joined:
+        return _train(ctx, joined)
+
+
+def _train(ctx: StageContext, joined: Workers) -> Facts:
     cfg = ctx.params["train"]
     seed_everything(int(cfg["seed"]), int(cfg["threads"]))
     prepared, out, reports = ctx.paths.prepared, ctx.paths.models, ctx.paths.reports
-    out.mkdir(parents=True, exist_ok=True)
-    reports.mkdir(parents=True, exist_ok=True)
     train_lines, dev_lines = load_split(prepared, "train"), load_split(prepared, "dev")
     facts = prepared_facts(prepared)
     source = ctx.params["data"]["source"]
-    cased, tokenizer, vocab, cache, data, model = build(train_lines, cfg)
+    cased, tokenizer, vocab, cache, data, model = build(train_lines, cfg, joined)
     model_cfg = model.cfg
-    tokenizer.save(str(out / TOKENIZER_FILE))
-    vocab.save(out)
     evaluate = ctx.params["evaluate"]
     dev = examples(dev_lines, int(evaluate["dev_positions"]), int(evaluate["seed"]) + 1)
     unseen_dev = examples(
         load_split(prepared, "unseen_dev"), int(evaluate["unseen_dev_positions"]), int(evaluate["seed"]) + 2
     )
+    precision = joined.from_main(resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim))
+    checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, facts["source_sha256"]), joined)
+    minutes = ctx.settings.checkpoint_minutes
+    if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
+        fit(model, data, dev, cache, vocab, {**cfg, "precision": precision}, None, checkpoint, minutes)
+        return {"rank": joined.rank, "workers": joined.world}
+    out.mkdir(parents=True, exist_ok=True)
+    reports.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(out / TOKENIZER_FILE))
+    vocab.save(out)
+    resumed = checkpoint.load()
 
-    with tracking.run(ctx.settings, ctx.component, run_name=f"train-{source}") as run:
+    with tracking.run(
+        ctx.settings, ctx.component, run_name=f"train-{source}", run_id=resumed["run_id"] if resumed else None
+    ) as run:
         import mlflow
 
+        checkpoint = replace(checkpoint, run_id=run.info.run_id)
+        mlflow.set_tag("train.workers", joined.world)
+        if resumed:  # epochs scored before the restart whose metrics did not reach MLflow
+            logged = tracking.logged_steps(run.info.run_id, "val_top1")
+            for row in resumed["history"]:
+                if row["step"] not in logged:
+                    mlflow.log_metrics(epoch_metrics(row), step=int(row["step"]))
         mlflow.set_tags(
             {
                 "component": ctx.component,
@@ -418,7 +543,6 @@ def train(ctx: StageContext) -> Facts:
                 "data.subword_vocabulary": model_cfg.vocab_size,
             }
         )
-        precision = resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim)
         mlflow.log_param("train.precision_used", precision)
         started = time.perf_counter()
         with energy.track("train") as used:
@@ -430,6 +554,8 @@ def train(ctx: StageContext) -> Facts:
                 vocab,
                 {**cfg, "precision": precision},
                 on_step=lambda row, step: mlflow.log_metrics(row, step=step),
+                checkpoint=checkpoint,
+                checkpoint_minutes=minutes,
             )
         train_seconds = time.perf_counter() - started
         mlflow.log_metrics(energy.as_metrics(used))
@@ -472,6 +598,8 @@ def train(ctx: StageContext) -> Facts:
             "precision": precision,
             "parameters": n_params(model),
             "train_seconds": round(train_seconds, 1),
+            "workers": joined.world,
+            "resumed_at_step": resumed["step"] if resumed else 0,
             "steps": history[-1]["step"],
             "best_epoch": int(best["epoch"]),
             "dev_top1": best["val_top1"],
@@ -491,4 +619,5 @@ def train(ctx: StageContext) -> Facts:
         )
     write_json(out / "run.json", summary)
     write_json(reports / "history.json", history)
+    checkpoint.clear()
     return summary

@@ -108,18 +108,19 @@ def pick(window: Window, fraction: float, rng: np.random.Generator) -> list[int]
     return sorted(rng.choice(window.maskable, size=min(k, len(window.maskable)), replace=False).tolist())
 
 
-def batches(
+def batch_rows(
     data: list[Window],
     batch_tokens: int,
     mask_fraction: float,
     rng: np.random.Generator,
     predict_fraction: float | None = None,
-) -> Iterator[Batch]:
+) -> Iterator[list[Row]]:
     """One epoch: windows of similar length batched together (little padding), batches in random order.
 
     Without ``predict_fraction`` (mlm) the masked words are the ones predicted. With it (cloze) that
     share of the words is predicted from their clean neighbours, and ``mask_fraction`` of the words
-    read as ``<mask>`` only so that a sentence with several masks is nothing new."""
+    read as ``<mask>`` only so that a sentence with several masks is nothing new. Every draw comes
+    from ``rng``, so workers with the same generator agree on every batch and can split its rows."""
     groups = length_groups(data, batch_tokens, rng)
     for g in rng.permutation(len(groups)):
         rows: list[Row] = []
@@ -129,4 +130,16 @@ def batches(
             predicted = masked if predict_fraction is None else pick(window, predict_fraction, rng)
             ids, spans = encode(window.pieces, masked)
             rows.append((ids, [spans[i] for i in predicted], window.targets[predicted].tolist()))
+        yield rows
+
+
+def batches(
+    data: list[Window],
+    batch_tokens: int,
+    mask_fraction: float,
+    rng: np.random.Generator,
+    predict_fraction: float | None = None,
+) -> Iterator[Batch]:
+    """``batch_rows``, collated."""
+    for rows in batch_rows(data, batch_tokens, mask_fraction, rng, predict_fraction):
         yield collate(rows)

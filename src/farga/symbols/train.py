@@ -159,8 +159,6 @@ def fit(
                 f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
                 f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s)"
             )
-            if on_epoch is not None:
-                on_epoch(row)
             if scores["top1"] > best[0]:
                 best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
         else:
@@ -177,6 +175,8 @@ def fit(
                     "best_state": best[1],
                 }
             )
+        if workers.main and on_epoch is not None:  # after the checkpoint: a restart logs what this did not
+            on_epoch(history[-1])
     return best[1], history
 
 
@@ -249,6 +249,15 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
         checkpoint = replace(checkpoint, run_id=run.info.run_id)
         mlflow.set_tag("train.workers", joined.world)
 
+        def log_epoch(row: dict[str, float]) -> None:
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+
+        if resumed:  # epochs scored before the restart whose metrics did not reach MLflow
+            logged = tracking.logged_steps(run.info.run_id, "val_top1")
+            for row in resumed["history"]:
+                if int(row["epoch"]) not in logged:
+                    log_epoch(row)
+
         mlflow.set_tags(
             {
                 "component": ctx.component,
@@ -261,9 +270,6 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
         )
         mlflow.log_params(tracking.flatten({"train": cfg, "data": ctx.params["data"]}))
         mlflow.log_params({"model.parameters": n_params(model), "data.train_size": len(x_train)})
-
-        def log_epoch(row: dict[str, float]) -> None:
-            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
         started = time.perf_counter()
         with energy.track("train") as used:
