@@ -14,7 +14,7 @@ from farga.config import Settings, StageContext, component_params
 
 REPO = Path(__file__).resolve().parents[1]
 
-SMALL = {"classes": 12, "samples_per_class": 30, "writers": 4, "seed": 3}
+SMALL = {"classes": 12, "samples_per_class": 30, "writers": 8, "seed": 3}
 
 
 def tiny_params() -> dict[str, Any]:
@@ -23,6 +23,10 @@ def tiny_params() -> dict[str, Any]:
     sym = params["symbols"]
     sym["data"]["source"] = "synthetic"
     sym["data"]["synthetic"] = dict(SMALL)
+    # one of the 8 writers (1007) held out: the writer-disjoint path runs in every test
+    sym["data"]["writer_holdout"]["fraction"]["synthetic"] = 0.05
+    sym["contract"]["min_train_per_class"] = 10
+    sym["contract"]["split_share"]["writer_test"] = [0.0, 0.2]  # one writer of 8 is 1/8 of the data
     sym["train"].update(epochs=2, batch_size=32)
     sym["train"]["model"].update(channels=[8, 16, 32], hidden=32)
     fm = params["fillmask"]

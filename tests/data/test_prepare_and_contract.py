@@ -7,7 +7,7 @@ import pytest
 from farga.config import Settings, StageContext
 from farga.hashing import read_json
 from farga.symbols.contract import validate, validate_dataset
-from farga.symbols.prepare import IMAGES, MANIFEST, load_classes, stratified_holdout
+from farga.symbols.prepare import IMAGES, MANIFEST, WRITER_TEST, load_classes, stratified_holdout
 from farga.validation import ContractViolation
 
 pytestmark = pytest.mark.data
@@ -27,17 +27,34 @@ def test_prepare_follows_the_fold_and_carves_validation_from_training(prepared_p
     manifest, images, classes = load(prepared_project)
     assert len(images) == len(manifest)
     assert images.shape[1:] == (32, 32)
-    assert set(manifest.split) == {"train", "val", "test"}
+    assert set(manifest.split) == {"train", "val", "test", "writer_test"}
     # synthetic fold 1 holds out sample k % 10 == 0 of each class: 3 of 30
     assert (manifest.split == "test").sum() == 12 * 3
     assert manifest.groupby("label").size().min() == 30 - 0  # every sample is kept
     assert read_json(prepared_project / "data/prepared/symbols/prepare.json")["classes"] == len(classes) == 12
 
 
+def test_held_out_writers_are_never_trained_on_and_stay_the_same(prepared_project: Path, tmp_path: Path):
+    from farga.symbols.prepare import held_out_writers
+
+    manifest, _, _ = load(prepared_project)
+    unseen = set(manifest.writer[manifest.split == WRITER_TEST])
+    assert unseen == {1007}  # tiny_params: fraction 0.05 of synthetic writers, seed 2
+    assert not unseen & set(manifest.writer[manifest.split.isin(["train", "val"])])
+    # the fold's test keeps their test drawings: the paper's split is untouched
+    assert (manifest[manifest.split == "test"].writer == 1007).any()
+    writers = pd.Series([16925, *range(1000, 1300)])
+    chosen = held_out_writers(writers, 0.3, 2, pools=[16925])
+    assert chosen == held_out_writers(writers.sample(frac=1, random_state=0), 0.3, 2, pools=[16925])
+    assert 16925 not in chosen
+    assert 60 <= len(chosen) <= 120  # about 30% of 300, by hash
+    assert held_out_writers(writers, 0.3, 3, pools=[16925]) != chosen  # the seed salts the draw
+
+
 def test_the_prepared_data_passes_its_contract(prepared_project: Path):
     report = read_json(prepared_project / "reports" / "symbols" / "validation.json")
     assert report["ok"]
-    assert report["checks_run"] == 6
+    assert report["checks_run"] == 7
     assert report["findings"] == []
 
 
@@ -58,7 +75,17 @@ def test_stratified_holdout_takes_each_class_share():
         (lambda m, i: m.assign(ink_fraction=-m.ink_fraction), "ink_fraction: in_range"),
         (
             lambda m, i: m.assign(sha256=m.sha256.where(m.split != "train", m.sha256[m.split == "test"].iloc[0])),
-            "no image shared between train/val and test",
+            "no image shared between train/val and the test splits",
+        ),
+        (
+            lambda m, i: m.assign(sha256=m.sha256.where(m.split != "val", m.sha256[m.split == WRITER_TEST].iloc[0])),
+            "no image shared between train/val and the test splits",
+        ),
+        (
+            lambda m, i: m.assign(
+                writer=m.writer.where(m.split != "train", m.writer[m.split == "writer_test"].iloc[0])
+            ),
+            "no writer of writer_test in train/val",
         ),
         (lambda m, i: m.assign(split=m.split.where(m.split != "train", "val")), "minimum training samples"),
         (lambda m, i: m.assign(split=m.split.where(m.split != "train", "val")), "split sizes"),

@@ -88,6 +88,32 @@ def page_root(served: Path, tmp_path: Path) -> Path:
     return root
 
 
+def copy_as_each_form(browser) -> None:
+    """The copy button of a candidate copies the form chosen in "copy as": its LaTeX command, Unicode
+    character or Typst name, as the catalogue gives them (the clipboard is recorded, then written)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from farga.symbols import catalogue
+
+    browser.execute_script(
+        "window.__copied = []; const write = navigator.clipboard.writeText.bind(navigator.clipboard);"
+        "navigator.clipboard.writeText = (t) => { window.__copied.push(t); return write(t).catch(() => {}); };"
+    )
+    for form in ("typst", "unicode", "latex"):
+        Select(browser.find_element(By.ID, "copy-as")).select_by_value(form)
+        items = browser.find_elements(By.CSS_SELECTOR, "li.candidate")
+        named = [i for i in items if getattr(catalogue.by_latex()[i.get_attribute("data-latex")], form)]
+        assert named, f"no candidate has a {form} form"
+        named[0].find_element(By.CSS_SELECTOR, "button.copy").click()
+        wait_for(lambda: browser.execute_script("return window.__copied.length") > 0)
+        copied = browser.execute_script("return window.__copied.pop()")
+        assert copied == getattr(catalogue.by_latex()[named[0].get_attribute("data-latex")], form)
+        nameless = [i for i in items if not getattr(catalogue.by_latex()[i.get_attribute("data-latex")], form)]
+        for item in nameless:  # a form the symbol lacks is said, not copied as something else
+            assert item.find_element(By.CSS_SELECTOR, "button.copy").get_attribute("disabled") is not None
+
+
 def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(page_root: Path, browser, tmp_path: Path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -107,6 +133,7 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(page_root: Path
         actions.perform()
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "li.candidate"))
         time.sleep(1.0)  # classification runs while drawing: let the last answer replace the list
+        copy_as_each_form(browser)
         items = browser.find_elements(By.CSS_SELECTOR, "li.candidate")
         shot = Path(SCREENSHOT_FROM) / "docs" / "pad.png" if SCREENSHOT_FROM else tmp_path / "page.png"
         chosen = pick_the_second(browser, items, "data-latex", "status", shot)

@@ -24,6 +24,10 @@ def test_dvc_repro_runs_every_stage_and_registers_a_champion(repo: Path):
     for key in ("test_top1", "test_top3", "test_top5", "test_macro_f1", "test_top1_up_to_confusable"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["test_top1"] <= metrics["test_top3"] <= metrics["test_top5"]
+    # the held-out writer (tiny_params: 1007) is scored apart, on drawings never trained on
+    assert metrics["writer_test_writers"] == 1
+    assert metrics["writer_test_n"] > 0
+    assert metrics["writer_test_top1"] <= metrics["writer_test_top3"] <= metrics["writer_test_top5"]
     registry = json.loads((reports / "registry.json").read_text())
     assert registry["promoted"]
     assert registry["aliases"]["champion"] == registry["version"] == "1"
@@ -39,6 +43,10 @@ def test_cards_are_generated_from_the_run(repo: Path):
     header, body = parse((reports / "model_card.md").read_text())
     reported = header["model-index"][0]["results"][0]["metrics"][0]["value"]
     assert reported == round(metrics["test_top1"], 4)
+    unseen = header["model-index"][0]["results"][0]["metrics"][-1]
+    assert unseen["name"] == "top-1 accuracy, writers never trained on"
+    assert unseen["value"] == round(metrics["writer_test_top1"], 4)
+    assert "Writers it never saw (1 identified writers" in body
     assert "SYNTHETIC" in body  # a model trained on synthetic data says so
     dheader, dbody = parse((reports / "dataset_card.md").read_text())
     assert dheader["task_categories"] == ["image-classification"]

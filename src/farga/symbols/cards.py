@@ -30,6 +30,11 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
             ("accuracy", "top-1 accuracy", round(facts["test_top1"], 4)),
             ("accuracy", "top-5 accuracy", round(facts["test_top5"], 4)),
             ("f1", "macro F1", round(facts["test_macro_f1"], 4)),
+            *(
+                [("accuracy", "top-1 accuracy, writers never trained on", round(facts["writer_test_top1"], 4))]
+                if "writer_test_top1" in facts
+                else []
+            ),
         ],
         tags=["handwriting", "latex", "math-symbols", "cnn", "farga"],
     )

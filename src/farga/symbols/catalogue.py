@@ -1,8 +1,9 @@
-"""The 369 HASYv2 symbols as a user needs them: LaTeX command, package, mode, Unicode, family.
+"""The 369 HASYv2 symbols as a user needs them: LaTeX command, package, mode, Unicode, Typst, family.
 
 ``catalogue.csv`` was built from HASYv2's ``symbols.csv`` (ids and commands) and curated by hand
-(packages, modes, families); ``render`` is a matplotlib mathtext expression that draws the symbol,
-used by the synthetic data source and by previews.
+(packages, modes, families), each command and package checked by pdflatex; the Typst names come
+from the Typst compiler's own symbol table (tools/catalogue_typst.py); ``render`` is a matplotlib
+mathtext expression that draws the symbol, used by the synthetic data source and by previews.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Symbol:
     package: str | None
     mode: str
     unicode: str | None
+    typst: str | None  # the name in Typst math ($...$), where Typst has one
     family: str
     render: str
 
@@ -113,6 +115,7 @@ def symbols() -> tuple[Symbol, ...]:
             package=row["package"] or None,
             mode=row["mode"],
             unicode=row["unicode"] or None,
+            typst=row["typst"] or None,
             family=row["family"],
             render=row["render"],
         )

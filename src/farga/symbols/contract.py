@@ -15,11 +15,11 @@ from farga.config import StageContext
 from farga.hashing import write_json
 from farga.symbols import catalogue
 from farga.symbols.archive import read_archive
-from farga.symbols.prepare import IMAGES, MANIFEST, load_classes, load_split
+from farga.symbols.prepare import IMAGES, MANIFEST, SCORED, WRITER_TEST, load_classes, load_split
 from farga.symbols.preprocess import ImageInputError, normalise_image
 from farga.validation import ContractReport, ContractViolation, check, check_frame
 
-SPLITS = ("train", "val", "test", "feedback_test")
+SPLITS = ("train", "val", "test", WRITER_TEST, "feedback_test")
 SOURCES = ("hasyv2", "synthetic", "feedback")
 
 
@@ -84,9 +84,14 @@ def validate_dataset(
         return None
 
     def disjoint() -> str | None:
-        test = set(manifest.sha256[manifest.split == "test"])
-        shared = manifest[(manifest.split != "test") & manifest.sha256.isin(test)]
+        scored = manifest.split.isin(SCORED)
+        shared = manifest[~scored & manifest.sha256.isin(set(manifest.sha256[scored]))]
         return f"{len(shared)} train/val images are pixel-identical to test images" if len(shared) else None
+
+    def writers_unseen() -> str | None:
+        unseen = set(manifest.writer[manifest.split == WRITER_TEST])
+        seen = manifest[manifest.split.isin(["train", "val"]) & manifest.writer.isin(unseen)]
+        return f"{len(seen)} train/val drawings are by writers held out for writer_test" if len(seen) else None
 
     def per_class() -> str | None:
         counts = manifest[manifest.split == "train"].groupby("symbol_id").size()
@@ -109,7 +114,8 @@ def validate_dataset(
     for name, predicate in [
         ("arrays: shape, dtype and values", arrays),
         ("label set = catalogue", label_set),
-        ("no image shared between train/val and test", disjoint),
+        ("no image shared between train/val and the test splits", disjoint),
+        ("no writer of writer_test in train/val", writers_unseen),
         ("minimum training samples per class", per_class),
         ("split sizes", split_sizes),
     ]:

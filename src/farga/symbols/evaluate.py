@@ -23,7 +23,7 @@ from farga.onnx_runtime import OnnxModel
 from farga.plots import plot_bars, plot_confusion
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
-from farga.symbols.prepare import FEEDBACK_TEST, load_split
+from farga.symbols.prepare import FEEDBACK_TEST, WRITER_TEST, load_split
 
 
 def predict_symbol_ids(model: OnnxModel, images: np.ndarray, k: int = 5) -> np.ndarray:
@@ -79,13 +79,36 @@ def feedback_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
     return {"feedback_top1": float((top1 == rows.symbol_id.to_numpy()).mean()), "feedback_n": len(rows)}
 
 
+def writer_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
+    """Top-k on the drawings of writers held out of training: the figure closest to a new user's ({} if none).
+
+    ``writer_mean_top1`` weighs every writer alike: most identified writers drew a handful of symbols,
+    a few drew hundreds, and the image-level figure is mostly theirs."""
+    images, _, rows = load_split(prepared, WRITER_TEST)
+    if rows.empty:
+        return {}
+    truth = rows.symbol_id.to_numpy()
+    topk = predict_symbol_ids(model, images)
+    hit = topk[:, 0] == truth
+    scores = {
+        "top1": float(hit.mean()),
+        "top3": float((topk[:, :3] == truth[:, None]).any(1).mean()),
+        "top5": float((topk == truth[:, None]).any(1).mean()),
+        "writer_mean_top1": float(pd.Series(hit).groupby(rows.writer.to_numpy()).mean().mean()),
+        "n": len(rows),
+        "writers": int(rows.writer.nunique()),
+    }
+    return {f"{WRITER_TEST}_{k}": v for k, v in scores.items()}
+
+
 def score(ctx: StageContext, model_dir: Path) -> Facts:
     """Any exported model directory, scored on the current test set and held-out feedback (the registry gate)."""
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model = OnnxModel.load(model_dir)
     topk = predict_symbol_ids(model, images)
     scores = score_predictions(topk, manifest.symbol_id.to_numpy(), manifest)
-    return {f"test_{k}": v for k, v in scores.items()} | feedback_scores(model, ctx.paths.prepared)
+    held_out = writer_scores(model, ctx.paths.prepared) | feedback_scores(model, ctx.paths.prepared)
+    return {f"test_{k}": v for k, v in scores.items()} | held_out
 
 
 def evaluate(ctx: StageContext) -> Facts:
@@ -101,7 +124,7 @@ def evaluate(ctx: StageContext) -> Facts:
     if model.calibration:  # how the "not sure" threshold fitted on validation holds up on test
         unsure = measure(probs.max(1), topk[:, 0] == truth, float(model.calibration["threshold"]))
         metrics["test_sure_precision"], metrics["test_sure_coverage"] = unsure["precision"], unsure["coverage"]
-    metrics.update(feedback_scores(model, ctx.paths.prepared))
+    metrics.update(writer_scores(model, ctx.paths.prepared) | feedback_scores(model, ctx.paths.prepared))
     float_model = model_dir / "model_fp32.onnx"
     if float_model.exists():  # the served file is quantised: what did that cost?
         float_top1 = predict_symbol_ids(OnnxModel.load(float_model), images, k=1)[:, 0]
@@ -129,7 +152,7 @@ def evaluate(ctx: StageContext) -> Facts:
         import mlflow
 
         scored = tracking.numeric(metrics).items()
-        mlflow.log_metrics({k: v for k, v in scored if k.startswith(("test_", "feedback_"))})
+        mlflow.log_metrics({k: v for k, v in scored if k.startswith(("test_", f"{WRITER_TEST}_", "feedback_"))})
         mlflow.log_metrics(energy.as_metrics(used))
         for path in [*plots, reports / "per_class.csv"]:
             mlflow.log_artifact(str(path), artifact_path="evaluation")

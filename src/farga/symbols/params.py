@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from farga.params import ComponentParams, Strict, Thresholds
 
 Share = tuple[float, float]
+Level = Annotated[float, Field(gt=0, lt=1)]
 
 
 class Synthetic(Strict):
@@ -21,6 +22,15 @@ class Synthetic(Strict):
     symbols: list[str] = Field(default=[], description="these LaTeX commands exactly (tests that need them)")
 
 
+class WriterHoldout(Strict):
+    """Identified writers kept out of training and validation entirely: the writer-disjoint test."""
+
+    seed: int
+    """Salts the writer-id hash that chooses them."""
+    fraction: dict[Literal["hasyv2", "synthetic"], float] = Field(description="of each source's identified writers")
+    pools: list[int] = Field(description="anonymous pools of many people (Detexify's 16925): never held out")
+
+
 class Data(Strict):
     source: Literal["hasyv2", "synthetic"]
     """hasyv2: real handwriting; synthetic: rendered demo data (for a run without HASYv2)."""
@@ -28,23 +38,29 @@ class Data(Strict):
     val_fraction: float = Field(gt=0, lt=1, description="carved from the training fold, stratified by class")
     seed: int
     """The validation draw."""
+    writer_holdout: WriterHoldout
     synthetic: Synthetic = Synthetic()
 
 
 class Contract(Strict):
     min_train_per_class: int = Field(ge=1)
     """Fewer training drawings of any class stop the pipeline."""
-    split_share: dict[Literal["train", "val", "test", "feedback_test"], Share]
+    split_share: dict[Literal["train", "val", "test", "writer_test", "feedback_test"], Share]
     """The allowed share of each split in the prepared data, [low, high]."""
     require_full_catalogue: bool | None = Field(default=None, description="default: only for HASYv2")
 
 
 class Augment(Strict):
     enabled: bool
-    """Random rotation, scale and shift of each training batch."""
+    """Another writer, pen and device for each training drawing (docs/experiments/2026-12-04-*)."""
     rotate_deg: float = Field(ge=0)
     scale: float = Field(ge=0, lt=1)
     shift: float = Field(ge=0, lt=1)
+    shear: float = Field(default=0.0, ge=0, lt=1)
+    elastic: float = Field(default=0.0, ge=0, lt=0.5, description="largest smooth displacement, share of the side")
+    pen: tuple[Level, Level] | None = None
+    """Blur and binarise again at a level drawn from this range: low draws heavier, high finer. None: off."""
+    breaks: float = Field(default=0.0, ge=0, le=1, description="share of drawings that lose a 3x3 patch of ink")
 
 
 class Network(Strict):
@@ -78,6 +94,9 @@ class Train(Strict):
     warmup_fraction: float = Field(gt=0, lt=1)
     """Share of the one-cycle schedule spent warming up."""
     label_smoothing: float = Field(ge=0, lt=1)
+    pool_weight: float = Field(default=1.0, gt=0)
+    """How often a drawing of an anonymous pool (data.writer_holdout.pools) is drawn, relative to one by an
+    identified writer: below 1, the pool's 91% of HASYv2 dominates each epoch less."""
     augment: Augment
     model: Network
     export: Export

@@ -23,6 +23,8 @@ from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
 
 FEEDBACK_ARCHIVE = "feedback.tar"
 FEEDBACK_TEST = "feedback_test"  # held-out accepted feedback: compares challenger and champion on real traffic
+WRITER_TEST = "writer_test"  # identified writers never trained on: what the next person who draws gets
+SCORED = ("test", WRITER_TEST)  # splits whose drawings no training copy may show the model
 IMAGES = "images.npy"
 MANIFEST = "manifest.parquet"
 CLASSES = "classes.json"
@@ -54,6 +56,16 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     return chosen
 
 
+def held_out_writers(writers: pd.Series, fraction: float, seed: int, pools: list[int]) -> set[int]:
+    """Identified writers whose every drawing is kept out of training and validation: chosen by a hash
+    of the writer id (the same writers in every run and on every machine), never an anonymous pool."""
+
+    def draw(writer: int) -> float:
+        return int(hashlib.sha256(f"{seed}:{writer}".encode()).hexdigest()[:8], 16) / 16**8
+
+    return {int(w) for w in writers.unique() if int(w) not in pools and draw(int(w)) < fraction}
+
+
 def raw_archive_path(ctx: StageContext) -> Path:
     info = read_json(ctx.paths.raw / "fetch.json")
     return ctx.paths.raw / str(info["file"])
@@ -79,6 +91,12 @@ def prepare(ctx: StageContext) -> Facts:
         )
     manifest = manifest.rename(columns={"user_id": "writer"}).astype({"symbol_id": int, "writer": int})
     manifest["label"] = manifest.symbol_id.map(class_index)
+    holdout = cfg["writer_holdout"]
+    unseen = held_out_writers(
+        manifest.writer, float(holdout["fraction"][cfg["source"]]), int(holdout["seed"]), list(holdout["pools"])
+    )
+    # the fold's test drawings stay the paper's; the held-out writers' training drawings become theirs
+    manifest.loc[(manifest.split == "train") & manifest.writer.isin(unseen), "split"] = WRITER_TEST
 
     manifest["source"] = ctx.params["data"]["source"]
     feedback_path = ctx.paths.feedback / FEEDBACK_ARCHIVE
@@ -104,11 +122,11 @@ def prepare(ctx: StageContext) -> Facts:
     held_out = is_feedback & (manifest.sha256.map(lambda h: int(h[:8], 16) / 16**8) < holdout_fraction).to_numpy()
     manifest.loc[held_out, "split"] = FEEDBACK_TEST
 
-    # nothing seen in training may be scored: drop training (and held-out feedback) copies of test
-    # images, and held-out feedback that copies a training image
-    test_hashes = set(manifest.loc[manifest.split == "test", "sha256"])
+    # nothing seen in training may be scored: drop training (and held-out feedback) copies of test and
+    # writer-test images, and held-out feedback that copies a training image
+    scored_hashes = set(manifest.loc[manifest.split.isin(SCORED), "sha256"])
     train_hashes = set(manifest.loc[manifest.split == "train", "sha256"])
-    leak = ((manifest.split != "test") & manifest.sha256.isin(test_hashes)) | (
+    leak = (~manifest.split.isin(SCORED) & manifest.sha256.isin(scored_hashes)) | (
         (manifest.split == FEEDBACK_TEST) & manifest.sha256.isin(train_hashes)
     )
     keep = ~leak.to_numpy()
@@ -128,6 +146,7 @@ def prepare(ctx: StageContext) -> Facts:
         "splits": manifest.split.value_counts().to_dict(),
         "classes": len(classes),
         "writers": int(manifest.writer.nunique()),
+        "held_out_writers": len(unseen),
         "dropped_train_duplicates_of_test": int(leak.sum()),
         "feedback": {
             "train": int(((manifest.source == "feedback") & (manifest.split != FEEDBACK_TEST)).sum()),

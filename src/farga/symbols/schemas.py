@@ -59,7 +59,10 @@ class Candidate(BaseModel):
     score: float = Field(ge=0, le=1, examples=[0.93])
     package: str | None = Field(description="LaTeX package to load, null for none", examples=[None, "amssymb"])
     mode: Mode
-    unicode: str | None = None
+    unicode: str | None = Field(default=None, description="the Unicode character, where one exists", examples=["α"])
+    typst: str | None = Field(
+        default=None, description="its name in Typst math, where Typst has one", examples=["alpha"]
+    )
 
 
 class PredictResponse(BaseModel):
@@ -92,5 +95,6 @@ class SymbolInfo(BaseModel):
     usepackage: str | None
     mode: Mode
     unicode: str | None
+    typst: str | None = Field(description="its name in Typst math ($...$), where Typst has one")
     family: str
     preview: str | None = Field(description="a character that previews the symbol, when Unicode has one")

@@ -68,6 +68,7 @@ class Predictor:
                         "package": sym.package,
                         "mode": sym.mode,
                         "unicode": sym.unicode,
+                        "typst": sym.typst,
                     }
                 )
             self._described = (loaded, described)
@@ -218,6 +219,7 @@ CLASSES = [
         usepackage=s.usepackage,
         mode=cast(Mode, s.mode),
         unicode=s.unicode,
+        typst=s.typst,
         family=s.family,
         preview=s.unicode,
     )

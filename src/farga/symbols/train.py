@@ -34,19 +34,50 @@ from farga.symbols.prepare import load_classes, load_split
 
 
 def augment(x: torch.Tensor, cfg: dict[str, Any], gen: torch.Generator) -> torch.Tensor:
-    """Random rotation, scale and shift of a batch of ink maps (plain torch: no torchvision here)."""
-    n = x.shape[0]
+    """Another writer, pen and device for each drawing of a batch (plain torch: no torchvision here).
 
-    def uniform(limit: float) -> torch.Tensor:
-        return (torch.rand(n, generator=gen) * 2 - 1) * limit
+    Geometry: rotation, scale, shear and shift, plus a smooth elastic field (Simard et al., 2003).
+    Pen: the warped ink is blurred and binarised again at a random level, as the service binarises
+    what a canvas or a renderer anti-aliased: a low level draws a heavier pen, a high one a finer
+    pen. Broken strokes: a few drawings lose a small patch of ink, as a fast stroke on a tablet does."""
+    n, side = x.shape[0], x.shape[-1]
+
+    def uniform(limit: float, centre: float = 0.0) -> torch.Tensor:
+        return centre + (torch.rand(n, generator=gen) * 2 - 1) * limit
 
     angle = uniform(math.radians(float(cfg["rotate_deg"])))
     scale = 1 + uniform(float(cfg["scale"]))
     tx, ty = uniform(float(cfg["shift"])), uniform(float(cfg["shift"]))
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    shear = uniform(float(cfg.get("shear", 0.0)))
+    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, align_corners=False)
+    if cfg.get("elastic", 0.0):  # displacement in grid units (the side spans 2): a field smooth over a quarter
+        field = (torch.rand(n, 2, 4, 4, generator=gen) * 2 - 1) * 2 * float(cfg["elastic"])
+        grid = grid + F.interpolate(field, size=(side, side), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
+    x = F.grid_sample(x, grid, align_corners=False)
+    if cfg.get("pen"):
+        low, high = cfg["pen"]
+        blurred = F.conv2d(x, _BLUR.to(x.dtype), padding=_BLUR.shape[-1] // 2)
+        redrawn = (blurred >= uniform((high - low) / 2, (high + low) / 2).view(n, 1, 1, 1)).to(x.dtype)
+        kept = redrawn.flatten(1).sum(1) >= 0.5 * (x >= 0.5).flatten(1).sum(1)  # a fine pen may not erase it
+        x = torch.where(kept.view(n, 1, 1, 1), redrawn, x)
+    if cfg.get("breaks", 0.0):  # a 3x3 gap centred on an ink pixel of the chosen drawings
+        broken = torch.rand(n, generator=gen) < float(cfg["breaks"])
+        at = torch.multinomial(x.flatten(1) + 1e-6, 1, generator=gen)
+        hole = torch.zeros_like(x).flatten(1).scatter_(1, at, 1.0).view_as(x)
+        hole = F.max_pool2d(hole, 3, stride=1, padding=1) * broken.view(n, 1, 1, 1)
+        x = x * (1 - hole)
+    return x
+
+
+def _gaussian(sigma: float, radius: int) -> torch.Tensor:
+    taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2) / (2 * sigma**2))
+    kernel = taps[:, None] * taps[None, :]
+    return (kernel / kernel.sum()).view(1, 1, 2 * radius + 1, 2 * radius + 1)
+
+
+_BLUR = _gaussian(0.8, 2)  # about a pixel of a 32 px drawing: the width a pen varies by
 
 
 def to_input(batch: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -79,13 +110,15 @@ def fit(
     cfg: dict[str, Any],
     on_epoch: Any = None,
     checkpoint: Checkpoint | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
     """The training loop. Returns the best state (by validation top-1) and the per-epoch history.
 
     On several workers each global batch is the one a single process would take, split between
     them (DistributedSampler over the epoch's order), and DDP averages their gradients: the same
     step as on one process but for batch-norm statistics and augmentation draws. Rank 0 validates
-    and checkpoints after every epoch; a restarted run goes on from the last checkpoint."""
+    and checkpoints after every epoch; a restarted run goes on from the last checkpoint. With
+    ``weights``, an epoch is as many drawings drawn with replacement in proportion to them."""
     workers = checkpoint.workers if checkpoint is not None else Workers()
     x_train, y_train = torch.as_tensor(train[0]), torch.as_tensor(train[1])
     seed, epochs, batch = int(cfg["seed"]), int(cfg["epochs"]), int(cfg["batch_size"])
@@ -116,7 +149,10 @@ def fit(
         tqdm.write(f"resumed from the checkpoint of epoch {len(history)}/{epochs}")
     for epoch in range(len(history) + 1, epochs + 1):
         net.train()
-        perm = torch.randperm(len(x_train), generator=gen)
+        if weights is None:
+            perm = torch.randperm(len(x_train), generator=gen)
+        else:
+            perm = torch.multinomial(torch.as_tensor(weights), len(x_train), replacement=True, generator=gen)
         order = perm[torch.as_tensor(list(shard))]
         aug = gen if workers.world == 1 else torch.Generator().manual_seed(_stream(seed, workers.rank, epoch))
         started, total, seen = time.perf_counter(), 0.0, 0.0
@@ -210,15 +246,25 @@ def start(ctx: StageContext) -> tuple[list[dict[str, Any]], Split, Split, Symbol
     return classes, train, val, SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
 
 
+def draw_weights(ctx: StageContext, rows: pd.DataFrame) -> np.ndarray | None:
+    """Each training drawing's chance to be drawn (None: every drawing once per epoch)."""
+    pool_weight = float(ctx.params["train"].get("pool_weight", 1.0))
+    if pool_weight == 1.0:
+        return None
+    pools = rows.writer.isin(ctx.params["data"]["writer_holdout"]["pools"]).to_numpy()
+    return np.where(pools, pool_weight, 1.0)
+
+
 def trial(ctx: StageContext, report: Callable[[int, float], None]) -> float:
     """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
-    _, (x_train, y_train, _), (x_val, y_val, _), model = start(ctx)
+    _, (x_train, y_train, rows), (x_val, y_val, _), model = start(ctx)
     _, history = fit(
         model,
         (x_train, y_train),
         (x_val, y_val),
         ctx.params["train"],
         lambda row: report(int(row["epoch"]), row["val_top1"]),
+        weights=draw_weights(ctx, rows),
     )
     return max(row["val_top1"] for row in history)
 
@@ -236,8 +282,9 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
     source = ctx.params["data"]["source"]
     checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, data_sha, feedback_sha), joined)
+    weights = draw_weights(ctx, train_rows)
     if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
-        fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint)
+        fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights)
         return {"rank": joined.rank, "workers": joined.world}
     resumed = checkpoint.load()
 
@@ -273,7 +320,7 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
 
         started = time.perf_counter()
         with energy.track("train") as used:
-            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, checkpoint)
+            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, checkpoint, weights)
         train_seconds = time.perf_counter() - started
         mlflow.log_metrics(energy.as_metrics(used))
         mlflow.set_tag("energy.caveat", energy.CAVEAT)

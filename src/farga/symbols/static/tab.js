@@ -4,6 +4,10 @@
   let catalogue = null;
 
   const el = window.farga.el;
+  // what a copy button copies: the LaTeX command, the Unicode character, or the name in Typst math
+  const FORMS = { latex: "LaTeX", unicode: "Unicode", typst: "Typst" };
+  let copyAs = (window.localStorage && localStorage.getItem("farga.copyAs")) || "latex";
+  if (!(copyAs in FORMS)) copyAs = "latex";
 
   async function copy(text, button) {
     try { await navigator.clipboard.writeText(text); }
@@ -22,12 +26,22 @@
     const results = el("ul", { id: "search-results", class: "search-results" });
     const none = el("button", { id: "none", class: "action", type: "button" }, "None of these");
     const clear = el("button", { id: "clear", class: "action", type: "button" }, "Clear");
+    const form = el("select", { id: "copy-as", "aria-label": "copy as" },
+      ...Object.entries(FORMS).map(([value, label]) => el("option", { value }, label)));
+    form.value = copyAs;
+    form.onchange = () => {
+      copyAs = form.value;
+      if (window.localStorage) localStorage.setItem("farga.copyAs", copyAs);
+      if (shown) showCandidates(shown);
+    };
     panel.append(el("div", { class: "symbols" },
       el("section", { class: "pad" }, canvas, el("div", { class: "buttons" }, clear, none)),
-      el("section", { class: "results" }, status, list, search, results)));
+      el("section", { class: "results" }, el("label", { class: "copy-as muted" }, "copy as ", form),
+         status, list, search, results)));
 
     const ctx = canvas.getContext("2d");
     let strokes = [], current = null, predictionId = null, pending = null, inFlight = false, again = false;
+    let shown = null;
 
     function resizeInk() {
       ctx.lineWidth = 6; ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.strokeStyle = "#1b1f24";
@@ -76,11 +90,15 @@
     }
 
     function showCandidates(candidates) {
+      shown = candidates;
       list.innerHTML = "";
       for (const c of candidates) {
         const usepackage = c.package ? `\\usepackage{${c.package}}` : "";
-        const copyBtn = el("button", { class: "copy action", type: "button", title: "copy the command" }, "copy");
-        copyBtn.onclick = (ev) => { ev.stopPropagation(); copy(c.latex, copyBtn); };
+        const text = c[copyAs];
+        const copyBtn = text
+          ? el("button", { class: "copy action", type: "button", title: `copy as ${FORMS[copyAs]}` }, "copy")
+          : el("button", { class: "copy action", type: "button", disabled: "", title: `${FORMS[copyAs]} has no name for it` }, "none");
+        if (text) copyBtn.onclick = (ev) => { ev.stopPropagation(); copy(text, copyBtn); };
         const item = el("li", { class: "candidate", tabindex: "0", "data-latex": c.latex },
           el("span", { class: "glyph" }, c.unicode || "?"),
           el("span", { class: "cmd" }, el("code", {}, c.latex), el("small", { class: "muted" }, usepackage || c.mode + " mode")),
@@ -99,8 +117,11 @@
       const body = await res.json();
       status.className = res.ok ? "muted" : "error";
       status.textContent = res.ok ? `Thanks: saved ${latex} as the answer.` : (body.detail || "error " + res.status);
-      if (res.ok) { for (const li of list.children) li.classList.toggle("chosen", li.dataset.latex === latex);
-                    copy(latex, document.createElement("button")); }
+      if (res.ok) {
+        for (const li of list.children) li.classList.toggle("chosen", li.dataset.latex === latex);
+        const picked = (shown || []).find((c) => c.latex === latex) || (catalogue || []).find((s) => s.latex === latex);
+        copy((picked && picked[copyAs]) || latex, document.createElement("button"));
+      }
     }
 
     none.onclick = async () => {
@@ -122,7 +143,7 @@
     search.oninput = filter;
 
     clear.onclick = () => {
-      strokes = []; predictionId = null; ctx.clearRect(0, 0, canvas.width, canvas.height);
+      strokes = []; predictionId = null; shown = null; ctx.clearRect(0, 0, canvas.width, canvas.height);
       list.innerHTML = ""; results.innerHTML = ""; search.hidden = true;
       status.className = "muted"; status.textContent = "Draw a symbol.";
     };

@@ -1,0 +1,94 @@
+"""What moves symbols' accuracy on writers it never saw? Short trainings that differ in one knob,
+each scored on the writer-disjoint split beside the fold's test; not a pipeline step.
+
+Run from a checkout whose symbols data is prepared (`dvc repro symbols-validate`):
+
+    .venv/bin/python tools/symbols_writer_study.py [--small] --epochs 3 --variant base --variant pen ...
+
+A variant is a name in VARIANTS: params.yaml's `symbols.train` with a few keys set. Every variant
+trains the same network from the same seed for the same epochs, so the rows differ by the knob
+alone (and by the noise of one seed: docs/experiments/ gives the spread). Prints one JSON line per
+variant; the figures are the float network's (the served int8 model scores within 0.1 point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from farga.config import StageContext
+from farga.symbols.prepare import WRITER_TEST, load_split
+from farga.symbols.train import draw_weights, evaluate_split, fit, start
+
+GEOMETRY = {"shear": 0.15, "elastic": 0.04}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},  # params.yaml's augmentation as it was: rotation, scale, shift
+    "no-augment": {"augment.enabled": False},
+    "geometry": {f"augment.{k}": v for k, v in GEOMETRY.items()},
+    "pen": {"augment.pen": [0.1, 0.45]},
+    "breaks": {"augment.breaks": 0.2},
+    "all-augment": {
+        **{f"augment.{k}": v for k, v in GEOMETRY.items()},
+        "augment.pen": [0.1, 0.45],
+        "augment.breaks": 0.2,
+    },
+    "pool-0.3": {"pool_weight": 0.3},
+    "pool-0.1": {"pool_weight": 0.1},
+    "pool-0.3-heavier-pen": {"pool_weight": 0.3, "augment.pen": [0.1, 0.3]},
+    "all": {
+        **{f"augment.{k}": v for k, v in GEOMETRY.items()},
+        "augment.pen": [0.1, 0.45],
+        "augment.breaks": 0.2,
+        "pool_weight": 0.3,
+    },
+}
+
+
+def with_train(params: dict[str, Any], sets: dict[str, Any], epochs: int) -> dict[str, Any]:
+    out = copy.deepcopy(params)
+    out["train"]["epochs"] = epochs
+    for dotted, value in sets.items():
+        *path, last = dotted.split(".")
+        node = out["train"]
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS), required=True)
+    parser.add_argument("--seed", type=int, default=None, help="train.seed (default: params.yaml's)")
+    parser.add_argument("--small", action="store_true", help="the quick profile's network (about 4x faster)")
+    args = parser.parse_args()
+    base = StageContext.load("symbols")
+    for name in args.variant:
+        params = with_train(base.params, VARIANTS[name], args.epochs)
+        if args.seed is not None:
+            params["train"]["seed"] = args.seed
+        if args.small:
+            params["train"]["model"] |= base.all_params["symbols"]["profiles"]["quick"]["train"]["model"]
+        ctx = replace(base, params=params)
+        _, (x_train, y_train, rows), val, model = start(ctx)
+        started = time.perf_counter()
+        state, history = fit(model, (x_train, y_train), val[:2], params["train"], weights=draw_weights(ctx, rows))
+        model.load_state_dict(state)
+        scores: dict[str, Any] = {"variant": name, "epochs": args.epochs, "seed": params["train"]["seed"]}
+        for split in ("val", "test", WRITER_TEST):
+            images, labels, _ = load_split(ctx.paths.prepared, split)
+            scores |= {f"{split}_{k}": round(v, 4) for k, v in evaluate_split(model, images, labels).items()}
+        scores["minutes"] = round((time.perf_counter() - started) / 60, 1)
+        scores["best_epoch"] = int(np.argmax([row["val_top1"] for row in history])) + 1
+        print(json.dumps(scores), flush=True)
+
+
+if __name__ == "__main__":
+    main()
