@@ -24,6 +24,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # pruner has something to tell apart after the first epoch
     params["symbols"]["data"]["synthetic"]["samples_per_class"] = 60
     params["symbols"]["data"]["val_fraction"] = 0.15
+    params["symbols"]["contract"]["split_share"]["train"] = [0.6, 0.9]  # 15% validation beside a held-out writer
     params["symbols"]["tune"] = {
         "trials": TRIALS,
         "pruner": "median",
