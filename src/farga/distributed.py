@@ -19,9 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,3 +213,31 @@ class Checkpoint:
     def clear(self) -> None:
         if self.workers.main:
             self.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def training_run(
+    settings: Settings,
+    component: str,
+    run_name: str,
+    checkpoint: Checkpoint,
+    resumed: dict[str, Any] | None,
+    metrics: Callable[[dict[str, Any]], dict[str, float]],
+    step: str,
+) -> Iterator[tuple[Any, Checkpoint]]:
+    """Rank 0's MLflow run of a training: the checkpoint's own run when ``resumed`` goes on from it,
+    where the epochs scored before the restart that did not reach MLflow (the checkpoint is written
+    first) are logged now; yields the run and the checkpoint that names it."""
+    from farga import tracking
+
+    run_id = resumed["run_id"] if resumed else None
+    with tracking.run(settings, component, run_name=run_name, run_id=run_id) as active:
+        import mlflow
+
+        mlflow.set_tag("train.workers", checkpoint.workers.world)
+        if resumed:
+            logged = tracking.logged_steps(active.info.run_id, "val_top1")
+            for row in resumed["history"]:
+                if int(row[step]) not in logged:
+                    mlflow.log_metrics(metrics(row), step=int(row[step]))
+        yield active, replace(checkpoint, run_id=active.info.run_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,7 +29,7 @@ from tqdm import tqdm
 from farga import energy, tracking
 from farga.components import Facts
 from farga.config import StageContext
-from farga.distributed import ALONE, Checkpoint, Workers, fingerprint, workers
+from farga.distributed import ALONE, Checkpoint, Workers, fingerprint, training_run, workers
 from farga.fillmask.model import MASK, NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.predictor import METADATA_KEY, Predictor
@@ -513,18 +513,10 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     vocab.save(out)
     resumed = checkpoint.load()
 
-    with tracking.run(
-        ctx.settings, ctx.component, run_name=f"train-{source}", run_id=resumed["run_id"] if resumed else None
-    ) as run:
+    opened = training_run(ctx.settings, ctx.component, f"train-{source}", checkpoint, resumed, epoch_metrics, "step")
+    with opened as (run, checkpoint):
         import mlflow
 
-        checkpoint = replace(checkpoint, run_id=run.info.run_id)
-        mlflow.set_tag("train.workers", joined.world)
-        if resumed:  # epochs scored before the restart whose metrics did not reach MLflow
-            logged = tracking.logged_steps(run.info.run_id, "val_top1")
-            for row in resumed["history"]:
-                if row["step"] not in logged:
-                    mlflow.log_metrics(epoch_metrics(row), step=int(row["step"]))
         mlflow.set_tags(
             {
                 "component": ctx.component,

@@ -35,6 +35,11 @@ def ranked(model: OnnxModel, probs: np.ndarray, k: int = 5) -> np.ndarray:
     return symbol_ids(model)[np.argsort(-probs, axis=1)[:, :k]]
 
 
+def top_k_rates(topk: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """How often the truth is first, in the first 3, in the first 5 of the ranked ids."""
+    return {f"top{k}": float((topk[:, :k] == truth[:, None]).any(1).mean()) for k in (1, 3, 5)}
+
+
 def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFrame) -> dict[str, Any]:
     top1 = topk[:, 0]
     hit = top1 == truth
@@ -50,9 +55,7 @@ def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFram
         return float(hit[mask].mean()) if mask.any() else None
 
     return {
-        "top1": float(hit.mean()),
-        "top3": float((topk[:, :3] == truth[:, None]).any(1).mean()),
-        "top5": float((topk[:, :5] == truth[:, None]).any(1).mean()),
+        **top_k_rates(topk, truth),
         "macro_f1": float(f1_score(truth, top1, average="macro", labels=np.unique(truth), zero_division=0)),
         "top1_up_to_confusable": float(up_to_group.mean()),
         "n": len(truth),
@@ -91,9 +94,7 @@ def writer_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
     topk = predict_symbol_ids(model, images)
     hit = topk[:, 0] == truth
     scores = {
-        "top1": float(hit.mean()),
-        "top3": float((topk[:, :3] == truth[:, None]).any(1).mean()),
-        "top5": float((topk == truth[:, None]).any(1).mean()),
+        **top_k_rates(topk, truth),
         "writer_mean_top1": float(pd.Series(hit).groupby(rows.writer.to_numpy()).mean().mean()),
         "n": len(rows),
         "writers": int(rows.writer.nunique()),

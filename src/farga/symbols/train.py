@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ from tqdm import tqdm
 from farga import energy, tracking
 from farga.components import Facts
 from farga.config import StageContext
-from farga.distributed import Checkpoint, Workers, fingerprint, workers
+from farga.distributed import Checkpoint, Workers, fingerprint, training_run, workers
 from farga.errors import FargaError
 from farga.hashing import read_json, sha256_file, write_json
 from farga.plots import plot_learning_curves
@@ -216,6 +215,11 @@ def fit(
     return best[1], history
 
 
+def epoch_metrics(row: dict[str, Any]) -> dict[str, float]:
+    """An epoch's row of the history as MLflow metrics (its number is the step)."""
+    return {k: float(v) for k, v in row.items() if k != "epoch"}
+
+
 def _stream(*key: int) -> int:
     """A seed of its own for each (seed, rank, epoch): augmentation draws that a restart repeats."""
     return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
@@ -281,29 +285,21 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     prepared_facts = read_json(prepared / "prepare.json")
     data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
     source = ctx.params["data"]["source"]
-    checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, data_sha, feedback_sha), joined)
+    checkpoint = Checkpoint(
+        ctx.settings.checkpoints(ctx.component), fingerprint(cfg, ctx.params["data"], data_sha, feedback_sha), joined
+    )
     weights = draw_weights(ctx, train_rows)
     if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
         fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights)
         return {"rank": joined.rank, "workers": joined.world}
     resumed = checkpoint.load()
 
-    with tracking.run(
-        ctx.settings, ctx.component, run_name=f"train-{source}", run_id=resumed["run_id"] if resumed else None
-    ) as run:
+    opened = training_run(ctx.settings, ctx.component, f"train-{source}", checkpoint, resumed, epoch_metrics, "epoch")
+    with opened as (run, checkpoint):
         import mlflow
 
-        checkpoint = replace(checkpoint, run_id=run.info.run_id)
-        mlflow.set_tag("train.workers", joined.world)
-
         def log_epoch(row: dict[str, float]) -> None:
-            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
-
-        if resumed:  # epochs scored before the restart whose metrics did not reach MLflow
-            logged = tracking.logged_steps(run.info.run_id, "val_top1")
-            for row in resumed["history"]:
-                if int(row["epoch"]) not in logged:
-                    log_epoch(row)
+            mlflow.log_metrics(epoch_metrics(row), step=int(row["epoch"]))
 
         mlflow.set_tags(
             {
