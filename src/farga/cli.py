@@ -294,7 +294,7 @@ def feedback_export(
         raise typer.Exit(code=1)
     store = FeedbackStore(ServeSettings().resolved_database_url())
     try:
-        result = comp.export_feedback(store, out, not all_)
+        result = comp.export_feedback(StageContext.load(component), store, out, not all_)
     except ModuleNotFoundError as exc:  # the serving install has no pandas
         console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
         raise typer.Exit(code=1) from exc

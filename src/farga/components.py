@@ -85,7 +85,7 @@ class Serves(Protocol):
 
 @runtime_checkable
 class ExportsFeedback(Protocol):
-    def export_feedback(self, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
+    def export_feedback(self, ctx: StageContext, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
         """Labelled feedback in the training format (the pipeline's feedback stage)."""
         ...
 

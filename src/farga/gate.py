@@ -44,10 +44,16 @@ class Decision:
     aliases: dict[str, str]
     champion_scores: dict[str, float] | None = None  # absent when there was no champion to compare with
     slice_regressions: dict[str, SliceDrop] | None = None
+    reported_scores: dict[str, dict[str, float]] | None = None  # gate.reported, by model; absent when none
 
     def to_json(self) -> Facts:
         facts: Facts = asdict(self)
         return {key: value for key, value in facts.items() if value is not None or key == "champion_version"}
+
+
+def named(scores: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+    """The scores called ``name`` or ``name.*`` for one of ``names``."""
+    return {k: v for k, v in scores.items() if any(k == n or k.startswith(f"{n}.") for n in names)}
 
 
 def slice_regressions(
@@ -55,9 +61,8 @@ def slice_regressions(
 ) -> dict[str, SliceDrop]:
     """Slice metrics (``name`` or ``name.*``) where the candidate is more than ``tolerance`` below the champion."""
     out = {}
-    for key, theirs in champion.items():
-        named = any(key == s or key.startswith(f"{s}.") for s in slices)
-        if named and key in candidate and theirs - candidate[key] > tolerance:
+    for key, theirs in named(champion, slices).items():
+        if key in candidate and theirs - candidate[key] > tolerance:
             out[key] = SliceDrop(candidate[key], theirs, theirs - candidate[key])
     return out
 

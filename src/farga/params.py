@@ -44,6 +44,8 @@ class Gate(Strict):
     """Metric groups (and their sub-keys) on which it may not fall behind the champion either."""
     slice_tolerance: float = Field(default=0.0, ge=0)
     """How far behind on a slice still counts as no regression."""
+    reported: list[str] = []
+    """Scores (and their sub-keys) shown for both models beside the decision, never deciding it."""
 
 
 class Dimension(Strict):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from farga.config import Settings
-from farga.gate import Decision, decide
+from farga.gate import Decision, decide, named
 from farga.params import Gate
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -180,7 +180,18 @@ def register(
         aliases=aliases_of(model_name),
         champion_scores=None if current is None else verdict.champion_scores,
         slice_regressions=None if current is None else verdict.slice_regressions,
+        reported_scores=reported_scores(candidate, champion, gate.reported),
     )
+
+
+def reported_scores(
+    candidate: dict[str, float], champion: dict[str, float] | None, names: list[str]
+) -> dict[str, dict[str, float]] | None:
+    """The gate's reported scores of each model; None when the candidate has none of them."""
+    mine = named(candidate, names)
+    if not mine:
+        return None
+    return {"candidate": mine} | ({"champion": named(champion, names)} if champion is not None else {})
 
 
 def log_served_model(

@@ -19,6 +19,7 @@ from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.preprocess import normalise_image
 from farga.symbols.service import decode_image
+from support import tool
 
 pytestmark = pytest.mark.api
 
@@ -185,6 +186,7 @@ def test_feedback_is_stored_and_classified(client: TestClient, served: Path):
             "latex": latex,
             "agreement": agreement,
             "stored": True,
+            "new_symbol": False,
         }
     store = FeedbackStore(f"sqlite:///{served / 'feedback.db'}")
     row = store.get(first["prediction_id"])
@@ -201,7 +203,7 @@ def test_feedback_is_stored_and_classified(client: TestClient, served: Path):
     [
         ({"prediction_id": "0" * 32, "latex": r"\alpha"}, 404, "no symbols prediction"),
         ({"prediction_id": "xyz", "latex": r"\alpha"}, 422, "prediction_id"),
-        ({"prediction_id": "0" * 32, "latex": r"\notasymbol"}, 422, "not a symbol of the catalogue"),
+        ({"prediction_id": "0" * 32, "latex": "alpha beta"}, 422, "is not one LaTeX command"),
         ({"prediction_id": "0" * 32}, 422, "latex"),
         ({"prediction_id": "0" * 32, "latex": 5}, 422, "latex"),
     ],
@@ -218,6 +220,7 @@ def test_the_catalogue(client: TestClient):
     mathscr = next(c for c in classes if c["latex"] == r"\mathscr{A}")
     assert mathscr["usepackage"] == r"\usepackage{mathrsfs}"
     assert mathscr["preview"]
+    assert {c["origin"] for c in classes} == {"catalogue"}  # this model learnt none from its users
 
 
 def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
@@ -326,3 +329,87 @@ def test_a_model_baked_into_a_directory_is_served_and_not_reloaded_again(served:
         assert predict(client).json()["model"]["source"] == "directory"  # no path in a public answer
         again = client.post("/v1/admin/reload/symbols", headers={"x-api-key": ADMIN_KEY}).json()
         assert again == {"changed": False, "version": "local"}
+
+
+def scribble(seed: int) -> dict:
+    """A drawing of its own per seed (feedback on the same ink map counts once)."""
+    rng = np.random.default_rng(seed)
+    return {"strokes": [[{"x": float(x), "y": float(y)} for x, y in rng.uniform(0, 100, size=(6, 2))]]}
+
+
+def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough_people_drew_it(
+    client: TestClient, served: Path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from farga.cli import app
+    from farga.symbols.archive import read_archive
+    from farga.symbols.contract import feedback_report
+    from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols, user_symbol_id
+
+    tool("pdflatex", "make system-deps installs TeX Live: a new command must compile before it becomes a class")
+    # other people: the same service seen from other addresses (the first client ran its lifespan)
+    people = [client, *(TestClient(client.app, client=(f"203.0.113.{i}", 4000)) for i in (1, 2))]
+
+    def teach(person: TestClient, seed: int, latex: str, package: str | None = None) -> dict:
+        pid = predict(person, scribble(seed)).json()["prediction_id"]
+        sent = {"prediction_id": pid, "latex": latex} | ({"package": package} if package else {})
+        response = person.post("/v1/symbols/feedback", json=sent)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = teach(people[0], 0, r"\spadesuit")
+    assert first["new_symbol"]
+    assert first["agreement"] == "disagree_outside_topk"
+    assert not teach(people[0], 1, r"\alpha")["new_symbol"]
+    for seed in (2, 3):
+        teach(people[0], seed, r"\spadesuit")
+    for seed in range(10, 14):  # a misspelt command, from two people: TeX refuses it
+        teach(people[seed % 2], seed, r"\spadesuitt")
+    monkeypatch.setenv("FARGA_ROOT", str(served))
+    out = served / "data" / "feedback" / "symbols" / "feedback.tar"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def export() -> dict:
+        result = CliRunner().invoke(app, ["feedback", "export", "symbols", "--out", str(out), "--all"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    waiting = export()
+    assert waiting["waiting_symbols"] == {r"\spadesuit": "3 drawings from 1 clients; needs 4 from 2"}
+    assert "Undefined control sequence" in waiting["refused_symbols"][r"\spadesuitt"]
+    assert set(read_archive(out, progress=False).labels.latex) == {r"\alpha"}  # the rest waits in the store
+    assert read_user_symbols(out.parent / USER_SYMBOLS) == []
+
+    teach(people[1], 4, r"\spadesuit")
+    admitted = export()
+    assert admitted["new_symbols"] == {r"\spadesuit": {"drawings": 4, "clients": 2}}
+    labels = read_archive(out, progress=False).labels
+    assert (labels.symbol_id[labels.latex == r"\spadesuit"] == user_symbol_id(r"\spadesuit")).sum() == 4
+    [learnt] = read_user_symbols(out.parent / USER_SYMBOLS)
+    assert (learnt.latex, learnt.package, learnt.mode) == (r"\spadesuit", None, "math")
+    assert feedback_report(out, served / "data" / "prepared" / "symbols").ok  # the contract takes the new class
+
+    # clients are counted by a salted hash of their address; the address is not stored
+    stored = {p.feedback_client for p in client.app.state.store.labelled("symbols")}
+    assert len(stored) == 2
+    assert all(len(c) == 16 and "203.0.113" not in c for c in stored)
+
+
+@pytest.mark.parametrize(
+    ("latex", "package", "says"),
+    [
+        (r"\foo bar", None, "is not one LaTeX command"),
+        (r"\input{x}", None, "is not one LaTeX command"),
+        (r"\spadesuit", "Ams Symb", "is not a LaTeX package name"),
+        (r"\alpha", "amssymb", "is in the catalogue and needs no package"),
+        (r"\mathbb{R}", "amsmath", "needs \\usepackage{amssymb}"),
+    ],
+)
+def test_a_typed_command_that_cannot_be_one_is_refused_with_the_reason(
+    client: TestClient, latex: str, package: str, says: str
+):
+    pid = predict(client).json()["prediction_id"]
+    response = client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": latex, "package": package})
+    assert response.status_code == 422
+    assert says in response.json()["detail"]

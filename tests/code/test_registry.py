@@ -192,3 +192,19 @@ def test_workers_downloading_one_version_never_see_half_a_model(tmp_path: Path, 
     with pytest.raises(OSError, match="reset"):
         source.fetch("4")
     assert [p.name for p in (tmp_path / "fillmask").iterdir()] == ["v3"]
+
+
+def test_reported_scores_are_shown_for_both_models_and_absent_when_there_are_none():
+    from farga.tracking import reported_scores
+
+    names = ["feedback_learnt_top1", "feedback_learnt_by_class"]
+    candidate = {"test_top1": 0.9, "feedback_learnt_top1": 0.75, "feedback_learnt_by_class.100123": 0.75}
+    champion = {"test_top1": 0.91, "feedback_learnt_top1": 0.0, "feedback_learnt_by_class.100123": 0.0}
+    assert reported_scores(candidate, champion, names) == {
+        "candidate": {"feedback_learnt_top1": 0.75, "feedback_learnt_by_class.100123": 0.75},
+        "champion": {"feedback_learnt_top1": 0.0, "feedback_learnt_by_class.100123": 0.0},
+    }
+    assert reported_scores(candidate, None, names) == {
+        "candidate": {k: v for k, v in candidate.items() if k != "test_top1"}
+    }
+    assert reported_scores({"test_top1": 0.9}, champion, names) is None  # no learnt class: the decision is as before

@@ -68,7 +68,7 @@ def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
     exercise(FeedbackStore(url))
     with sqlite3.connect(tmp_path / "feedback.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
     reopened = FeedbackStore(url)  # migrations are idempotent; data survives a restart
     assert reopened.count("symbols") == {"predictions": 1, "feedback": 1}
 

@@ -116,7 +116,19 @@ def test_real_data_must_cover_the_whole_catalogue(prepared_project: Path):
     report = validate_dataset(
         manifest, images, classes, {**contract_cfg(prepared_project), "require_full_catalogue": True}
     )
-    assert any("the catalogue has 369" in f.detail for f in report.findings)
+    assert any("of the catalogue's 369 symbols" in f.detail for f in report.findings)
+
+
+def test_a_class_outside_the_catalogue_must_be_one_learnt_from_users(prepared_project: Path):
+    manifest, images, classes = load(prepared_project)
+    stranger = {"symbol_id": 123_456, "latex": r"\spadesuit"}
+    report = validate_dataset(manifest, images, [*classes, stranger], contract_cfg(prepared_project))
+    assert any("neither the catalogue's nor learnt from users" in f.detail for f in report.findings)
+    learnt = validate_dataset(
+        manifest, images, [*classes, stranger | {"origin": "users"}], contract_cfg(prepared_project)
+    )
+    assert not any("neither" in f.detail for f in learnt.findings)
+    assert any("missing: [123456]" in f.detail for f in learnt.findings)  # declared, yet no drawing of it
 
 
 def test_a_violation_stops_the_stage_with_a_readable_report(prepared_copy: Path):

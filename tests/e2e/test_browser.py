@@ -156,6 +156,15 @@ def test_draw_see_candidates_pick_one_and_the_feedback_is_stored(page_root: Path
         hit[0].click()
         wait_for(lambda: "saved \\alpha" in browser.find_element(By.ID, "status").text)
         assert [p.feedback_label for p in store.labelled("symbols")] == [r"\alpha"]
+        # a symbol the catalogue lacks: typed with its package, it is kept as a new symbol
+        browser.find_element(By.ID, "none").click()
+        search = wait_for(lambda: browser.find_element(By.ID, "search"))
+        search.send_keys(r"\boxast")
+        wait_for(lambda: browser.find_element(By.ID, "teach-package")).send_keys("stmaryrd")
+        browser.find_element(By.ID, "teach").click()
+        wait_for(lambda: "\\boxast is new here" in browser.find_element(By.ID, "status").text)
+        [row] = store.labelled("symbols")
+        assert (row.feedback_label, row.feedback_package) == (r"\boxast", "stmaryrd")
 
 
 def test_type_a_sentence_see_words_for_each_mask_and_pick_one(served: Path, browser, tmp_path: Path):

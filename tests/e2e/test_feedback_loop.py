@@ -3,8 +3,10 @@ the service (2 workers), the drift monitor, and Prometheus evaluating the projec
 
 Normal traffic raises nothing; shifted traffic (much thicker strokes, three classes) raises the drift
 gauges and the drift alert; users correct the shifted predictions (and a few give wrong labels,
-which screening quarantines); ``farga retrain`` trains a challenger on HASYv2-like data + accepted
-feedback and promotes it; the service switches to it while traffic flows, with no failed request.
+which screening quarantines); three people teach it a symbol the catalogue lacks (``\\spadesuit``,
+typed under "None of these"); ``farga retrain`` trains a challenger on HASYv2-like data + accepted
+feedback, with the new symbol as a class, and promotes it; the service switches to it while traffic
+flows, with no failed request, and then recognises the new symbol.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from support import REPO, dvc_project, tiny_params, tool, venv_env
 
 pytestmark = pytest.mark.e2e
 WINDOW = 150
+NEW_SYMBOL = r"\spadesuit"  # not in the catalogue: its users teach it
+TAUGHT, UNSEEN = 45, 20  # drawings of it sent with feedback, and new ones asked about after the swap
 
 
 def scenario_params() -> dict[str, Any]:
@@ -45,6 +49,7 @@ def scenario_params() -> dict[str, Any]:
     sym["monitor"].update(window=WINDOW, min_samples=100)
     # a family slice of 12 synthetic classes holds a dozen test drawings: one drawing moves it 7 points
     sym["register"]["slice_tolerance"] = 0.1
+    sym["feedback"]["new_symbols"] = {"min_drawings": 30, "min_clients": 3}
     return params
 
 
@@ -130,6 +135,7 @@ def prometheus_config(tmp: Path, api: int, monitor: int) -> Path:
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     prometheus = tool("prometheus", "apt-get install prometheus (make system-deps)")
+    tool("pdflatex", "make system-deps installs TeX Live: a taught symbol must compile before it becomes a class")
     root = dvc_project(tmp_path_factory.mktemp("loop"), scenario_params())
     tmp = tmp_path_factory.mktemp("loop-run")
     ports = {"api": free_port(), "monitor": free_port(), "prometheus": free_port()}
@@ -202,6 +208,15 @@ def traffic(root: Path) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]
     return normal, shifted
 
 
+def new_symbol_drawings(n: int) -> list[bytes]:
+    """Drawings of NEW_SYMBOL as the synthetic writers draw the catalogue's (PNG, black on white)."""
+    from farga.symbols.synthetic import distort, render_glyph
+
+    glyph = render_glyph(f"${NEW_SYMBOL}$")
+    rng = np.random.default_rng(1)
+    return [png(255 - distort(glyph, rng, strength)) for strength in rng.uniform(0.6, 1.4, size=n)]
+
+
 def farga(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         ["farga", *args],
@@ -216,8 +231,8 @@ def farga(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPr
     return done
 
 
-def predict(client: httpx.Client, image: bytes) -> httpx.Response:
-    return client.post("/v1/symbols/predict", files={"image": ("d.png", image, "image/png")})
+def predict(client: httpx.Client, image: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    return client.post("/v1/symbols/predict", files={"image": ("d.png", image, "image/png")}, headers=headers)
 
 
 def drift_round_after(prom: Prometheus, stamp: float) -> float:
@@ -233,6 +248,7 @@ def drift_round_after(prom: Prometheus, stamp: float) -> float:
 def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tmp: Path) -> None:
     started = time.time()
     normal, shifted = traffic(root)
+    new_symbols = new_symbol_drawings(TAUGHT + UNSEEN)
     with httpx.Client(base_url=api, timeout=10) as client:
         # 1. normal traffic: judged, and no drift
         normal_answers = [predict(client, image).json() for image, _ in normal]
@@ -285,6 +301,16 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
                 client.post("/v1/symbols/feedback", json={"prediction_id": pid, "latex": wrong[pid]}).status_code == 200
             )
 
+        # ... and three people teach it a symbol it does not know (behind a proxy: X-Forwarded-For tells them apart)
+        for i, image in enumerate(new_symbols[:TAUGHT]):
+            person = {"X-Forwarded-For": f"198.51.100.{i % 3 + 1}"}
+            pid = predict(client, image, person).json()["prediction_id"]
+            taught = client.post(
+                "/v1/symbols/feedback", json={"prediction_id": pid, "latex": NEW_SYMBOL}, headers=person
+            )
+            assert taught.status_code == 200, taught.text
+            assert taught.json()["new_symbol"]
+
     # 4. retrain while traffic flows; the service switches without a failed request
     seen: list[tuple[int, str | None]] = []
     stop = threading.Event()
@@ -329,6 +355,22 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
     assert versions[-1] == "2"
     assert versions.index("2") > versions.index("1")
 
+    # the new symbol became a class: described by the model, recognised in drawings it never saw, and
+    # reported on its held-out feedback (the champion, not knowing it, scores 0 there); the old
+    # classes did not regress (no slice regressions, above)
+    prepared_facts = json.loads((root / "data" / "prepared" / "symbols" / "prepare.json").read_text())
+    assert prepared_facts["learnt_classes"] == [NEW_SYMBOL]
+    learnt = decision["reported_scores"]
+    assert learnt["candidate"]["feedback_learnt_top1"] > learnt["champion"]["feedback_learnt_top1"] == 0
+    with httpx.Client(base_url=api, timeout=10) as client:
+        firsts = [predict(client, image).json()["candidates"][0] for image in new_symbols[TAUGHT:]]
+        listed = {s["latex"]: s for s in client.get("/v1/symbols/classes").json()}
+    recognised = [c for c in firsts if c["latex"] == NEW_SYMBOL]
+    assert len(recognised) >= 0.7 * UNSEEN, [c["latex"] for c in firsts]
+    assert all(c["origin"] == "users" and c["package"] is None and c["mode"] == "math" for c in recognised)
+    assert listed[NEW_SYMBOL]["origin"] == "users"
+    assert {s["origin"] for latex, s in listed.items() if latex != NEW_SYMBOL} == {"catalogue"}
+
     # wrong labels were quarantined for review, and the training data holds none of them
     assert result["quarantined"] >= 7, result
     from farga.serving.store import FeedbackStore
@@ -342,7 +384,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
     lock = yaml.safe_load((root / "dvc.lock").read_text())
     feedback_out = lock["stages"]["symbols-feedback"]["outs"][0]
     assert feedback_out["path"] == "data/feedback/symbols"
-    assert feedback_out["nfiles"] == 1
+    assert feedback_out["nfiles"] == 2  # the drawings, and the symbols they taught (user_symbols.csv)
     prepared = json.loads((root / "data" / "prepared" / "symbols" / "prepare.json").read_text())
     # (a drawing sent twice is one sample)
     assert 0.5 * len(accepted) <= prepared["feedback"]["train"] + prepared["feedback"]["held_out"] <= len(accepted)

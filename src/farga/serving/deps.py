@@ -7,6 +7,7 @@ service.py then holds only its own routes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,18 @@ async def feedback_store(request: Request) -> FeedbackStore:
 
 
 Store = Annotated[FeedbackStore, Depends(feedback_store)]
+
+
+async def client_pseudonym(request: Request) -> str | None:
+    """The client's address (X-Forwarded-For's, behind a trusted proxy) as a salted hash: enough to
+    count distinct clients, never the address itself."""
+    if request.client is None:
+        return None
+    salt = request.app.state.settings.client_salt.get_secret_value()
+    return hashlib.sha256(f"{salt}:{request.client.host}".encode()).hexdigest()[:16]
+
+
+Client = Annotated[str | None, Depends(client_pseudonym)]
 
 
 def model_slot(

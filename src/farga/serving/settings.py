@@ -72,6 +72,9 @@ class ServeSettings(Settings):
     """Feedback per second per client address and worker (0: no limit)."""
     rate_feedback_burst: int = 20
     """Feedback a client may send at once before the rate applies."""
+    client_salt: SecretStr = SecretStr("")
+    """Mixed into the hash that stands for a feedback's client address (set one per deployment): the
+    address is never stored, and distinct clients can still be counted."""
     keep_inputs: bool = True
     """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
     retention_days: float = 90.0

@@ -55,6 +55,10 @@ class Prediction(Base):
     top1_score: Mapped[float] = mapped_column(Float)
     feedback_label: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # a label outside the catalogue names its LaTeX package; the client (a salted hash of its address,
+    # never the address) lets "enough distinct people drew it" be counted
+    feedback_package: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    feedback_client: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # None until screened; then accepted | quarantined (waits for a person) | rejected
     review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     review_note: Mapped[str | None] = mapped_column(String(256), nullable=True)
@@ -267,7 +271,14 @@ class FeedbackStore:
         return str(row["id"])
 
     async def add_feedback(
-        self, component: str, prediction_id: str, label: str, check: Callable[[Prediction], None] | None = None
+        self,
+        component: str,
+        prediction_id: str,
+        label: str,
+        check: Callable[[Prediction], None] | None = None,
+        *,
+        package: str | None = None,
+        client: str | None = None,
     ) -> Prediction:
         """Store the user's label, committed (and on SQLite synced) before this returns;
         ``check(row)`` may refuse it (by raising) given what was predicted.
@@ -280,7 +291,7 @@ class FeedbackStore:
                 raise StoreUnavailableError("the prediction is not written yet (the database is slow); try again")
             await asyncio.sleep(0.01)
         while True:
-            row = await asyncio.to_thread(self._label, component, prediction_id, label, check)
+            row = await asyncio.to_thread(self._label, component, prediction_id, (label, package, client), check)
             if row is not None:
                 return row
             recent = created_recently(prediction_id, self.feedback_wait_s)
@@ -289,7 +300,11 @@ class FeedbackStore:
             await asyncio.sleep(0.05)  # another worker may not have written it yet
 
     def _label(
-        self, component: str, prediction_id: str, label: str, check: Callable[[Prediction], None] | None
+        self,
+        component: str,
+        prediction_id: str,
+        label: tuple[str, str | None, str | None],
+        check: Callable[[Prediction], None] | None,
     ) -> Prediction | None:
         try:
             with self.sessions.begin() as session:
@@ -300,7 +315,7 @@ class FeedbackStore:
                     return None
                 if check is not None:
                     check(row)  # raising leaves the transaction, and the row, as they were
-                row.feedback_label = label
+                row.feedback_label, row.feedback_package, row.feedback_client = label
                 row.feedback_at = datetime.now(UTC)
                 row.review = row.review_note = row.reviewed_at = None  # a new label is screened anew
                 return row

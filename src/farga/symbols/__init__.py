@@ -83,10 +83,11 @@ class Symbols:
 
         return service(settings, store)
 
-    def export_feedback(self, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
+    def export_feedback(self, ctx: StageContext, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
         from farga.symbols.feedback import export_feedback
+        from farga.symbols.params import NewSymbols
 
-        return export_feedback(store, dest, accepted_only)
+        return export_feedback(store, dest, NewSymbols(**ctx.params["feedback"]["new_symbols"]), accepted_only)
 
     def screen_feedback(self, ctx: StageContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
         from farga.symbols.feedback import screen

@@ -117,7 +117,8 @@ def minimum_functionality(scorer: Scorer, train_counts: dict[str, int], n_classe
     from farga.symbols.synthetic import render_glyph
 
     known = catalogue.by_latex()
-    frequent = sorted((c for c in train_counts if c in scorer.index), key=lambda c: (-train_counts[c], c))[:n_classes]
+    learnable = (c for c in train_counts if c in scorer.index and c in known)  # a learnt command has no render
+    frequent = sorted(learnable, key=lambda c: (-train_counts[c], c))[:n_classes]
     renders = np.stack([fit_to_box((render_glyph(known[c].render) * 255).astype(np.uint8)) for c in frequent])
     cases = []
     for name, probs in zip(frequent, scorer.probs(renders), strict=True):
@@ -190,9 +191,10 @@ def behaviour(ctx: StageContext, model_path: Path) -> list[Case]:
     prepared = ctx.paths.prepared
     images, _, manifest = load_split(prepared, "test")
     _, _, train_manifest = load_split(prepared, "train")
-    known = catalogue.by_id()
+    known = catalogue.by_id()  # the test split holds catalogue symbols only; training may hold learnt ones
+    latex = dict(zip(train_manifest.symbol_id.tolist(), train_manifest.latex.tolist(), strict=True))
     counts = np.unique(train_manifest.symbol_id.to_numpy(), return_counts=True)
-    train_counts = {known[int(i)].latex: int(n) for i, n in zip(*counts, strict=True)}
+    train_counts = {latex[int(i)]: int(n) for i, n in zip(*counts, strict=True)}
 
     rng = np.random.default_rng(int(cfg["seed"]))
     per_class = int(cfg["samples_per_class"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from farga.cards import Card, model_and_dataset, model_header, pct, run_context
 from farga.config import StageContext
+from farga.symbols.user_symbols import user_symbol_id
 
 
 def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
@@ -16,6 +17,10 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     dataset_name = "HASYv2" if source == "hasyv2" else "synthetic-hasy"
     context.update(
         feedback=prepared.get("feedback") or {},
+        learnt=[
+            (latex, pct(facts.get("feedback_learnt_by_class", {}).get(str(user_symbol_id(latex)))))
+            for latex in prepared.get("learnt_classes", [])
+        ],
         families=[(f, pct(v)) for f, v in facts["test_by_family"].items()],
         source=source,
         dataset_name=dataset_name,

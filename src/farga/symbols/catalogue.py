@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 FAMILIES = (
     "latin",
@@ -97,6 +98,7 @@ class Symbol:
     typst: str | None  # the name in Typst math ($...$), where Typst has one
     family: str
     render: str
+    origin: str = "catalogue"  # or "users": learnt from feedback (user_symbols.py)
 
     @property
     def usepackage(self) -> str | None:
@@ -131,6 +133,27 @@ def by_latex() -> dict[str, Symbol]:
 @cache
 def by_id() -> dict[int, Symbol]:
     return {s.symbol_id: s for s in symbols()}
+
+
+def with_learnt(labels: list[dict[str, Any]]) -> dict[int, Symbol]:
+    """The catalogue by id, plus the classes a model learnt from its users, described by the model's
+    own labels (``farga.labels``): a model can know symbols this file does not."""
+    known = dict(by_id())
+    for label in labels:
+        sid = int(label["symbol_id"])
+        if sid not in known:
+            known[sid] = Symbol(
+                symbol_id=sid,
+                latex=str(label["latex"]),
+                package=label.get("package"),
+                mode=str(label.get("mode", "math")),
+                unicode=None,
+                typst=None,
+                family="misc",
+                render="",
+                origin="users",
+            )
+    return known
 
 
 def confusable_index(latex_names: list[str]) -> list[int]:

@@ -17,20 +17,22 @@ from farga.symbols import catalogue
 from farga.symbols.archive import read_archive
 from farga.symbols.prepare import IMAGES, MANIFEST, SCORED, WRITER_TEST, load_classes, load_split
 from farga.symbols.preprocess import ImageInputError, normalise_image
+from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 from farga.validation import ContractReport, ContractViolation, check, check_frame
 
 SPLITS = ("train", "val", "test", WRITER_TEST, "feedback_test")
 SOURCES = ("hasyv2", "synthetic", "feedback")
 
 
-def manifest_schema(n_classes: int) -> pa.DataFrameSchema:
-    known_ids = sorted(catalogue.by_id())
+def manifest_schema(classes: list[dict[str, Any]]) -> pa.DataFrameSchema:
+    """``classes``: the catalogue's symbols (or a subset), then any learnt from users."""
+    latex_of = {int(c["symbol_id"]): str(c["latex"]) for c in classes}
     return pa.DataFrameSchema(
         {
             "path": pa.Column(str, unique=True, nullable=False),
-            "symbol_id": pa.Column(int, pa.Check.isin(known_ids)),
-            "latex": pa.Column(str, pa.Check.isin(sorted(catalogue.by_latex()))),
-            "label": pa.Column(int, pa.Check.in_range(0, n_classes - 1)),
+            "symbol_id": pa.Column(int, pa.Check.isin(sorted(latex_of))),
+            "latex": pa.Column(str, pa.Check.isin(sorted(set(latex_of.values())))),
+            "label": pa.Column(int, pa.Check.in_range(0, len(classes) - 1)),
             "writer": pa.Column(int, pa.Check.ge(0)),
             "split": pa.Column(str, pa.Check.isin(SPLITS)),
             "source": pa.Column(str, pa.Check.isin(SOURCES)),
@@ -42,13 +44,24 @@ def manifest_schema(n_classes: int) -> pa.DataFrameSchema:
             "centroid_y": pa.Column(float, pa.Check.in_range(0.0, 1.0)),
         },
         checks=[
-            pa.Check(
-                lambda df: df.symbol_id.map(lambda i: catalogue.by_id()[i].latex) == df.latex,
-                name="latex matches symbol_id in the catalogue",
-            )
+            pa.Check(lambda df: df.symbol_id.map(latex_of) == df.latex, name="latex matches symbol_id in the classes")
         ],
         strict=True,
         coerce=False,
+    )
+
+
+def declared_classes(classes: list[dict[str, Any]]) -> str | None:
+    """The catalogue's symbols are declared as the catalogue has them; any other must be learnt from users."""
+    known = catalogue.by_id()
+    wrong = [
+        c["latex"]
+        for c in classes
+        if (int(c["symbol_id"]) in known and known[int(c["symbol_id"])].latex != c["latex"])
+        or (int(c["symbol_id"]) not in known and c.get("origin") != "users")
+    ]
+    return (
+        f"{len(wrong)} classes are neither the catalogue's nor learnt from users, e.g. {wrong[:3]}" if wrong else None
     )
 
 
@@ -56,7 +69,7 @@ def validate_dataset(
     manifest: pd.DataFrame, images: np.ndarray, classes: list[dict[str, Any]], cfg: dict[str, Any]
 ) -> ContractReport:
     report = ContractReport("symbols")
-    schema = manifest_schema(len(classes))
+    schema = manifest_schema(classes)
     check_frame(report, schema, manifest)
     if set(schema.columns) - set(manifest.columns):
         return report  # the schema findings name the missing columns; nothing else can be checked
@@ -76,8 +89,10 @@ def validate_dataset(
         present = set(manifest.symbol_id)
         declared = {int(c["symbol_id"]) for c in classes}
         full = set(catalogue.by_id())
-        if cfg.get("require_full_catalogue", True) and declared != full:
-            return f"classes declare {len(declared)} symbols, the catalogue has {len(full)}"
+        if cfg.get("require_full_catalogue", True) and not full <= declared:
+            return f"classes declare {len(declared & full)} of the catalogue's {len(full)} symbols"
+        if problem := declared_classes(classes):
+            return problem
         if present != declared:
             missing = sorted(declared - present)[:5]
             return f"labels present {len(present)} != declared classes {len(declared)}; missing: {missing}"
@@ -94,13 +109,17 @@ def validate_dataset(
         return f"{len(seen)} train/val drawings are by writers held out for writer_test" if len(seen) else None
 
     def per_class() -> str | None:
+        # a class learnt from users was admitted on its count of drawings (params: feedback.new_symbols),
+        # most of which train; here it needs only to be trainable at all
         counts = manifest[manifest.split == "train"].groupby("symbol_id").size()
-        counts = counts.reindex([int(c["symbol_id"]) for c in classes], fill_value=0)
-        low = counts[counts < int(cfg["min_train_per_class"])]
+        minimum = {
+            int(c["symbol_id"]): 1 if c.get("origin") == "users" else int(cfg["min_train_per_class"]) for c in classes
+        }
+        counts = counts.reindex(list(minimum), fill_value=0)
+        low = counts[counts < pd.Series(minimum)]
         if low.empty:
             return None
-        minimum = cfg["min_train_per_class"]
-        return f"{len(low)} classes have fewer than {minimum} training samples, e.g. {low.head(3).to_dict()}"
+        return f"{len(low)} classes have fewer training samples than their minimum, e.g. {low.head(3).to_dict()}"
 
     def split_sizes() -> str | None:
         shares = manifest.split.value_counts(normalize=True).reindex(SPLITS, fill_value=0.0)
@@ -113,7 +132,7 @@ def validate_dataset(
 
     for name, predicate in [
         ("arrays: shape, dtype and values", arrays),
-        ("label set = catalogue", label_set),
+        ("label set = catalogue", label_set),  # (and any symbols learnt from users)
         ("no image shared between train/val and the test splits", disjoint),
         ("no writer of writer_test in train/val", writers_unseen),
         ("minimum training samples per class", per_class),
@@ -153,17 +172,19 @@ def feedback_report(archive: Path, prepared: Path) -> ContractReport:
     report = ContractReport("symbols feedback")
     data = read_archive(archive, progress=False)
     labels = data.labels
+    latex_of = {i: s.latex for i, s in catalogue.by_id().items()}
+    latex_of |= {s.symbol_id: s.latex for s in read_user_symbols(archive.parent / USER_SYMBOLS)}
     schema = pa.DataFrameSchema(
         {
             "path": pa.Column(str, unique=True),
-            "symbol_id": pa.Column(int, pa.Check.isin(sorted(catalogue.by_id()))),
-            "latex": pa.Column(str, pa.Check.isin(sorted(catalogue.by_latex()))),
+            "symbol_id": pa.Column(int, pa.Check.isin(sorted(latex_of))),
+            "latex": pa.Column(str, pa.Check.isin(sorted(set(latex_of.values())))),
             "user_id": pa.Column(int),
         },
         checks=[
             pa.Check(
-                lambda df: df.symbol_id.map(lambda i: getattr(catalogue.by_id().get(i), "latex", None)) == df.latex,
-                name="latex matches symbol_id in the catalogue",
+                lambda df: df.symbol_id.map(latex_of) == df.latex,
+                name="latex matches symbol_id in the catalogue (or the symbols learnt from users)",
             )
         ],
         strict=True,

@@ -40,10 +40,11 @@ def top_k_rates(topk: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {f"top{k}": float((topk[:, :k] == truth[:, None]).any(1).mean()) for k in (1, 3, 5)}
 
 
-def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFrame) -> dict[str, Any]:
+def score_predictions(
+    topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFrame, known: dict[int, catalogue.Symbol]
+) -> dict[str, Any]:
     top1 = topk[:, 0]
     hit = top1 == truth
-    known = catalogue.by_id()
     names = sorted({*truth.tolist(), *top1.tolist()})
     group = dict(zip(names, catalogue.confusable_index([known[i].latex for i in names]), strict=True))
     up_to_group = np.array([group[p] == group[t] for p, t in zip(top1, truth, strict=True)])
@@ -64,8 +65,7 @@ def score_predictions(topk: np.ndarray, truth: np.ndarray, manifest: pd.DataFram
     }
 
 
-def per_class_table(topk: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
-    known = catalogue.by_id()
+def per_class_table(topk: np.ndarray, truth: np.ndarray, known: dict[int, catalogue.Symbol]) -> pd.DataFrame:
     frame = pd.DataFrame({"symbol_id": truth, "top1": topk[:, 0] == truth, "top5": (topk == truth[:, None]).any(1)})
     table = frame.groupby("symbol_id").agg(n=("top1", "size"), top1=("top1", "mean"), top5=("top5", "mean"))
     table.insert(0, "latex", [known[i].latex for i in table.index])
@@ -74,12 +74,23 @@ def per_class_table(topk: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
 
 
 def feedback_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
-    """Top-1 on the held-out user feedback: drawings from real traffic, labelled by the users ({} if none)."""
+    """Top-1 on the held-out user feedback: drawings from real traffic, labelled by the users ({} if none).
+    The classes learnt from users have no other test: each is reported on its own held-out drawings
+    (``feedback_learnt_top1`` over all of them; a model that does not know a class scores 0 there)."""
     images, _, rows = load_split(prepared, FEEDBACK_TEST)
     if rows.empty:
         return {}
     top1 = predict_symbol_ids(model, images, k=1)[:, 0]
-    return {"feedback_top1": float((top1 == rows.symbol_id.to_numpy()).mean()), "feedback_n": len(rows)}
+    truth = rows.symbol_id.to_numpy()
+    scores: dict[str, Any] = {"feedback_top1": float((top1 == truth).mean()), "feedback_n": len(rows)}
+    learnt = ~np.isin(truth, list(catalogue.by_id()))
+    if learnt.any():
+        scores["feedback_learnt_top1"] = float((top1[learnt] == truth[learnt]).mean())
+        scores["feedback_learnt_n"] = int(learnt.sum())
+        scores["feedback_learnt_by_class"] = {  # by id: a LaTeX command is no MLflow metric name
+            str(sid): float(np.mean(top1[learnt][truth[learnt] == sid] == sid)) for sid in sorted(set(truth[learnt]))
+        }
+    return scores
 
 
 def writer_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
@@ -107,7 +118,7 @@ def score(ctx: StageContext, model_dir: Path) -> Facts:
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model = OnnxModel.load(model_dir)
     topk = predict_symbol_ids(model, images)
-    scores = score_predictions(topk, manifest.symbol_id.to_numpy(), manifest)
+    scores = score_predictions(topk, manifest.symbol_id.to_numpy(), manifest, catalogue.with_learnt(model.labels))
     held_out = writer_scores(model, ctx.paths.prepared) | feedback_scores(model, ctx.paths.prepared)
     return {f"test_{k}": v for k, v in scores.items()} | held_out
 
@@ -121,7 +132,8 @@ def evaluate(ctx: StageContext) -> Facts:
     with energy.track("evaluate") as used:
         probs, _ = infer(model, images)
     topk = ranked(model, probs)
-    metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest).items()}
+    known = catalogue.with_learnt(model.labels)
+    metrics = {f"test_{k}": v for k, v in score_predictions(topk, truth, manifest, known).items()}
     if model.calibration:  # how the "not sure" threshold fitted on validation holds up on test
         unsure = measure(probs.max(1), topk[:, 0] == truth, float(model.calibration["threshold"]))
         metrics["test_sure_precision"], metrics["test_sure_coverage"] = unsure["precision"], unsure["coverage"]
@@ -135,10 +147,9 @@ def evaluate(ctx: StageContext) -> Facts:
     metrics["train_seconds"] = run_info["train_seconds"]
     metrics.update(energy.as_metrics(run_info["energy"]) | energy.as_metrics(used))
 
-    table = per_class_table(topk, truth)
+    table = per_class_table(topk, truth, known)
     table.to_csv(reports / "per_class.csv", index=False)
-    known = catalogue.by_id()
-    ids = sorted(known) if len(set(truth)) > 50 else sorted(set(truth))
+    ids = sorted(catalogue.by_id()) if len(set(truth)) > 50 else sorted(set(truth))
     matrix = confusion_matrix(truth, topk[:, 0], labels=ids)
     plots = [
         plot_confusion(matrix, [known[i].latex for i in ids], reports / "confusion.png"),

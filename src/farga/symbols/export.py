@@ -37,9 +37,15 @@ class Exported(nn.Module):
 
 
 def label_map(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each output's symbol, as the service describes it. A class learnt from users is described
+    here in full (the catalogue the service ships does not know it) and says so (``origin``)."""
     known = catalogue.by_id()
     out = []
     for index, c in enumerate(classes):
+        if c.get("origin") == "users":
+            fields = ("symbol_id", "latex", "package", "mode", "origin")
+            out.append({"index": index, **{k: c[k] for k in fields}, "unicode": None, "family": "misc"})
+            continue
         sym = known[int(c["symbol_id"])]
         out.append(
             {

@@ -56,8 +56,8 @@ def ink_features(images: np.ndarray) -> pd.DataFrame:
     ).astype(float)
 
 
-def latex_of(ids: np.ndarray) -> np.ndarray:
-    known = catalogue.by_id()
+def latex_of(ids: np.ndarray, model: OnnxModel) -> np.ndarray:
+    known = catalogue.with_learnt(model.labels)
     return np.array([known[int(i)].latex for i in ids], dtype=object)
 
 
@@ -131,13 +131,13 @@ def drift_samples(model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]
     reference = Sample(
         features=pd.DataFrame({name: ref[f"feature_{name}"] for name in FEATURES}),
         embedding=ref["embedding"].astype(np.float32),
-        prediction=latex_of(ref["top1"]),
+        prediction=latex_of(ref["top1"], model),
         confidence=ref["confidence"],
     )
     current = Sample(
         features=ink_features(inks),
         embedding=embedding,
-        prediction=latex_of(symbol_ids(model)[probs.argmax(1)]),
+        prediction=latex_of(symbol_ids(model)[probs.argmax(1)], model),
         confidence=probs.max(1),
     )
     return reference, current
@@ -160,7 +160,7 @@ def screen_feedback(
     model, ref = OnnxModel.load(model_dir), load_reference(model_dir)
     probs, embedding = infer(model, decode(inputs))
     index = {int(i): n for n, i in enumerate(symbol_ids(model))}
-    known = catalogue.by_latex()
+    known = {s.latex: s for s in catalogue.with_learnt(model.labels).values()}
     k = min(int(cfg["neighbours"]), len(ref["train_symbol_id"]))
 
     def unit(x: np.ndarray) -> np.ndarray:
@@ -170,6 +170,9 @@ def screen_feedback(
     _, nearest = NearestNeighbors(n_neighbors=k).fit(unit(ref["train_embedding"])).kneighbors(unit(embedding))
     verdicts = []
     for row, label in enumerate(labels):
+        if label not in known:  # a new symbol: no model can contradict it; admission counts people and asks TeX
+            verdicts.append({"accepted": True, "model_probability": 0.0, "neighbour_share": 0.0, "reason": ""})
+            continue
         sid = known[label].symbol_id
         p = float(probs[row, index[sid]]) if sid in index else 0.0
         share = float((ref["train_symbol_id"][nearest[row]] == sid).mean())

@@ -60,6 +60,7 @@ class Augment(Strict):
     elastic: float = Field(default=0.0, ge=0, lt=0.5, description="largest smooth displacement, share of the side")
     pen: tuple[Level, Level] | None = None
     """Blur and binarise again at a level drawn from this range: low draws heavier, high finer. None: off."""
+    pen_share: float = Field(default=1.0, ge=0, le=1, description="share of drawings redrawn with another pen")
     breaks: float = Field(default=0.0, ge=0, le=1, description="share of drawings that lose a 3x3 patch of ink")
 
 
@@ -119,10 +120,18 @@ class Quarantine(Strict):
     neighbours: int = Field(ge=1)
 
 
+class NewSymbols(Strict):
+    min_drawings: int = Field(default=30, ge=2)
+    """A command outside the catalogue becomes a class with this many accepted drawings ..."""
+    min_clients: int = Field(default=3, ge=1)
+    """... from this many distinct clients (and compiled by pdflatex with its package)."""
+
+
 class Feedback(Strict):
     holdout_fraction: float = Field(ge=0, lt=1)
     """Of accepted feedback, held out (by image hash) to compare challenger and champion."""
     quarantine: Quarantine
+    new_symbols: NewSymbols = NewSymbols()
 
 
 class Monitor(Strict):

@@ -20,6 +20,7 @@ from farga.config import StageContext
 from farga.hashing import read_json, sha256_file, write_json
 from farga.symbols.archive import read_archive
 from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
+from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 
 FEEDBACK_ARCHIVE = "feedback.tar"
 FEEDBACK_TEST = "feedback_test"  # held-out accepted feedback: compares challenger and champion on real traffic
@@ -78,8 +79,20 @@ def prepare(ctx: StageContext) -> Facts:
     archive = read_archive(raw_archive_path(ctx))
     if fold not in archive.folds:
         raise ValueError(f"fold {fold} is not in the archive (has {sorted(archive.folds)})")
-    classes = archive.symbols.sort_values("symbol_id").reset_index(drop=True)
-    class_index = {int(sid): i for i, sid in enumerate(classes.symbol_id)}
+    # the archive's symbols, then any learnt from users (ids from 100,000: the old classes keep their outputs)
+    feedback_path = ctx.paths.feedback / FEEDBACK_ARCHIVE
+    feedback = read_feedback(feedback_path)
+    learnt = read_user_symbols(ctx.paths.feedback / USER_SYMBOLS) if feedback is not None else []
+    catalogue_part = archive.symbols.sort_values("symbol_id")
+    classes: list[dict[str, Any]] = [
+        {"symbol_id": int(sid), "latex": str(latex)}
+        for sid, latex in zip(catalogue_part.symbol_id.tolist(), catalogue_part.latex.tolist(), strict=True)
+    ]
+    classes += [
+        {"symbol_id": s.symbol_id, "latex": s.latex, "package": s.package, "mode": s.mode, "origin": "users"}
+        for s in learnt
+    ]
+    class_index = {int(c["symbol_id"]): i for i, c in enumerate(classes)}
     listed = pd.concat(
         [pd.DataFrame({"path": archive.folds[fold][split], "split": split}) for split in ("train", "test")]
     )
@@ -99,8 +112,6 @@ def prepare(ctx: StageContext) -> Facts:
     manifest.loc[(manifest.split == "train") & manifest.writer.isin(unseen), "split"] = WRITER_TEST
 
     manifest["source"] = ctx.params["data"]["source"]
-    feedback_path = ctx.paths.feedback / FEEDBACK_ARCHIVE
-    feedback = read_feedback(feedback_path)
     raw_images = dict(archive.images)
     if feedback is not None:
         manifest = pd.concat([manifest, feedback[0].assign(label=feedback[0].symbol_id.map(class_index))])
@@ -140,11 +151,12 @@ def prepare(ctx: StageContext) -> Facts:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / IMAGES, images)
     manifest.to_parquet(out / MANIFEST, index=False)
-    write_json(out / CLASSES, classes[["symbol_id", "latex"]].to_dict(orient="records"))
+    write_json(out / CLASSES, classes)
     summary = {
         "fold": fold,
         "splits": manifest.split.value_counts().to_dict(),
         "classes": len(classes),
+        **({"learnt_classes": [s.latex for s in learnt]} if learnt else {}),  # (absent: the same bytes as before)
         "writers": int(manifest.writer.nunique()),
         "held_out_writers": len(unseen),
         "dropped_train_duplicates_of_test": int(leak.sum()),

@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from farga.serving.schemas import ModelInfo, Strict
+from farga.symbols.user_symbols import Origin
 
 MAX_STROKES = 100
 MAX_POINTS = 5_000
 MAX_IMAGE_SIDE = 1024
 Mode = Literal["math", "text", "both"]
 TOP_K_MAX = 20
+ORIGIN = "catalogue: HASYv2's curated symbols; users: a command users drew and named, learnt from their feedback"
 TopK = Annotated[int, Field(ge=1, le=TOP_K_MAX, description=f"how many candidates to return (1-{TOP_K_MAX})")]
 
 
@@ -63,6 +65,7 @@ class Candidate(BaseModel):
     typst: str | None = Field(
         default=None, description="its name in Typst math, where Typst has one", examples=["alpha"]
     )
+    origin: Origin = Field(default="catalogue", description=ORIGIN)
 
 
 class PredictResponse(BaseModel):
@@ -78,7 +81,19 @@ class PredictResponse(BaseModel):
 
 class FeedbackRequest(Strict):
     prediction_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="from the predict response")
-    latex: str = Field(min_length=1, max_length=128, description="the symbol the user meant", examples=[r"\alpha"])
+    latex: str = Field(
+        min_length=1,
+        max_length=128,
+        description="the symbol the user meant: a catalogue command, or one it lacks (a new symbol)",
+        examples=[r"\alpha"],
+    )
+    package: str | None = Field(
+        default=None,
+        max_length=40,
+        description="for a command the catalogue lacks: the LaTeX package it needs (null: none). "
+        "For a catalogue command, omit it or give the catalogue's",
+        examples=[None, "stmaryrd"],
+    )
 
 
 class FeedbackResponse(BaseModel):
@@ -86,6 +101,11 @@ class FeedbackResponse(BaseModel):
     latex: str
     agreement: Literal["agree", "disagree", "disagree_outside_topk"]
     stored: bool
+    new_symbol: bool = Field(
+        default=False,
+        description="a command the model does not know yet: kept, and learnt at a retraining once enough "
+        "people have drawn it and TeX compiles it",
+    )
 
 
 class SymbolInfo(BaseModel):
@@ -98,3 +118,4 @@ class SymbolInfo(BaseModel):
     typst: str | None = Field(description="its name in Typst math ($...$), where Typst has one")
     family: str
     preview: str | None = Field(description="a character that previews the symbol, when Unicode has one")
+    origin: Origin = Field(default="catalogue", description=ORIGIN)

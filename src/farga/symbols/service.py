@@ -2,6 +2,7 @@
 
 import io
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -12,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from farga.serving import metrics
 from farga.serving.app import ComponentService, component_router
-from farga.serving.deps import Store, current_model, logged, model_slot
+from farga.serving.deps import Client, Store, current_model, logged, model_slot
 from farga.serving.errors import forward_to
 from farga.serving.models import LoadedModel, ModelSlot
 from farga.serving.schemas import feedback_errors, feedback_link, predict_errors
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
-from farga.symbols import catalogue
+from farga.symbols import catalogue, tex
 from farga.symbols.preprocess import ImageInputError, normalise_image, to_model_input
 from farga.symbols.schemas import (
     MAX_IMAGE_SIDE,
@@ -31,6 +32,7 @@ from farga.symbols.schemas import (
     SymbolInfo,
 )
 from farga.symbols.strokes import render_strokes
+from farga.symbols.user_symbols import Origin
 
 NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
@@ -57,7 +59,7 @@ class Predictor:
         """Each output of the model as the API's Candidate fields (but the score), made once per model."""
         model, described = self._described
         if model is not loaded:
-            known = catalogue.by_id()
+            known = catalogue.with_learnt(loaded.model.labels)
             described = []
             for label in loaded.model.labels:
                 sym = known[int(label["symbol_id"])]
@@ -69,6 +71,7 @@ class Predictor:
                         "mode": sym.mode,
                         "unicode": sym.unicode,
                         "typst": sym.typst,
+                        "origin": sym.origin,
                     }
                 )
             self._described = (loaded, described)
@@ -84,11 +87,17 @@ class Predictor:
 
 
 def smoke_test(loaded: LoadedModel) -> None:
-    """A model must map a clean drawing to a valid probability vector over catalogue symbols."""
+    """A model must map a clean drawing to a valid probability vector over symbols it can describe:
+    the catalogue's, or ones learnt from users that its labels describe in full."""
     known = catalogue.by_id()
-    unknown = [c["symbol_id"] for c in loaded.model.labels if int(c["symbol_id"]) not in known]
-    if unknown:
-        raise ValueError(f"model labels outside the catalogue: {unknown[:5]}")
+    undescribed = [
+        c["symbol_id"]
+        for c in loaded.model.labels
+        if int(c["symbol_id"]) not in known
+        and not (c.get("origin") == "users" and tex.well_formed(str(c.get("latex")), c.get("package")) is None)
+    ]
+    if undescribed:
+        raise ValueError(f"model labels neither in the catalogue nor described as learnt: {undescribed[:5]}")
     ink = render_strokes([[(0.0, 0.0), (1.0, 1.0)], [(0.0, 1.0), (1.0, 0.0)]])
     probs = loaded.model.run(to_model_input(ink[None]))["probabilities"]
     if probs.shape != (1, len(loaded.model.labels)) or not np.isfinite(probs).all() or abs(probs.sum() - 1) > 1e-3:
@@ -197,22 +206,48 @@ def build_router(slot: ModelSlot) -> APIRouter:
         responses=feedback_errors("unknown symbol or malformed id"),
         operation_id=f"{NAME}_feedback",
     )
-    async def feedback(body: FeedbackRequest, store: Store) -> FeedbackResponse:
-        if body.latex not in catalogue.by_latex():
-            raise HTTPException(status_code=422, detail=f"{body.latex!r} is not a symbol of the catalogue")
-        row = await store.add_feedback(NAME, body.prediction_id, body.latex)
+    async def feedback(body: FeedbackRequest, store: Store, client: Client) -> FeedbackResponse:
+        known = {s.latex: s for s in known_symbols(slot).values()}
+        if body.latex in known:
+            expected = known[body.latex].package
+            if body.package is not None and body.package != expected:
+                needs = f"needs \\usepackage{{{expected}}}" if expected else "needs no package"
+                raise HTTPException(status_code=422, detail=f"{body.latex} is in the catalogue and {needs}")
+        elif problem := tex.well_formed(body.latex, body.package):
+            raise HTTPException(status_code=422, detail=problem)
+        new = body.latex not in known
+        row = await store.add_feedback(
+            NAME, body.prediction_id, body.latex, package=body.package if new else None, client=client
+        )
         agreement = metrics.count_feedback(NAME, body.latex, [c["latex"] for c in row.candidates])
-        return FeedbackResponse(prediction_id=row.id, latex=body.latex, agreement=agreement, stored=True)  # type: ignore[arg-type]
+        return FeedbackResponse(
+            prediction_id=row.id,
+            latex=body.latex,
+            agreement=agreement,  # type: ignore[arg-type]
+            stored=True,
+            new_symbol=new,
+        )
 
-    @router.get("/classes", response_model=list[SymbolInfo], summary="The catalogue of recognisable symbols")
+    @router.get(
+        "/classes",
+        response_model=list[SymbolInfo],
+        summary="The symbols it can recognise: the catalogue's, then any the served model learnt from users",
+    )
     def classes() -> list[SymbolInfo]:
-        return CLASSES
+        return [symbol_info(s) for s in known_symbols(slot).values()]
 
     return router
 
 
-CLASSES = [
-    SymbolInfo(
+def known_symbols(slot: ModelSlot) -> dict[int, catalogue.Symbol]:
+    """The catalogue, and the classes the served model learnt from users (none while no model is loaded)."""
+    loaded = slot.current
+    return catalogue.with_learnt(loaded.model.labels) if loaded is not None else catalogue.by_id()
+
+
+@lru_cache(maxsize=4096)  # bounded: the catalogue and the classes of the models served
+def symbol_info(s: catalogue.Symbol) -> SymbolInfo:
+    return SymbolInfo(
         symbol_id=s.symbol_id,
         latex=s.latex,
         package=s.package,
@@ -222,9 +257,8 @@ CLASSES = [
         typst=s.typst,
         family=s.family,
         preview=s.unicode,
+        origin=cast(Origin, s.origin),
     )
-    for s in catalogue.symbols()
-]
 
 
 def service(settings: ServeSettings, store: FeedbackStore) -> ComponentService:

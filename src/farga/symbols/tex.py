@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast, get_args
 
 Mode = Literal["math", "text", "both"]
 ENGINE = "pdflatex"
@@ -22,6 +22,12 @@ ENGINE = "pdflatex"
 COMMAND = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])(?:\{[A-Za-z0-9]{0,3}\})?")
 PACKAGE = re.compile(r"[a-z][a-z0-9-]{0,39}")
 FORBIDDEN = re.compile(r"\\(?:input|include|write|read|open|immediate|def|let|catcode|csname|special|usepackage)\b")
+
+
+def mode_of(value: str) -> Mode:
+    if value not in get_args(Mode):
+        raise ValueError(f"mode {value!r} is none of {get_args(Mode)}")
+    return cast(Mode, value)
 
 
 class TexUnavailable(RuntimeError):

@@ -60,6 +60,7 @@ def augment(x: torch.Tensor, cfg: dict[str, Any], gen: torch.Generator) -> torch
         blurred = F.conv2d(x, _BLUR.to(x.dtype), padding=_BLUR.shape[-1] // 2)
         redrawn = (blurred >= uniform((high - low) / 2, (high + low) / 2).view(n, 1, 1, 1)).to(x.dtype)
         kept = redrawn.flatten(1).sum(1) >= 0.5 * (x >= 0.5).flatten(1).sum(1)  # a fine pen may not erase it
+        kept &= torch.rand(n, generator=gen) < float(cfg.get("pen_share", 1.0))
         x = torch.where(kept.view(n, 1, 1, 1), redrawn, x)
     if cfg.get("breaks", 0.0):  # a 3x3 gap centred on an ink pixel of the chosen drawings
         broken = torch.rand(n, generator=gen) < float(cfg["breaks"])

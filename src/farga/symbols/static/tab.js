@@ -22,7 +22,7 @@
     const canvas = el("canvas", { id: "pad", width: "320", height: "320", "aria-label": "drawing area" });
     const list = el("ol", { id: "candidates", class: "candidates" });
     const status = el("p", { id: "status", class: "muted" }, "Draw a symbol.");
-    const search = el("input", { id: "search", type: "search", placeholder: "search: alpha, arrow, \\subset…", hidden: "" });
+    const search = el("input", { id: "search", type: "search", placeholder: "search: alpha, arrow, \\subset… or type a new \\command", hidden: "" });
     const results = el("ul", { id: "search-results", class: "search-results" });
     const none = el("button", { id: "none", class: "action", type: "button" }, "None of these");
     const clear = el("button", { id: "clear", class: "action", type: "button" }, "Clear");
@@ -110,14 +110,18 @@
       }
     }
 
-    async function choose(latex) {
+    async function choose(latex, pkg) {
       if (!predictionId) return;
+      const sent = { prediction_id: predictionId, latex };
+      if (pkg) sent.package = pkg;
       const res = await fetch(API + "/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ prediction_id: predictionId, latex }) });
+        body: JSON.stringify(sent) });
       const body = await res.json();
       status.className = res.ok ? "muted" : "error";
-      status.textContent = res.ok ? `Thanks: saved ${latex} as the answer.` : (body.detail || "error " + res.status);
-      if (res.ok) {
+      status.textContent = !res.ok ? (body.detail || "error " + res.status)
+        : body.new_symbol ? `Thanks: ${latex} is new here. Once enough people have drawn it, the model learns it.`
+        : `Thanks: saved ${latex} as the answer.`;
+      if (res.ok && !body.new_symbol) {
         for (const li of list.children) li.classList.toggle("chosen", li.dataset.latex === latex);
         const picked = (shown || []).find((c) => c.latex === latex) || (catalogue || []).find((s) => s.latex === latex);
         copy((picked && picked[copyAs]) || latex, document.createElement("button"));
@@ -138,6 +142,15 @@
           el("span", { class: "glyph" }, s.preview || "?"), el("code", {}, s.latex));
         li.onclick = () => { choose(s.latex); results.innerHTML = ""; search.hidden = true; search.value = ""; };
         results.append(li);
+      }
+      // a command the catalogue lacks: the user may teach it, naming its package
+      const typed = search.value.trim();
+      if (typed.startsWith("\\") && typed.length > 1 && !catalogue.some((s) => s.latex === typed)) {
+        const pkg = el("input", { id: "teach-package", type: "text", placeholder: "package (none)", size: "12",
+          "aria-label": "LaTeX package it needs" });
+        const teach = el("button", { id: "teach", class: "action", type: "button" }, "Teach it");
+        teach.onclick = () => { choose(typed, pkg.value.trim() || null); results.innerHTML = ""; search.hidden = true; search.value = ""; };
+        results.append(el("li", { class: "teach" }, "Not listed: ", el("code", {}, typed), " ", pkg, teach));
       }
     }
     search.oninput = filter;
