@@ -13,7 +13,9 @@ import io
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, Literal
+
+Origin = Literal["catalogue", "users"]  # HASYv2's curated symbols, or one learnt from feedback (user_symbols.py)
 
 FAMILIES = (
     "latin",
@@ -98,7 +100,7 @@ class Symbol:
     typst: str | None  # the name in Typst math ($...$), where Typst has one
     family: str
     render: str
-    origin: str = "catalogue"  # or "users": learnt from feedback (user_symbols.py)
+    origin: Origin = "catalogue"
 
     @property
     def usepackage(self) -> str | None:

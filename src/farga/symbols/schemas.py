@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from farga.serving.schemas import ModelInfo, Strict
-from farga.symbols.user_symbols import Origin
+from farga.symbols.catalogue import Origin
 
 MAX_STROKES = 100
 MAX_POINTS = 5_000

@@ -32,7 +32,6 @@ from farga.symbols.schemas import (
     SymbolInfo,
 )
 from farga.symbols.strokes import render_strokes
-from farga.symbols.user_symbols import Origin
 
 NAME = "symbols"
 STATIC = Path(__file__).parent / "static"
@@ -257,7 +256,7 @@ def symbol_info(s: catalogue.Symbol) -> SymbolInfo:
         typst=s.typst,
         family=s.family,
         preview=s.unicode,
-        origin=cast(Origin, s.origin),
+        origin=s.origin,
     )
 
 

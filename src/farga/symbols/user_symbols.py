@@ -18,13 +18,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Literal
 
 from farga.errors import FargaError
 from farga.symbols import catalogue, tex
 
 USER_SYMBOLS = "user_symbols.csv"
-Origin = Literal["catalogue", "users"]
 FIRST_USER_ID = 100_000  # HASYv2's ids stay under 2,000: a user class can never take a catalogue id
 
 
@@ -75,20 +73,18 @@ def admit(named: Iterable[Named], min_drawings: int, min_clients: int) -> Admiss
         packages = Counter(i.package or "" for i in items)
         package = min(packages, key=lambda p: (-packages[p], p)) or None
         try:
-            verdict = next(
-                (v for mode in ("math", "text") if (v := tex.check(latex, package, mode)).compiles),
-                None,
-            )
+            math = tex.check(latex, package, "math")
+            verdict = math if math.compiles else tex.check(latex, package, "text")
         except tex.TexUnavailable as exc:  # kept, not refused: a machine with TeX admits it
             waiting[latex] = f"not checked: {exc}"
             continue
-        if verdict is None:
-            refused[latex] = tex.check(latex, package, "math").error or "does not compile"
+        if not verdict.compiles:
+            refused[latex] = math.error or "does not compile"
             continue
         admitted.append(UserSymbol(user_symbol_id(latex), latex, package, verdict.mode, len(items), clients))
     ids = Counter(s.symbol_id for s in admitted)
     if clash := [s.latex for s in admitted if ids[s.symbol_id] > 1]:
-        raise FargaError(f"user symbols {clash} hash to one id: change FIRST_USER_ID's hash (never happened yet)")
+        raise FargaError(f"the learnt commands {clash} hash to one id: user_symbol_id needs a wider hash")
     return Admission(admitted, waiting, refused)
 
 
