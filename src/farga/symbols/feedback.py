@@ -43,9 +43,7 @@ def export_feedback(store: FeedbackStore, dest: Path, rules: NewSymbols, accepte
         ink = np.frombuffer(prediction.model_input, dtype=np.uint8).reshape(32, 32)
         named = Named(str(prediction.feedback_label), prediction.feedback_package, prediction.feedback_client)
         latest[hashlib.sha256(prediction.model_input).hexdigest()] = (prediction.id, ink, named)
-    admission = admit(
-        (named for _, _, named in latest.values() if named.latex not in known), rules.min_drawings, rules.min_clients
-    )
+    admission = admit((named for _, _, named in latest.values()), rules.min_drawings, rules.min_clients)
     ids = {s.latex: s.symbol_id for s in known.values()} | {s.latex: s.symbol_id for s in admission.admitted}
     images: dict[str, np.ndarray] = {}
     rows = []
