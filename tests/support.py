@@ -131,3 +131,45 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# A child that runs an ONNX graph on the feeds in argv[2] and saves its outputs to argv[3], after
+# checking it sees the CPU it was started on: AVX2 and FMA, no AVX-512 and no int8 dot products.
+_ON_AVX2 = """
+import sys
+import numpy as np
+from numpy._core._multiarray_umath import __cpu_features__ as cpu
+from farga.onnx_runtime import OnnxModel
+seen = {name: cpu[name] for name in ("AVX2", "FMA3", "AVX512F", "AVX512VNNI")}
+assert seen == {"AVX2": True, "FMA3": True, "AVX512F": False, "AVX512VNNI": False}, seen
+model = OnnxModel.load(__import__("pathlib").Path(sys.argv[1]))
+with np.load(sys.argv[2]) as feeds:
+    np.savez(sys.argv[3], **model.run(dict(feeds)))
+"""
+
+
+def run_on_avx2_cpu(graph: Path, feeds: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """``graph``'s outputs for ``feeds`` (input name -> array) on a CPU with AVX2 but no int8 dot-product
+    instruction (as many AMD and older Intel processors): ONNX Runtime picks its kernels from CPUID and
+    has no switch to force its AVX2 path, so the graph runs under QEMU's user-mode emulation of a
+    Haswell CPU."""
+    import platform
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pytest
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the AVX2 path is an x86-64 one; QEMU runs this interpreter only on an x86-64 host")
+    qemu = tool("qemu-x86_64", "Debian's qemu-user (make system-deps installs it)")
+    np.savez(workdir / "feeds.npz", **feeds)
+    done = subprocess.run(
+        [qemu, "-cpu", "Haswell-v4", sys.executable, "-c", _ON_AVX2, str(graph), str(workdir / "feeds.npz"),
+         str(workdir / "outputs.npz")],
+        capture_output=True, text=True, timeout=600, check=False, env=venv_env(),
+    )  # fmt: skip
+    errors = "\n".join(line for line in done.stderr.splitlines() if "TCG doesn't support" not in line)
+    assert done.returncode == 0, f"the emulated AVX2 run failed:\n{errors[-3000:]}"
+    with np.load(workdir / "outputs.npz") as outputs:
+        return dict(outputs)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -23,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from farga.onnx_runtime import OnnxModel
+from farga import cpu
+from farga.onnx_runtime import OnnxModel, graph_file
 from farga.serving.loadgen import STROKES
 from farga.serving.process import running_server
 
@@ -39,8 +38,18 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 
 def float_graph(model_path: Path) -> Path:
     """The float graph a served int8 model was quantised from (the served file itself when it is float)."""
-    reference = model_path.with_name("model_fp32.onnx")
-    return reference if reference.exists() else model_path
+    return graph_file(model_path.parent, "float")
+
+
+# in_process's labels of the two graphs of an int8 model, each on one thread (what a worker runs)
+INT8_ONE_THREAD, FLOAT_ONE_THREAD = "onnxruntime int8 (served), 1 thread", "onnxruntime float, 1 thread"
+
+
+def faster_graph(in_process: dict[str, dict[str, float]]) -> str | None:
+    """Which graph of an int8 model answers sooner at batch 1 on this CPU: the FARGA_PRECISION to serve."""
+    if INT8_ONE_THREAD not in in_process or FLOAT_ONE_THREAD not in in_process:
+        return None
+    return "int8" if in_process[INT8_ONE_THREAD]["p50_ms"] <= in_process[FLOAT_ONE_THREAD]["p50_ms"] else "float"
 
 
 def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]]:
@@ -57,7 +66,7 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
     ]
     if served == "int8":
         reference = OnnxModel.load(float_graph(model_path), threads=1)
-        runners.append(("onnxruntime float, 1 thread", lambda: reference.run(x)))
+        runners.append((FLOAT_ONE_THREAD, lambda: reference.run(x)))
     eager = EagerOnnx(str(float_graph(model_path))).eval()
     torch.set_num_threads(1)
     runners.append(("pytorch eager float, 1 thread", lambda: eager(torch.from_numpy(x))))
@@ -135,7 +144,7 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench does it)")
     report: dict[str, Any] = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": cpu.describe().summary(),
         "workers": workers,
         "seconds_per_level": seconds,
         "in_process": in_process(model_path),
@@ -189,6 +198,7 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "|---|---|---|",
         *[f"| {k} | {v['p50_ms']:.3f} ms | {v['p99_ms']:.3f} ms |" for k, v in ip.items()],
         "",
+        *precision_advice(ip),
         "## HTTP `POST /v1/symbols/predict`",
         "",
         "`farga_strokes`: JSON strokes (the web page's request); `farga_image`: a 200x200 PNG upload; "
@@ -227,6 +237,17 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def precision_advice(in_process: dict[str, dict[str, float]]) -> list[str]:
+    """A line saying which graph to serve on this CPU (none for a float-only model)."""
+    faster = faster_graph(in_process)
+    if faster is None:
+        return []
+    int8, fp = in_process[INT8_ONE_THREAD]["p50_ms"], in_process[FLOAT_ONE_THREAD]["p50_ms"]
+    setting = "the default" if faster == "int8" else "set `FARGA_PRECISION=float`"
+    measured = f"p50 {int8:.3f} ms int8, {fp:.3f} ms float"
+    return [f"On this CPU the {faster} graph is faster at batch 1 ({measured}): {setting}.", ""]
 
 
 def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:

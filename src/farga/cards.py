@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import yaml
 
+from farga.cpu import Cpu
 from farga.hashing import read_json
 
 if TYPE_CHECKING:
     from farga.config import StageContext
+    from farga.params import Gate
 
 
 @dataclass
@@ -90,7 +92,26 @@ def run_context(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Any]:
         "contract": read_json(ctx.paths.reports / "validation.json"),
         "train": ctx.params["train"],
         "data": ctx.params["data"],
+        "served": served_file(facts, ctx.config.gate),
     }
+
+
+def served_file(facts: dict[str, Any], gate: Gate) -> str:
+    """Which file serves, what int8 cost against its float twin, and the CPU that measured it (int8
+    kernels differ between CPUs, so the figure holds for that CPU)."""
+    if "machine" not in facts:
+        return "The evaluation of this model did not record its machine (made before it did)."
+    machine = Cpu.from_json(facts["machine"]).summary()
+    bound = gate.int8
+    if bound is None or bound.float_metric not in facts:
+        return f"The served file is float. Evaluated on {machine}."
+    int8, twin = facts[bound.metric], facts[bound.float_metric]
+    return (
+        f"The served file is int8 (7-bit weights, uint8 activations: the same sums on CPUs with "
+        f"and without int8 dot products), evaluated on {machine}: {bound.metric} {pct(int8)} against {pct(twin)} "
+        f"for the float graph it was quantised from ({100 * (int8 - twin):+.2f} points; the registry gate refuses "
+        f"a loss over {100 * bound.max_loss:.1f}). The float graph ships beside it (`FARGA_PRECISION=float`)."
+    )
 
 
 def model_and_dataset(

@@ -184,7 +184,7 @@ def serve(
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        proxy_headers=False,  # X-Forwarded-For is read by farga.serving.identity, from the right
     )
     shutdown.run(config, drain_s=settings.drain_s)
 

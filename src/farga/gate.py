@@ -67,13 +67,31 @@ def slice_regressions(
     return out
 
 
+def int8_refusal(candidate: Mapping[str, float], gate: Gate) -> str | None:
+    """Why the candidate's int8 file may not serve (None: it may, or it has no float twin to lose to)."""
+    bound = gate.int8
+    if bound is None or bound.metric not in candidate or bound.float_metric not in candidate:
+        return None
+    lost = candidate[bound.float_metric] - candidate[bound.metric]
+    if lost <= bound.max_loss:
+        return None
+    return (
+        f"its int8 file loses {lost:.4f} of {bound.metric} to its float twin ({candidate[bound.metric]:.4f} vs "
+        f"{candidate[bound.float_metric]:.4f}), more than int8.max_loss {bound.max_loss}: "
+        "quantise it otherwise or export float"
+    )
+
+
 def decide(
     candidate: Mapping[str, float], champion: Mapping[str, float] | None, champion_version: str | None, gate: Gate
 ) -> Verdict:
-    """Promote only a better model that got no worse anywhere: it beats the champion by ``margin`` on at
+    """Promote only a better model that got no worse anywhere, whose int8 file (if any) costs no more
+    than ``int8.max_loss`` against its float twin: it beats the champion by ``margin`` on at
     least one of the gate's metrics, and neither those metrics nor any named slice fall more than
     ``slice_tolerance`` below the champion. A metric either model lacks (no held-out feedback yet, say)
     is left out of the comparison. ``champion`` is None when there is none yet."""
+    if (refused := int8_refusal(candidate, gate)) is not None:
+        return Verdict(False, refused)
     if champion is None:
         return Verdict(True, "no champion yet")
     compared = [m for m in gate.metrics if m in candidate and m in champion]

@@ -32,6 +32,18 @@ class Thresholds(Strict):
     directional: float = Field(ge=0, le=1)
 
 
+class Int8Bound(Strict):
+    """How much an int8 file may lose to the float graph it was quantised from, both scored on the
+    machine that evaluates (int8 kernels differ between CPUs)."""
+
+    metric: str
+    """The served (int8) file's score."""
+    float_metric: str
+    """The same score of its float twin."""
+    max_loss: float = Field(ge=0)
+    """A candidate whose int8 file loses more than this is refused, champion or not."""
+
+
 class Gate(Strict):
     """The registry gate: a candidate beats the champion by ``margin`` on one of ``metrics`` and
     falls no more than ``slice_tolerance`` behind it on those or on any slice named in ``slices``."""
@@ -46,6 +58,8 @@ class Gate(Strict):
     """How far behind on a slice still counts as no regression."""
     reported: list[str] = []
     """Scores (and their sub-keys) shown for both models beside the decision, never deciding it."""
+    int8: Int8Bound | None = None
+    """For a component that serves int8: what quantisation may cost."""
 
 
 class Dimension(Strict):

@@ -11,9 +11,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from farga import components
-from farga.cards import parse, table
+from farga.cards import parse, pct, table
+from farga.cpu import Cpu
 
 BLOCK = re.compile(
     r"(<!-- farga:(?P<kind>report|example) (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /farga:(?P=kind) -->)", re.S
@@ -82,6 +84,21 @@ def synthetic_warning(reports: Path) -> list[str]:
     if not name.startswith("synthetic"):
         return []
     return [f"**Trained and scored on {name}, generated stand-in data (`make demo`): not a measure of real use.**"]
+
+
+def served_int8(metrics: dict[str, Any], metric: str) -> list[str]:
+    """A note on what the served int8 file costs against its float graph, and the CPU it was measured on
+    (int8 kernels differ between CPUs); none for a model evaluated before it was recorded."""
+    if "machine" not in metrics:
+        return []
+    machine = Cpu.from_json(metrics["machine"]).summary()
+    if f"{metric}_float" not in metrics:
+        return [f"Scored on {machine}."]
+    served, twin = metrics[metric], metrics[f"{metric}_float"]
+    return [
+        f"Scored on {machine}: the served int8 file {pct(served)} top-1, the float graph it was quantised "
+        f"from {pct(twin)} (the registry refuses a file that loses more than `register.int8.max_loss`)."
+    ]
 
 
 def headlines(root: Path) -> list[Headline]:

@@ -198,18 +198,17 @@ def log_served_model(
     files: dict[str, Path], extra_files: Sequence[Path], requirements: Sequence[str], provenance: dict[str, Any]
 ) -> str:
     """Log the exported model to the active run, as the registry will serve it: the ONNX graph
-    (``files["model"]``) with its sidecar files; the float graph an int8 one came from, when there
-    is one, beside it for comparison. Returns the model URI to register."""
+    (``files["model"]``) with its sidecar files and, for an int8 graph, the float graph it came
+    from (a service may serve that where int8 does not pay). Returns the model URI to register."""
     import mlflow
     import onnx
 
-    if "float_model" in files:
-        mlflow.log_artifact(str(files["float_model"]), artifact_path="float_model")
+    shipped = [*extra_files, *([files["float_model"]] if "float_model" in files else [])]
     info = mlflow.onnx.log_model(
         onnx_model=onnx.load(str(files["model"])),
         save_as_external_data=False,
         name="model",
-        extra_files=[str(p) for p in extra_files],
+        extra_files=[str(p) for p in shipped],
         pip_requirements=list(requirements),
         metadata=provenance,
     )

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import CROSS, settings_for
+from api_support import CROSS, drawing, png, settings_for
 from farga.serving.app import create_app
+from farga.serving.identity import client_key, forwarded_client, trusted_networks
 from farga.serving.limits import Rate, RateLimitMiddleware
 
 pytestmark = pytest.mark.api
@@ -34,6 +35,51 @@ def test_the_rate_limiter_keeps_a_bounded_number_of_clients():
         assert limiter.wait_s(f"10.0.{i // 256}.{i % 256}", "predict") == 0
     assert len(limiter.buckets) == 100
     assert limiter.wait_s("10.0.3.231", "predict") > 0  # a recent client is still remembered
+
+
+def test_every_predict_route_draws_from_the_bucket_an_image_at_a_higher_cost(served: Path):
+    settings = settings_for(served, rate_predict_per_s=0.01, rate_predict_burst=5, rate_image_cost=2)
+    image = {"image": ("x.png", png(drawing()), "image/png")}
+    with TestClient(create_app(settings)) as client:
+        images = [client.post("/v1/symbols/predict/image", files=image).status_code for _ in range(3)]
+        strokes = client.post("/v1/symbols/predict", json=CROSS).status_code
+    assert images == [200, 200, 429]  # 2 + 2 of 5 tokens, then 1 left: not enough for an image
+    assert strokes == 200  # ... enough for strokes, from the same bucket
+
+
+def test_the_client_is_the_rightmost_address_no_trusted_proxy_wrote():
+    trusted = trusted_networks("127.0.0.1, 10.0.0.0/8")
+    assert forwarded_client("203.0.113.9", ["198.51.100.1"], trusted) == "203.0.113.9"  # not a proxy: ignored
+    assert forwarded_client("127.0.0.1", ["1.2.3.4, 203.0.113.9"], trusted) == "203.0.113.9"  # forged left part
+    assert forwarded_client("127.0.0.1", ["1.2.3.4", "203.0.113.9, 10.1.2.3"], trusted) == "203.0.113.9"
+    assert forwarded_client("127.0.0.1", ["1.2.3.4, not-an-address"], trusted) == ""  # refused, not guessed
+    assert forwarded_client("127.0.0.1", [], trusted) == "127.0.0.1"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:203.0.113.9") == "203.0.113.9"
+    assert client_key("x") is None
+    for bad in ("*", "127.0.0.1,*", "proxy.local"):
+        with pytest.raises(ValueError, match="forwarded_allow_ips"):
+            trusted_networks(bad)
+
+
+def test_one_actor_behind_the_proxy_is_one_client_whatever_it_forges(served: Path):
+    """Forged X-Forwarded-For values and the addresses of one /64 share one bucket; another client has its own."""
+    settings = settings_for(served, rate_predict_per_s=0.01, rate_predict_burst=3)
+    with TestClient(create_app(settings)) as first:
+        proxy = TestClient(first.app, client=("127.0.0.1", 5000))
+
+        def via_proxy(forged: str, client: str) -> int:
+            headers = {"X-Forwarded-For": f"{forged}, {client}"}
+            return proxy.post("/v1/symbols/predict", json=CROSS, headers=headers).status_code
+
+        actor = [via_proxy(f"198.51.100.{i}", f"2001:db8:7:7::{i:x}") for i in range(1, 6)]
+        other = via_proxy("198.51.100.1", "2001:db8:7:8::1")
+        garbage = proxy.post("/v1/symbols/predict", json=CROSS, headers={"X-Forwarded-For": "1.2.3.4, nonsense"})
+    assert actor == [200, 200, 200, 429, 429]
+    assert other == 200
+    assert garbage.status_code == 400
+    assert "names no client address" in garbage.json()["detail"]
 
 
 def test_the_page_carries_security_headers_and_answers_name_no_internal_path(client: TestClient, served: Path):

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 from farga import tracking
 from farga.config import Settings
 from farga.gate import SliceDrop, decide
-from farga.params import Gate
+from farga.params import Gate, Int8Bound
 
 pytestmark = pytest.mark.code
 
@@ -144,6 +144,22 @@ def test_the_promotion_rule_is_a_pure_function():
     assert unnamed.promote  # a metric the gate does not name cannot block
     with pytest.raises(ValueError, match="neither model has any"):
         decide({"val_top1": 0.9}, {"test_top1": 0.8}, "1", GATE)
+
+
+def test_an_int8_file_that_loses_too_much_to_its_float_twin_is_refused_champion_or_not():
+    bounded = GATE.model_copy(
+        update={"int8": Int8Bound(metric="test_top1", float_metric="test_top1_float", max_loss=0.003)}
+    )
+    lossy = {"test_top1": 0.815, "test_top1_float": 0.830}
+    first = decide(lossy, None, None, bounded)
+    assert not first.promote
+    assert "loses 0.0150 of test_top1 to its float twin" in first.reason
+    assert not decide(lossy, {"test_top1": 0.70}, "1", bounded).promote  # better than the champion, still refused
+    close = {"test_top1": 0.828, "test_top1_float": 0.830}
+    assert decide(close, None, None, bounded).promote
+    assert decide(close, {"test_top1": 0.80}, "1", bounded).promote
+    assert decide(lossy, None, None, GATE).promote  # a gate without the bound does not judge it
+    assert decide({"test_top1": 0.815}, None, None, bounded).promote  # a float export has no twin to lose to
 
 
 def test_flatten_and_numeric():

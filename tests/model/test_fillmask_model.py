@@ -22,7 +22,8 @@ from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
 from farga.fillmask.train import export
 from farga.fillmask.vocab import WORDS_FILE
-from support import make_ctx
+from farga.quantize import SATURATION_FREE_WEIGHT, largest_int8_weight
+from support import make_ctx, run_on_avx2_cpu
 
 pytestmark = pytest.mark.model
 
@@ -55,6 +56,29 @@ def test_the_served_predictor_gives_each_mask_a_distribution(trained_project: Pa
     assert all(t["token"] not in {".", ",", "<unk>"} for t in top)
     with pytest.raises(ValueError, match="at most"):
         predictor.transformer([["paraula"] * (predictor.max_tokens + 1) + [MASK]])
+
+
+def test_the_int8_transformer_computes_the_same_with_and_without_int8_dot_products(
+    trained_project: Path, tmp_path: Path
+):
+    """7-bit weights: the AVX2 kernels' 16-bit pair sums cannot saturate, so both kinds of CPU give the
+    same answers, and every check of the int8 predictor made on one kind holds on the other. The
+    float twin serves the same mixture."""
+    model_dir = trained_project / "models/fillmask"
+    predictor = Predictor.load(model_dir)
+    assert 0 < largest_int8_weight(model_dir / "model.onnx") <= SATURATION_FREE_WEIGHT
+    rng = np.random.default_rng(0)
+    feeds = {
+        "input_ids": rng.integers(3, predictor.settings["model"]["vocab_size"], (16, 12)),
+        "mask_positions": rng.integers(0, 12, (16, 2)),
+    }
+    native = predictor.onnx.run(feeds)["log_probs"]
+    avx2 = run_on_avx2_cpu(model_dir / "model.onnx", feeds, tmp_path)["log_probs"]
+    assert (native.argmax(-1) == avx2.argmax(-1)).all()
+    assert np.abs(native - avx2).max() < 1e-3
+    twin = Predictor.load(model_dir, precision="float")
+    assert twin.onnx.path.name == "model_fp32.onnx"
+    assert twin.ngram_weight == predictor.ngram_weight
 
 
 def test_evaluation_compares_every_predictor_on_the_same_words(trained_project: Path):

@@ -8,32 +8,39 @@ mixture (transformer + trigram), on validation sentences. Over HTTP, ``wrk`` on 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from farga import cpu
 from farga.benchmark import percentiles, wrk
 from farga.config import StageContext
 from farga.errors import FargaError
 from farga.fillmask.evaluate import split_examples
 from farga.fillmask.predictor import Predictor
+from farga.onnx_runtime import has_float_twin
 from farga.serving.process import running_server
 
 BODY = {"text": "La capital de Catalunya és <mask>.", "top_k": 5}
 
 
-def in_process(predictor: Predictor, sentences: list[list[str]]) -> dict[str, dict[str, float]]:
+def in_process(
+    predictor: Predictor, sentences: list[list[str]], twin: Predictor | None = None
+) -> dict[str, dict[str, float]]:
+    """One sentence at a time: the transformer alone, the served mixture and, for an int8 model, the
+    transformer's float twin (which FARGA_PRECISION=float would serve)."""
     out = {}
-    for label, weight in (("transformer", 0.0), ("served", predictor.ngram_weight)):
-        predictor.log_probs(sentences[:20], ngram_weight=weight)  # warm up
+    runs = [("transformer", predictor, 0.0), ("served", predictor, predictor.ngram_weight)]
+    if twin is not None:
+        runs.append(("transformer, float graph", twin, 0.0))
+    for label, runner, weight in runs:
+        runner.log_probs(sentences[:20], ngram_weight=weight)  # warm up
         times = []
         for words in sentences:
             started = time.perf_counter()
-            predictor.log_probs([words], ngram_weight=weight)
+            runner.log_probs([words], ngram_weight=weight)
             times.append(time.perf_counter() - started)
         out[label] = percentiles(times)
     return out
@@ -48,7 +55,8 @@ def bench(root: Path, seconds: int, workers: int) -> str:
     predictor = Predictor.load(model_dir)
     ctx = StageContext.load("fillmask", Settings(root=root))
     sentences = [ex.masked for ex in split_examples(ctx, predictor, "val", "positions", 0).items[:300]]
-    report: dict[str, Any] = {"in_process": in_process(predictor, sentences), "http": {}}
+    twin = Predictor.load(model_dir, precision="float") if has_float_twin(model_dir) else None
+    report: dict[str, Any] = {"in_process": in_process(predictor, sentences, twin), "http": {}}
     if shutil.which("wrk"):
         with tempfile.TemporaryDirectory() as tmp:
             env = {
@@ -64,7 +72,7 @@ def bench(root: Path, seconds: int, workers: int) -> str:
                     )
     lines = [
         f"# fillmask serving benchmark\n\n`farga bench fillmask --seconds {seconds} --workers {workers}` on "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; trigram weight "
+        f"{cpu.describe().summary()}; trigram weight "
         f"{predictor.ngram_weight}.\n",
         "| in process, one sentence | p50 | p99 |",
         "|---|---|---|",

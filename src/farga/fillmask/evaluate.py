@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from farga import cpu
 from farga.components import Facts
 from farga.config import StageContext
 from farga.fillmask.predictor import Predictor
@@ -26,6 +27,7 @@ from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import Example, accuracy, examples, groups_of, report, top_k
 from farga.fillmask.sources import genre_of
 from farga.hashing import read_json, write_json
+from farga.onnx_runtime import has_float_twin
 
 REQUIRED = {"served_vs_trigram_top1": 1.2, "served_vs_trigram_top5": 1.13}
 # the evaluation's splits: the name metrics use, the prepared split, the params key of its size, a seed offset
@@ -128,6 +130,22 @@ def score(ctx: StageContext, model_dir: Path) -> Facts:
     return out
 
 
+def float_twin_scores(
+    ctx: StageContext, model_dir: Path, splits: dict[str, Scored], parts: dict[str, dict[str, np.ndarray]]
+) -> dict[str, float]:
+    """The served mixture's top-1 with the float graph the int8 one was quantised from, on this
+    machine: what int8 costs here ({} for a float export). The trigram's part is the same."""
+    if not has_float_twin(model_dir):
+        return {}
+    twin = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]), precision="float")
+    out = {}
+    for name, scored in splits.items():
+        neural = np.concatenate(twin.transformer([ex.masked for ex in scored.items]))
+        served = predictions(twin, {**parts[name], "transformer": neural}, served_only=True)["served"]
+        out[f"{name}_top1_float"] = accuracy(served, scored.targets)["top1"]
+    return out
+
+
 def write_examples(path: Path, predictor: Predictor, items: list[Example], served: np.ndarray, n: int = 300) -> Path:
     best = top_k(served[:n], 5)
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -178,6 +196,9 @@ def evaluate(ctx: StageContext) -> Facts:
         }
         if name == "val":
             write_examples(reports / "val_examples.csv", predictor, scored.items, predicted["served"])
+    metrics.update(float_twin_scores(ctx, model_dir, splits, parts))
+    machine = cpu.describe()
+    metrics["machine"] = machine.to_json()  # int8 kernels, and so the int8 figures, depend on it
     mixture = read_json(model_dir / "mixture.json") if (model_dir / "mixture.json").is_file() else {}
     if mixture:
         metrics["mixture"] = {
@@ -201,6 +222,7 @@ def evaluate(ctx: StageContext) -> Facts:
         import mlflow
 
         mlflow.log_metrics(tracking.numeric(metrics))
+        mlflow.set_tags(machine.tags())
         mlflow.log_artifact(str(plot), artifact_path="plots")
         mlflow.log_artifact(str(reports / "val_examples.csv"), artifact_path="evaluation")
     return metrics

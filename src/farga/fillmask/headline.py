@@ -11,7 +11,7 @@ from typing import Any
 
 from farga.cards import pct
 from farga.hashing import read_json
-from farga.report import Headline, synthetic_warning
+from farga.report import Headline, served_int8, synthetic_warning
 
 
 def cells(splits: list[dict[str, Any]], model: str) -> tuple[str, ...]:
@@ -44,6 +44,7 @@ def headline(reports: Path) -> Headline:
             f"would have chosen {mixture['dev_weight']} ({pct(other['top1'])} / "
             f"{pct(other['top5'])} on unseen sources)."
         )
+    notes += served_int8(m, "unseen_top1" if unseen is not None else "val_top1")
     return Headline(
         component="fillmask",
         caption=(

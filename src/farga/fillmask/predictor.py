@@ -19,7 +19,7 @@ import numpy as np
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel, context
 from farga.fillmask.text import MASK
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab
-from farga.onnx_runtime import OnnxModel, model_file
+from farga.onnx_runtime import OnnxModel, Precision, model_file
 
 METADATA_KEY = "farga.fillmask"
 
@@ -47,10 +47,10 @@ class Predictor:
     settings: dict[str, Any]  # max_tokens, ngram_weight
 
     @classmethod
-    def load(cls, model_dir: Path, threads: int = 1) -> Predictor:
+    def load(cls, model_dir: Path, threads: int = 1, precision: Precision = "int8") -> Predictor:
         from tokenizers import Tokenizer
 
-        onnx = OnnxModel.load(model_dir, threads=threads)
+        onnx = OnnxModel.load(model_dir, threads=threads, precision=precision)
         meta = onnx.session.get_modelmeta().custom_metadata_map
         settings = json.loads(meta.get(METADATA_KEY, "{}"))
         vocab = WordVocab.load(model_file(model_dir, WORDS_FILE).parent)

@@ -577,7 +577,8 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
         save_network(model, out / NETWORK_FILE)
         mixture = choose_ngram_weight(out, dev, unseen_dev)
         settings["ngram_weight"] = mixture.ngram_weight
-        set_metadata(files["model"], {METADATA_KEY: settings})
+        for graph in {files["model"], files.get("float_model", files["model"])}:  # both serve the same mixture
+            set_metadata(graph, {METADATA_KEY: settings})
         write_json(out / "mixture.json", asdict(mixture))
         extra = [out / TOKENIZER_FILE, out / WORDS_FILE, out / NGRAM_FILE, out / "mixture.json"]
         model_uri = tracking.log_served_model(files, extra, ["onnxruntime", "numpy", "tokenizers"], provenance)

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from farga import components
 from farga.serving import errors, metrics
+from farga.serving.identity import ClientIdentityMiddleware
 from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, ResponseHeadersMiddleware
 from farga.serving.models import ModelSlot
 from farga.serving.settings import ServeSettings
@@ -137,8 +138,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.services = settings, store, services
-    # the last added runs first: headers on every answer, latency of every answer, the rate limit
-    # before the body is read, the body read whole and bounded before any route
+    # the last added runs first: headers on every answer, latency of every answer, who the client is,
+    # the rate limit before the body is read, the body read whole and bounded before any route
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     app.add_middleware(
         RateLimitMiddleware,
@@ -146,7 +147,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             "predict": Rate(settings.rate_predict_per_s, settings.rate_predict_burst),
             "feedback": Rate(settings.rate_feedback_per_s, settings.rate_feedback_burst),
         },
+        costs={"image": settings.rate_image_cost},
     )
+    app.add_middleware(ClientIdentityMiddleware, forwarded_allow_ips=settings.forwarded_allow_ips)
     app.add_middleware(metrics.LatencyMiddleware)
     app.add_middleware(ResponseHeadersMiddleware)
     errors.install(app)

@@ -7,12 +7,15 @@ service.py then holds only its own routes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from farga.onnx_runtime import Precision
 from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.settings import ServeSettings
@@ -28,12 +31,15 @@ Store = Annotated[FeedbackStore, Depends(feedback_store)]
 
 
 async def client_pseudonym(request: Request) -> str | None:
-    """The client's address (X-Forwarded-For's, behind a trusted proxy) as a salted hash: enough to
-    count distinct clients, never the address itself."""
+    """The client (its identity: farga.serving.identity) as a keyed hash: enough to count distinct
+    clients, never the address, and not reversible by hashing every address without the key. The key
+    is FARGA_CLIENT_SALT where set, else the secret the store drew at its first migration."""
     if request.client is None:
         return None
     salt = request.app.state.settings.client_salt.get_secret_value()
-    return hashlib.sha256(f"{salt}:{request.client.host}".encode()).hexdigest()[:16]
+    store: FeedbackStore = request.app.state.store
+    key = salt.encode() if salt else await asyncio.to_thread(store.client_secret)
+    return hmac.new(key, request.client.host.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 Client = Annotated[str | None, Depends(client_pseudonym)]
@@ -43,7 +49,7 @@ def model_slot(
     settings: ServeSettings,
     name: str,
     smoke_test: Callable[[LoadedModel], None],
-    loader: Callable[[Any, int], Any] | None = None,
+    loader: Callable[[Any, int, Precision], Any] | None = None,
 ) -> ModelSlot:
     """The slot that holds ``name``'s champion: from the registry, or from FARGA_MODEL_DIR_<NAME>."""
     source = ModelSource(
@@ -52,6 +58,7 @@ def model_slot(
         model_dir=settings.model_dir(name),
         cache=settings.cache_dir(),
         threads=settings.threads,
+        precision=settings.precision,
         **({"loader": loader} if loader is not None else {}),
     )
     return ModelSlot(source, smoke_test)

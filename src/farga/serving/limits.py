@@ -80,33 +80,41 @@ class Rate:
 
 
 class RateLimitMiddleware:
-    """Token buckets per client address and kind of request (``predict``, ``feedback``: the last
-    segment of ``/v1/<component>/<kind>``), per worker. At most ``max_clients`` buckets are kept
-    (least recently seen dropped first), so a crowd of addresses cannot grow them."""
+    """Token buckets per client (``scope["client"]``, which farga.serving.identity has made the client's
+    identity) and kind of request, per worker. The kind is the segment after the component,
+    ``/v1/<component>/<kind>[/...]``: every route under it draws from one bucket, each request as many
+    tokens as ``costs`` gives the rest of its path (``image`` for ``/predict/image``; 1 otherwise).
+    At most ``max_clients`` buckets are kept (least recently seen dropped first), so a crowd of
+    addresses cannot grow them."""
 
-    def __init__(self, app: Any, rates: Mapping[str, Rate], max_clients: int = 10_000):
+    def __init__(
+        self, app: Any, rates: Mapping[str, Rate], costs: Mapping[str, float] | None = None, max_clients: int = 10_000
+    ):
         self.app = app
         self.rates = {kind: rate for kind, rate in rates.items() if rate.per_s > 0}
+        self.costs = dict(costs or {})
         self.max_clients = max_clients
         self.buckets: OrderedDict[tuple[str, str], tuple[float, float]] = OrderedDict()
 
-    def wait_s(self, client: str, kind: str) -> float:
-        """0 when the request may go now (its token taken), else the seconds until it may."""
+    def wait_s(self, client: str, kind: str, cost: float = 1.0) -> float:
+        """0 when the request may go now (its tokens taken), else the seconds until it may."""
         rate, now = self.rates[kind], time.monotonic()
+        cost = min(cost, float(rate.burst))  # a request dearer than the burst would never pass
         tokens, last = self.buckets.pop((client, kind), (float(rate.burst), now))
         tokens = min(float(rate.burst), tokens + (now - last) * rate.per_s)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / rate.per_s
-        self.buckets[(client, kind)] = (tokens - 1 if wait == 0 else tokens, now)
+        wait = 0.0 if tokens >= cost else (cost - tokens) / rate.per_s
+        self.buckets[(client, kind)] = (tokens - cost if wait == 0 else tokens, now)
         while len(self.buckets) > self.max_clients:
             self.buckets.popitem(last=False)
         return wait
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.rates and scope["path"].startswith("/v1/"):
-            kind = scope["path"].rstrip("/").rsplit("/", 1)[-1]
+            segments = scope["path"].strip("/").split("/")  # v1, the component, the kind, the rest
+            kind = segments[2] if len(segments) > 2 else ""
             if kind in self.rates:
                 client = (scope.get("client") or ("unknown", 0))[0]
-                wait = self.wait_s(client, kind)
+                wait = self.wait_s(client, kind, self.costs.get("/".join(segments[3:]), 1.0))
                 if wait > 0:
                     await error_response(
                         429,

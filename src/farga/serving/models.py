@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from farga.onnx_runtime import OnnxModel
+from farga.onnx_runtime import OnnxModel, Precision
 
 log = logging.getLogger("farga.serving")
 LOCAL = "local"  # the version label of a model served from a fixed directory
@@ -52,9 +52,10 @@ class ModelSource:
     model_dir: Path | None
     cache: Path
     threads: int = 1
-    # model directory, threads -> the served object; a component whose model is more than one
-    # ONNX graph (a tokenizer, a vocabulary) passes its own
-    loader: Callable[[Path, int], Any] = OnnxModel.load
+    precision: Precision = "int8"  # which graph of an int8 export serves: it, or its float twin
+    # model directory, threads, precision -> the served object; a component whose model is more
+    # than one ONNX graph (a tokenizer, a vocabulary) passes its own
+    loader: Callable[[Path, int, Precision], Any] = OnnxModel.load
 
     def current_version(self) -> str:
         """The version the source would serve now (cheap: no download)."""
@@ -94,7 +95,7 @@ class ModelSource:
         return dest
 
     def load(self, version: str) -> LoadedModel:
-        model = self.loader(self.fetch(version), self.threads)
+        model = self.loader(self.fetch(version), self.threads, self.precision)
         if self.model_dir is not None:
             return LoadedModel(self.name, LOCAL, model, "directory")
         return LoadedModel(self.name, version, model, "registry")

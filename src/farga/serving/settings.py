@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from farga.config import Settings
+from farga.onnx_runtime import Precision
+from farga.serving.identity import trusted_networks
 
 
 class ServeSettings(Settings):
@@ -37,6 +39,9 @@ class ServeSettings(Settings):
     """`farga serve` migrates once before starting workers, then turns this off."""
     threads: int = 1
     """ONNX Runtime intra-op threads per worker."""
+    precision: Precision = "int8"
+    """Which graph of an int8 model serves: int8, or the float graph it was quantised from where int8
+    does not pay on this CPU (`farga bench symbols` measures both and says which is faster)."""
 
     # Bounds. A worker's memory: the models (symbols ~2 MB, fillmask ~30 MB with its trigram), the
     # runtime and libraries (~250 MB), the fillmask word cache (the model's vocabulary, fixed at
@@ -60,25 +65,34 @@ class ServeSettings(Settings):
     shutdown_timeout_s: float = 20.0
     """SIGTERM: then how long in-flight requests and the log's queue are given."""
 
-    # Abuse and privacy. Rates are per client address and per worker (0: no limit). Behind a proxy, the
-    # client address is taken from X-Forwarded-For when the proxy is one of forwarded_allow_ips.
+    # Abuse and privacy. Rates are per client and per worker (0: no limit). Behind a proxy, the client is
+    # the rightmost X-Forwarded-For address that is not one of forwarded_allow_ips (farga.serving.identity).
     forwarded_allow_ips: str = "127.0.0.1"
-    """Proxies whose X-Forwarded-For is believed (comma-separated)."""
+    """Proxies whose X-Forwarded-For is believed: addresses or CIDR blocks, comma-separated; never `*`."""
     rate_predict_per_s: float = 50.0
     """Predictions per second per client address and worker (0: no limit); past it, 429."""
     rate_predict_burst: int = 100
     """Predictions a client may send at once before the rate applies."""
+    rate_image_cost: float = Field(default=2.0, ge=1.0)
+    """An uploaded image (`.../predict/image`) counts as this many predictions against the rate: it is
+    decoded and rescaled, and may be up to max_body_bytes, where strokes are a few hundred points."""
     rate_feedback_per_s: float = 5.0
     """Feedback per second per client address and worker (0: no limit)."""
     rate_feedback_burst: int = 20
     """Feedback a client may send at once before the rate applies."""
     client_salt: SecretStr = SecretStr("")
-    """Mixed into the hash that stands for a feedback's client address (set one per deployment): the
-    address is never stored, and distinct clients can still be counted."""
+    """The key of the keyed hash (HMAC) that stands for a feedback's client; empty: the secret the store
+    drew at its first migration. The address is never stored, and distinct clients can still be counted."""
     keep_inputs: bool = True
     """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
     retention_days: float = 90.0
     """`farga store prune`: predictions without feedback older than this go."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _named_proxies(cls, value: str) -> str:
+        trusted_networks(value)  # raises, naming the entry, for `*` or a value that is no address
+        return value
 
     def component_names(self) -> list[str]:
         named = [c.strip() for c in self.components.split(",") if c.strip()]

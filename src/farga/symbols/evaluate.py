@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
-from farga import energy, tracking
+from farga import cpu, energy, tracking
 from farga.calibration import measure
 from farga.components import Facts
 from farga.config import StageContext
 from farga.hashing import read_json, write_json
-from farga.onnx_runtime import OnnxModel
+from farga.onnx_runtime import OnnxModel, has_float_twin
 from farga.plots import plot_bars, plot_confusion
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
@@ -138,10 +138,11 @@ def evaluate(ctx: StageContext) -> Facts:
         unsure = measure(probs.max(1), topk[:, 0] == truth, float(model.calibration["threshold"]))
         metrics["test_sure_precision"], metrics["test_sure_coverage"] = unsure["precision"], unsure["coverage"]
     metrics.update(writer_scores(model, ctx.paths.prepared) | feedback_scores(model, ctx.paths.prepared))
-    float_model = model_dir / "model_fp32.onnx"
-    if float_model.exists():  # the served file is quantised: what did that cost?
-        float_top1 = predict_symbol_ids(OnnxModel.load(float_model), images, k=1)[:, 0]
+    if has_float_twin(model_dir):  # the served file is int8: what does that cost on this machine?
+        float_top1 = predict_symbol_ids(OnnxModel.load(model_dir, precision="float"), images, k=1)[:, 0]
         metrics["test_top1_float"] = float((float_top1 == truth).mean())
+    machine = cpu.describe()
+    metrics["machine"] = machine.to_json()  # int8 kernels, and so the int8 figures, depend on it
     run_info = read_json(model_dir / "run.json")
     metrics["val_top1"] = run_info["val_top1"]
     metrics["train_seconds"] = run_info["train_seconds"]
@@ -166,6 +167,7 @@ def evaluate(ctx: StageContext) -> Facts:
         scored = tracking.numeric(metrics).items()
         mlflow.log_metrics({k: v for k, v in scored if k.startswith(("test_", f"{WRITER_TEST}_", "feedback_"))})
         mlflow.log_metrics(energy.as_metrics(used))
+        mlflow.set_tags(machine.tags())
         for path in [*plots, reports / "per_class.csv"]:
             mlflow.log_artifact(str(path), artifact_path="evaluation")
     return metrics

@@ -96,14 +96,15 @@ def export_onnx(
 
 
 def attach_monitoring(
-    model_path: Path,
+    files: dict[str, Path],
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     cfg: dict[str, Any],
     seed: int,
 ) -> dict[str, Any]:
     """What ships with the served model besides the graph: its "not sure" threshold, fitted on
-    validation data with the served graph itself, and the reference sample drift is measured against.
+    validation data with the served graph itself (and the float twin's with the float twin, which a
+    service may serve instead), and the reference sample drift is measured against.
 
     ``train`` and ``val`` are (ink maps, symbol ids).
     """
@@ -112,10 +113,18 @@ def attach_monitoring(
     from farga.symbols.inference import infer, symbol_ids
     from farga.symbols.monitoring import REFERENCE, build_reference
 
+    model_path = files["model"]
+    target = float(cfg["unsure_target_precision"])
+    if "float_model" in files:
+        twin = OnnxModel.load(files["float_model"])
+        twin_probs = infer(twin, val[0])[0]
+        twin_correct = symbol_ids(twin)[twin_probs.argmax(1)] == val[1]
+        twin_calibration = fit_threshold(twin_probs.max(1), twin_correct, target)
+        set_metadata(files["float_model"], {"farga.calibration": twin_calibration})
     model = OnnxModel.load(model_path)
     probs, embedding = infer(model, val[0])  # once: for the threshold and for the drift reference
     correct = symbol_ids(model)[probs.argmax(1)] == val[1]
-    calibration = fit_threshold(probs.max(1), correct, float(cfg["unsure_target_precision"]))
+    calibration = fit_threshold(probs.max(1), correct, target)
     set_metadata(model_path, {"farga.calibration": calibration})
     reference = build_reference(model, train, (val[0], probs, embedding), int(cfg["reference_samples"]), seed)
     np.savez_compressed(model_path.parent / REFERENCE, allow_pickle=False, **reference)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from farga.cards import pct
 from farga.hashing import read_json
-from farga.report import Headline, synthetic_warning, trained_on
+from farga.report import Headline, served_int8, synthetic_warning, trained_on
 
 # The anchor: Thoma, "The HASYv2 dataset" (arXiv:1701.08380), table 4, its best CNN over the ten folds.
 PAPER_BEST_CNN = 0.810
@@ -21,7 +21,7 @@ def headline(reports: Path) -> Headline:
         ("top-5", pct(m["test_top5"]), ""),
         ("top-1 up to a confusable group", pct(m["test_top1_up_to_confusable"]), "e.g. `O`/`0`/`\\circ` as one"),
     ]
-    notes = synthetic_warning(reports)
+    notes = synthetic_warning(reports) + served_int8(m, "test_top1")
     if "writer_test_top1" in m:  # writers held out of training: the closest figure to a new user's
         unseen = f"**{pct(m['writer_test_top1'])}**"
         rows.insert(1, ("top-1, writers it never saw", unseen, f"top-5 {pct(m['writer_test_top5'])}"))

@@ -336,7 +336,7 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
         }
         files = export_onnx(model, classes, out, provenance, calibration_images(x_train, cfg))
         monitoring = attach_monitoring(
-            files["model"],
+            files,
             (x_train, train_rows.symbol_id.to_numpy()),
             (x_val, val_rows.symbol_id.to_numpy()),
             cfg["export"],
