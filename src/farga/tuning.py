@@ -124,12 +124,7 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
                     mlflow.set_tag("optuna.state", "PRUNED")
                     raise optuna.TrialPruned(f"below the median after epoch {epoch}")
 
-            try:
-                best = component.trial(replace(ctx, params=params), report)
-            except optuna.TrialPruned:
-                # stopped early by the pruner, not failed: MLflow's KILLED (the with block would say FAILED)
-                mlflow.end_run(status="KILLED")
-                raise
+            best = component.trial(replace(ctx, params=params), report)
             mlflow.log_metric("best_val_top1", best)
             mlflow.set_tag("optuna.state", "COMPLETE")
         return best

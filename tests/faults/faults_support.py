@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,13 @@ def lost_feedback(traffic: Traffic, database_url: str) -> list[str]:
     return [pid for pid, (_, label) in traffic.acknowledged.items() if stored.get(pid) != label]
 
 
-def lost_predictions(answered: Traffic | Iterable[str], database_url: str) -> int:
-    """Predictions answered 200 (a traffic's, or these ids) whose log row never reached the store."""
+def lost_predictions(traffic: Traffic, database_url: str) -> int:
+    """Predictions answered 200 whose log row never reached the store."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
         ids = {row[0] for row in conn.execute(text("SELECT id FROM predictions"))}
     engine.dispose()
-    wanted = [pid for _, pid in answered.predicted] if isinstance(answered, Traffic) else list(answered)
-    return sum(pid not in ids for pid in wanted)
+    return sum(pid not in ids for _, pid in traffic.predicted)
 
 
 def sqlite_url(root: Path) -> str:

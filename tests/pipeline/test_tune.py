@@ -74,10 +74,6 @@ def test_two_workers_share_a_study_prune_log_to_mlflow_and_hand_the_best_to_dvc(
         assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} == parents
         pruned = {str(t.number) for t in trials if t.state == optuna.trial.TrialState.PRUNED}
         assert {r.data.tags["optuna.trial"] for r in trial_runs if r.data.tags["optuna.state"] == "PRUNED"} == pruned
-        # a pruned trial ended early on purpose: KILLED in MLflow, never FAILED; the others FINISHED
-        ended = {r.data.tags["optuna.trial"]: r.info.status for r in trial_runs}
-        assert {t for t, status in ended.items() if status == "KILLED"} == pruned
-        assert {status for t, status in ended.items() if t not in pruned} == {"FINISHED"}
 
         # a third worker joins the full study: it runs no trial, and hands the best to the pipeline
         handed = tune(repo, storage, then="run")

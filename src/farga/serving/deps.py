@@ -7,9 +7,7 @@ service.py then holds only its own routes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -31,15 +29,12 @@ Store = Annotated[FeedbackStore, Depends(feedback_store)]
 
 
 async def client_pseudonym(request: Request) -> str | None:
-    """The client (its identity: farga.serving.identity) as a keyed hash: enough to count distinct
-    clients, never the address, and not reversible by hashing every address without the key. The key
-    is FARGA_CLIENT_SALT where set, else the secret the store drew at its first migration."""
+    """The client (its identity: farga.serving.identity) as a salted hash: enough to count distinct
+    clients, never the address itself."""
     if request.client is None:
         return None
     salt = request.app.state.settings.client_salt.get_secret_value()
-    store: FeedbackStore = request.app.state.store
-    key = salt.encode() if salt else await asyncio.to_thread(store.client_secret)
-    return hmac.new(key, request.client.host.encode(), hashlib.sha256).hexdigest()[:16]
+    return hashlib.sha256(f"{salt}:{request.client.host}".encode()).hexdigest()[:16]
 
 
 Client = Annotated[str | None, Depends(client_pseudonym)]

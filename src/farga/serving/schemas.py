@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 
 class Strict(BaseModel):
-    """A request body: no unknown field, no coercion, no infinity, and no text a database cannot store."""
-
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # PostgreSQL refuses NUL in text: it would pass validation and fail at the store with a 500, and
-        # no drawing, word or command needs one (pydantic already refuses unpaired surrogates)
-        texts = value if isinstance(value, list | tuple) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("text may not contain the NUL character")
-        return value
 
 
 class ModelInfo(BaseModel):

@@ -81,8 +81,8 @@ class ServeSettings(Settings):
     rate_feedback_burst: int = 20
     """Feedback a client may send at once before the rate applies."""
     client_salt: SecretStr = SecretStr("")
-    """The key of the keyed hash (HMAC) that stands for a feedback's client; empty: the secret the store
-    drew at its first migration. The address is never stored, and distinct clients can still be counted."""
+    """Mixed into the hash that stands for a feedback's client address (set one per deployment): the
+    address is never stored, and distinct clients can still be counted."""
     keep_inputs: bool = True
     """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
     retention_days: float = 90.0

@@ -185,7 +185,6 @@ class FeedbackStore:
         self._writer: threading.Thread | None = None
         self.dropped = 0  # predictions given up on at shutdown (the database did not take them in time)
         self.last_write_error: str | None = None  # None while the latest write went through
-        self._client_secret: bytes | None = None
 
     def start_writer(self) -> None:
         if self._writer is None:
@@ -336,14 +335,6 @@ class FeedbackStore:
         if self._pending and len(self._pending) >= self.max_pending // 2:
             return f"the prediction log is backed up ({len(self._pending)} rows waiting)"
         return None
-
-    def client_secret(self) -> bytes:
-        """The deployment's own key of the clients' pseudonyms, drawn at the first migration (read once)."""
-        if self._client_secret is None:
-            query = text("SELECT value FROM deployment_secrets WHERE name = 'client_pseudonym'")
-            with self.engine.connect() as conn:
-                self._client_secret = bytes.fromhex(conn.execute(query).scalar_one())
-        return self._client_secret
 
     def prune(self, older_than_days: float) -> int:
         """Delete predictions older than the retention that carry no feedback (feedback is training
