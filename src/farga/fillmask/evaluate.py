@@ -132,13 +132,10 @@ def score(ctx: StageContext, model_dir: Path) -> Facts:
     return out
 
 
-def float_twin_scores(
-    ctx: StageContext, predictor: Predictor, splits: dict[str, Scored], parts: dict[str, dict[str, np.ndarray]]
-) -> dict[str, float]:
+def float_twin_scores(ctx: StageContext, predictor: Predictor, splits: dict[str, Scored]) -> dict[str, float]:
     """The served mixture's top-1 with the float graph the int8 one was quantised from, on this
-    machine: what int8 costs here ({} for a float export). Only the transformer differs (the trigram's
-    part is reused), and it is scored a slice at a time: a split's full (positions, words) arrays are
-    gigabytes, and the evaluation already holds several."""
+    machine: what int8 costs here ({} for a float export). Scored first and a slice at a time: a
+    split's (positions, words) arrays are gigabytes, and the rest of the evaluation holds several."""
     model_dir = predictor.onnx.path.parent
     if not has_float_twin(model_dir):
         return {}
@@ -149,9 +146,7 @@ def float_twin_scores(
         right = 0
         for start in range(0, len(scored.items), TWIN_SLICE):
             stop = start + TWIN_SLICE
-            neural = np.concatenate(twin.transformer([ex.masked for ex in scored.items[start:stop]]))
-            sliced = {key: value[start:stop] for key, value in parts[name].items()}
-            served = predictions(twin, {**sliced, "transformer": neural}, served_only=True)["served"]
+            served = predictions(twin, components(twin, scored.items[start:stop]), served_only=True)["served"]
             right += int(hits(served, scored.targets[start:stop])[:, 0].sum())
         out[f"{name}_top1_float"] = right / len(scored.items)
     return out
@@ -191,8 +186,9 @@ def evaluate(ctx: StageContext) -> Facts:
     model_dir, reports = ctx.paths.models, ctx.paths.reports
     predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
     splits = evaluated_splits(ctx, predictor)
+    twin_scores = float_twin_scores(ctx, predictor, splits)
     parts = {name: components(predictor, scored.items) for name, scored in splits.items()}
-    metrics: dict[str, Any] = {"ngram_weight": predictor.ngram_weight}
+    metrics: dict[str, Any] = {"ngram_weight": predictor.ngram_weight, **twin_scores}
     scored_models: dict[str, dict[str, Any]] = {}
     for name, scored in splits.items():
         predicted = predictions(predictor, parts[name])
@@ -207,7 +203,6 @@ def evaluate(ctx: StageContext) -> Facts:
         }
         if name == "val":
             write_examples(reports / "val_examples.csv", predictor, scored.items, predicted["served"])
-    metrics.update(float_twin_scores(ctx, predictor, splits, parts))
     machine = cpu.describe()
     metrics["machine"] = machine.to_json()  # int8 kernels, and so the int8 figures, depend on it
     mixture = read_json(model_dir / "mixture.json") if (model_dir / "mixture.json").is_file() else {}
