@@ -91,4 +91,5 @@ class ClientIdentityMiddleware:
         if key is None:
             await error_response(400, "X-Forwarded-For names no client address")(scope, receive, send)
             return
-        await self.app({**scope, "client": (key, port)}, receive, send)
+        scope["client"] = (key, port)  # in place: the middleware outside reads the route routing sets in it
+        await self.app(scope, receive, send)
