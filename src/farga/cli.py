@@ -113,17 +113,29 @@ def tune(
     baseline: Annotated[
         bool, typer.Option(help="make a new study's first trial params.yaml's own values (start one worker so)")
     ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="also write the study's report here (reports/scale/tune-*.json)")
+    ] = None,
 ) -> None:
     """Search the hyperparameters of the component's `tune` section with Optuna (FARGA_TUNE_STORAGE: one
     PostgreSQL URL lets workers on several machines share the study); every trial a nested MLflow run."""
+    import sys
+    import time
+
+    from farga.hashing import write_json
+    from farga.tuning import report
     from farga.tuning import tune as search
 
     if then not in ("none", "queue", "run"):
         raise _fail("tune", component, FargaError(f"--then must be run, queue or none, not {then!r}"))
+    started = time.monotonic()
     try:
         outcome = search(StageContext.load(component), study, then, baseline)  # type: ignore[arg-type]
     except FargaError as exc:
         raise _fail("tune", component, exc) from exc
+    if out is not None:
+        command = "farga " + " ".join(sys.argv[1:])
+        write_json(out, report(outcome, command, time.monotonic() - started))
     typer.echo(json.dumps(outcome.facts(), indent=2, sort_keys=True))
 
 
@@ -272,93 +284,10 @@ def model_tests(
     console.print(f"[green]{label} passes every behavioural test family[/green]")
 
 
-feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is_help=True)
+from farga.cli_feedback import feedback_app, review  # noqa: E402  (the feedback verbs, in their own module)
+
 app.add_typer(feedback_app, name="feedback")
-
-
-@feedback_app.command("export")
-def feedback_export(
-    component: ComponentArg,
-    out: Annotated[Path, typer.Option(help="file to write (symbols: a HASYv2-layout .tar)")],
-    all_: Annotated[
-        bool, typer.Option("--all", help="every labelled prediction, not only the accepted (screened or reviewed)")
-    ] = False,
-) -> None:
-    """Write the labelled feedback in the component's training format (the pipeline's first stage)."""
-    from farga.serving.settings import ServeSettings
-    from farga.serving.store import FeedbackStore
-
-    comp = components.get(component)
-    if not isinstance(comp, components.ExportsFeedback):
-        console.print(f"[red]{component} has no feedback export[/red]")
-        raise typer.Exit(code=1)
-    store = FeedbackStore(ServeSettings().resolved_database_url())
-    try:
-        result = comp.export_feedback(StageContext.load(component), store, out, not all_)
-    except ModuleNotFoundError as exc:  # the serving install has no pandas
-        console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
-        raise typer.Exit(code=1) from exc
-    typer.echo(json.dumps(result, indent=2))
-
-
-def _verdict_table(title: str, rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in ("prediction", "label", "model said", "p(label)", "neighbours", "review"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
-            r["prediction_id"],
-            r["label"],
-            r["model_top1"],
-            f"{r['model_probability']:.3f}" if "model_probability" in r else "",
-            f"{r['neighbour_share']:.0%}" if "neighbour_share" in r else "",
-            r.get("review") or ("accepted" if r.get("accepted") else "quarantined"),
-        )
-    Console().print(table)
-
-
-@feedback_app.command("screen")
-def feedback_screen(component: ComponentArg) -> None:
-    """Screen new feedback with the champion: accept it, or quarantine labels it and the nearest drawings contradict."""
-    from farga.monitoring.retrain import screen
-    from farga.serving.settings import ServeSettings
-    from farga.serving.store import FeedbackStore
-
-    settings = ServeSettings()
-    try:
-        verdicts, version, _ = screen(component, settings, FeedbackStore(settings.resolved_database_url()))
-    except FargaError as exc:
-        raise _fail("feedback screen", component, exc) from exc
-    _verdict_table(f"{component}: {len(verdicts)} feedback screened with champion v{version}", verdicts)
-
-
-@feedback_app.command("review")
-def feedback_review(
-    component: ComponentArg,
-    accept: Annotated[list[str] | None, typer.Option(help="prediction id to accept for training (repeatable)")] = None,
-    reject: Annotated[list[str] | None, typer.Option(help="prediction id to keep out of training (repeatable)")] = None,
-) -> None:
-    """List quarantined feedback, or accept / reject it: a person decides what the screening doubted."""
-    from farga.serving.settings import ServeSettings
-    from farga.serving.store import FeedbackStore, NotFoundError
-
-    store = FeedbackStore(ServeSettings().resolved_database_url())
-    verdicts = {i: ("accepted", "accepted by a reviewer") for i in accept or []} | {
-        i: ("rejected", "rejected by a reviewer") for i in reject or []
-    }
-    if verdicts:
-        try:
-            store.set_review(component, verdicts)
-        except NotFoundError as exc:
-            raise _fail("feedback review", component, exc) from exc
-        console.print(f"[green]{len(verdicts)} feedback reviewed[/green]")
-    waiting = [
-        {"prediction_id": p.id, "label": p.feedback_label, "model_top1": p.top1, "review": p.review_note}
-        for p in store.labelled(component, review="quarantined")
-    ]
-    _verdict_table(f"{component}: {len(waiting)} feedback quarantined, waiting for review", waiting)
+app.command("review")(review)
 
 
 @app.command()
@@ -504,15 +433,18 @@ def store_prune(
         float | None, typer.Option(min=0, help="default: FARGA_RETENTION_DAYS (90); feedback is always kept")
     ] = None,
 ) -> None:
-    """Delete logged predictions older than the retention period that carry no feedback."""
+    """Past the retention period: delete logged predictions without feedback; feedback forgets its client."""
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
 
     settings = ServeSettings()
     days = settings.retention_days if older_than_days is None else older_than_days
     store = FeedbackStore(settings.resolved_database_url())
-    deleted = store.prune(days)
-    console.print(f"deleted {deleted} predictions older than {days:g} days without feedback")
+    pruned = store.prune(days)
+    console.print(
+        f"deleted {pruned.deleted_predictions} predictions older than {days:g} days without feedback; "
+        f"{pruned.anonymised_feedback} older feedback no longer names its client"
+    )
 
 
 @app.command()

@@ -98,6 +98,20 @@ class ScreensFeedback(Protocol):
 
 
 @runtime_checkable
+class ReviewsClasses(Protocol):
+    """Labels outside its classes that users taught wait for a person: listed with what each lacks
+    and a contact sheet, approved (given a class id for good) or refused (farga.serving.ledger)."""
+
+    def waiting_classes(self, ctx: StageContext, store: FeedbackStore, sheets: Path) -> list[Facts]: ...
+
+    def approve_class(
+        self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, note: str, needs: str | None
+    ) -> Facts: ...
+
+    def refuse_class(self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, why: str) -> Facts: ...
+
+
+@runtime_checkable
 class ValidatesFeedback(Protocol):
     def validate_feedback(self, ctx: StageContext, archive: Path) -> Facts:
         """The contract of exported feedback, before it may enter training."""

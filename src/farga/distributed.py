@@ -5,7 +5,9 @@ times ``FARGA_TRAIN_NODES`` is more than one; then it hands itself to ``torchrun
 starts the workers, and restarts all of them (up to ``FARGA_TRAIN_MAX_RESTARTS`` times) when one dies.
 Restarted workers resume from the last checkpoint, so a killed worker costs at most one epoch. The
 same command on every machine of a cluster, each pointing at one rendezvous address, is the
-multi-machine run; gloo carries the gradients on CPUs, NCCL where there are GPUs.
+multi-machine run. Training runs on CPUs, and gloo carries the gradients: the model and its batches
+never go to a GPU here, so NCCL (which all-reduces GPU tensors only) is never chosen, even on a
+machine that has one.
 
 Rank 0 alone logs to MLflow, writes checkpoints and exports the model; every rank reads the
 checkpoint, so with several machines the checkpoint folder must be shared storage (docs/scale.md).
@@ -111,7 +113,6 @@ def workers() -> Iterator[Workers]:
     if not under_torchrun() or int(os.environ["WORLD_SIZE"]) == 1:
         yield Workers()
         return
-    import torch
     import torch.distributed as dist
     from torch.distributed import PrefixStore  # type: ignore[attr-defined]
     from torch.distributed.rendezvous import rendezvous
@@ -122,7 +123,7 @@ def workers() -> Iterator[Workers]:
     store, rank, world = next(rendezvous("env://"))
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
     dist.init_process_group(
-        "nccl" if torch.cuda.is_available() else "gloo",
+        "gloo",
         store=PrefixStore(f"farga/attempt-{attempt}", store),
         rank=rank,
         world_size=world,

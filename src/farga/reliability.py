@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 FAULTS, SOAK = Path("reports/reliability/faults.json"), Path("reports/reliability/soak.json")
+ABUSE = Path("reports/reliability/abuse.json")  # tests/e2e/test_abuse.py, with FARGA_ABUSE_REPORT
 PAGE = Path("docs/reliability.md")
 
 
@@ -16,7 +17,7 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(faults: list[dict[str, Any]], soak: dict[str, Any]) -> str:
+def render(faults: list[dict[str, Any]], soak: dict[str, Any], abuse: list[dict[str, Any]]) -> str:
     lines = [
         "# Reliability: hostile input, faults and load",
         "",
@@ -29,6 +30,16 @@ def render(faults: list[dict[str, Any]], soak: dict[str, Any]) -> str:
         "| fault or hostile case | what the service answered | what was lost |",
         "|---|---|---|",
         *[f"| {cell(r['case'])} | {cell(r['answered'])} | {cell(r['lost'])} |" for r in faults],
+        "",
+        "## Learning-loop abuse",
+        "",
+        "One actor against the loop that learns from users (`tests/e2e/test_abuse.py`: `farga serve`, nginx",
+        "in front where a proxy matters, `farga retrain` and `farga review` as an operator runs them;",
+        "[how admission works](monitoring.md#a-catalogue-that-grows-symbols-users-teach-it)).",
+        "",
+        "| attack | what the service and the loop did | what it taught the model |",
+        "|---|---|---|",
+        *[f"| {cell(r['case'])} | {cell(r['answered'])} | {cell(r['lost'])} |" for r in abuse],
         "",
         "## Soak",
         "",
@@ -65,5 +76,6 @@ def render(faults: list[dict[str, Any]], soak: dict[str, Any]) -> str:
 def write(root: Path) -> Path:
     faults = json.loads((root / FAULTS).read_text(encoding="utf-8"))
     soak = json.loads((root / SOAK).read_text(encoding="utf-8"))
-    (root / PAGE).write_text(render(faults, soak), encoding="utf-8")
+    abuse = json.loads((root / ABUSE).read_text(encoding="utf-8"))
+    (root / PAGE).write_text(render(faults, soak, abuse), encoding="utf-8")
     return root / PAGE

@@ -88,6 +88,7 @@ class Outcome:
     best_values: dict[str, Any]
     dvc_command: list[str]
     dvc_ran: Then
+    trial_rows: list[components.Facts]  # each trial: number, state, validation top-1, seconds, values
 
     def facts(self) -> components.Facts:
         return {
@@ -114,7 +115,9 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
         params = with_values(ctx.params, values)
         validated(component.params, params, ctx.component)  # a value the model refuses stops here
         tags = {"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number), "stage": "tune"}
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=worker_run, tags=tags):
+        mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=worker_run, tags=tags)
+        status = "FAILED"
+        try:
             mlflow.log_params(values)
 
             def report(epoch: int, score: float) -> None:
@@ -127,6 +130,12 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
             best = component.trial(replace(ctx, params=params), report)
             mlflow.log_metric("best_val_top1", best)
             mlflow.set_tag("optuna.state", "COMPLETE")
+            status = "FINISHED"
+        except optuna.TrialPruned:
+            status = "KILLED"  # stopped on purpose: MLflow has no "pruned", and the run did not fail
+            raise
+        finally:
+            mlflow.end_run(status)  # the trial's run only: the worker's stays open
         return best
 
     return run_trial
@@ -198,6 +207,18 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
     states = {state.name: sum(t.state == state for t in trials) for state in optuna.trial.TrialState}
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = study.best_trial if complete else None
+    rows: list[components.Facts] = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "validation_top1": None if t.value is None else round(float(t.value), 4),
+            "seconds": round((t.datetime_complete - t.datetime_start).total_seconds())
+            if t.datetime_complete and t.datetime_start
+            else None,
+            "values": dict(t.params),
+        }
+        for t in sorted(trials, key=lambda t: t.number)
+    ]
     best_values = dict(best.params) if best else {}
     sets = (a for s in dvc_sets(ctx, best_values) for a in ("-S", s))
     command = ["dvc", "exp", "run", "-n", f"tune-{name}", *sets, f"{ctx.component}-register"]  # its stages only
@@ -211,7 +232,24 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
         best_values=best_values,
         dvc_command=command,
         dvc_ran=then if best is not None else "none",
+        trial_rows=rows,
     )
+
+
+def report(outcome: Outcome, command: str, wall_s: float) -> components.Facts:
+    """What ``farga tune --out`` writes (reports/scale/tune-*.json): the study as this worker left it,
+    with the machine and the command that made it, so the file is rerun, never assembled by hand."""
+    from farga.cpu import describe
+
+    first = outcome.trial_rows[0] if outcome.trial_rows else None
+    return {
+        "command": command,
+        "machine": describe().summary(),
+        "wall_minutes": round(wall_s / 60, 1),
+        "baseline_validation_top1": first["validation_top1"] if first and first["number"] == 0 else None,
+        "result": outcome.facts(),
+        "trials": list(outcome.trial_rows),
+    }
 
 
 def run_dvc(ctx: StageContext, command: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from api_support import ADMIN_KEY, CROSS, drawing, metric, png, settings_for
 from farga.serving.app import create_app
+from farga.serving.deps import pseudonym
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.preprocess import normalise_image
@@ -337,15 +339,16 @@ def scribble(seed: int) -> dict:
     return {"strokes": [[{"x": float(x), "y": float(y)} for x, y in rng.uniform(0, 100, size=(6, 2))]]}
 
 
-def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough_people_drew_it(
+def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough_people_drew_it_and_a_person_approved(
     client: TestClient, served: Path, monkeypatch
 ):
     from typer.testing import CliRunner
 
     from farga.cli import app
+    from farga.serving import ledger
     from farga.symbols.archive import read_archive
     from farga.symbols.contract import feedback_report
-    from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols, user_symbol_id
+    from farga.symbols.user_symbols import FIRST_USER_ID, USER_SYMBOLS, WAITS_FOR_A_PERSON, read_user_symbols
 
     tool("pdflatex", "make system-deps installs TeX Live: a new command must compile before it becomes a class")
     # other people: the same service seen from other addresses (the first client ran its lifespan)
@@ -362,7 +365,7 @@ def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough
     assert first["new_symbol"]
     assert first["agreement"] == "disagree_outside_topk"
     assert not teach(people[0], 1, r"\alpha")["new_symbol"]
-    for seed in (2, 3):
+    for seed in (2, 3, 5, 6):  # one client: only 3 of its drawings count
         teach(people[0], seed, r"\spadesuit")
     for seed in range(10, 14):  # a misspelt command, from two people: TeX refuses it
         teach(people[seed % 2], seed, r"\spadesuitt")
@@ -370,30 +373,52 @@ def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough
     out = served / "data" / "feedback" / "symbols" / "feedback.tar"
     out.parent.mkdir(parents=True, exist_ok=True)
 
+    def farga(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
     def export() -> dict:
-        result = CliRunner().invoke(app, ["feedback", "export", "symbols", "--out", str(out), "--all"])
-        assert result.exit_code == 0, result.output
-        return json.loads(result.output)
+        return json.loads(farga("feedback", "export", "symbols", "--out", str(out), "--all"))
 
     waiting = export()
-    assert waiting["waiting_symbols"] == {r"\spadesuit": "3 drawings from 1 clients; needs 4 from 2"}
-    assert "Undefined control sequence" in waiting["refused_symbols"][r"\spadesuitt"]
+    assert waiting["waiting_symbols"] == {
+        r"\spadesuit": "3 of 4 drawings counted (at most 3 per client); 1 of 2 distinct clients",
+        r"\spadesuitt": WAITS_FOR_A_PERSON,  # TeX is asked when a person approves it
+    }
     assert set(read_archive(out, progress=False).labels.latex) == {r"\alpha"}  # the rest waits in the store
     assert read_user_symbols(out.parent / USER_SYMBOLS) == []
+    assert "cannot be approved yet" in farga("review", "symbols", "--approve", r"\spadesuit", code=1)
 
     teach(people[1], 4, r"\spadesuit")
+    sheets = served / "sheets"
+    listed = farga("review", "symbols", "--sheets", str(sheets), "--by", "ana")
+    assert "waits for a person" in listed
+    assert (sheets / "symbols" / "symbol-spadesuit.png").exists()
+    assert "Undefined control sequence" in farga("review", "symbols", "--approve", r"\spadesuitt", code=1)
+    assert r"\spadesuit" not in export().get("new_symbols", {})  # ready, but not approved
+    farga("review", "symbols", "--approve", r"\spadesuit", "--by", "ana")
+    farga("review", "symbols", "--refuse", r"\spadesuitt", "--why", "a typo", "--by", "ana")
     admitted = export()
-    assert admitted["new_symbols"] == {r"\spadesuit": {"drawings": 4, "clients": 2}}
+    assert admitted["new_symbols"] == {r"\spadesuit": {"drawings": 6, "clients": 2}}
+    assert admitted["refused_symbols"] == {r"\spadesuitt": "a typo"}
     labels = read_archive(out, progress=False).labels
-    assert (labels.symbol_id[labels.latex == r"\spadesuit"] == user_symbol_id(r"\spadesuit")).sum() == 4
+    assert (labels.symbol_id[labels.latex == r"\spadesuit"] == FIRST_USER_ID).sum() == 6
     [learnt] = read_user_symbols(out.parent / USER_SYMBOLS)
-    assert (learnt.latex, learnt.package, learnt.mode) == (r"\spadesuit", None, "math")
+    assert (learnt.latex, learnt.package, learnt.mode, learnt.symbol_id) == (r"\spadesuit", None, "math", FIRST_USER_ID)
     assert feedback_report(out, served / "data" / "prepared" / "symbols").ok  # the contract takes the new class
+    store = client.app.state.store
+    audit = [(label, verdict, who) for _, label, verdict, who, _ in ledger.audit(store, "symbols")]
+    assert audit == [(r"\spadesuit", "approved", "ana"), (r"\spadesuitt", "refused", "ana")]
 
-    # clients are counted by a salted hash of their address; the address is not stored
-    stored = {p.feedback_client for p in client.app.state.store.labelled("symbols")}
-    assert len(stored) == 2
-    assert all(len(c) == 16 and "203.0.113" not in c for c in stored)
+    # clients are HMACs of their address under the store's own random secret: no address, no plain hash
+    secret = store.client_secret()
+    assert len(secret) == 64
+    assert FeedbackStore(f"sqlite:///{served / 'other.db'}").client_secret() != secret
+    stored = {p.feedback_client for p in store.labelled("symbols")}
+    assert stored == {pseudonym(secret, "testclient"), pseudonym(secret, "203.0.113.1")}
+    unkeyed = {hashlib.sha256(f":{ip}".encode()).hexdigest()[:16] for ip in ("testclient", "203.0.113.1")}
+    assert not stored & unkeyed
 
 
 @pytest.mark.parametrize(

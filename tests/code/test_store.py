@@ -68,7 +68,7 @@ def test_sqlite_store_uses_wal_and_keeps_feedback(tmp_path: Path):
     exercise(FeedbackStore(url))
     with sqlite3.connect(tmp_path / "feedback.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
     reopened = FeedbackStore(url)  # migrations are idempotent; data survives a restart
     assert reopened.count("symbols") == {"predictions": 1, "feedback": 1}
 
@@ -254,7 +254,31 @@ def test_prune_deletes_old_predictions_without_feedback_and_keeps_feedback(tmp_p
         session.execute(
             update(Prediction).where(Prediction.id.in_([old, old_labelled])).values(created_at=datetime(2020, 1, 1))
         )
-    assert store.prune(older_than_days=30) == 1
+    assert store.prune(older_than_days=30).deleted_predictions == 1
     assert store.get(old) is None
     assert store.get(old_labelled) is not None
     assert store.get(new) is not None
+
+
+def test_past_the_retention_feedback_forgets_its_client_but_admission_can_still_count(tmp_path: Path):
+    from sqlalchemy import update
+
+    from farga.serving.store import Prediction
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+    sent = [("ana", "B"), ("ana", "B"), ("ana", "C"), ("bo", "B"), ("cy", "B")]
+    ids = [log_one(store) for _ in sent]
+    for pid, (client, label) in zip(ids, sent, strict=True):
+        asyncio.run(store.add_feedback("symbols", pid, label, client=client))
+    with store.sessions.begin() as session:  # all but cy's are past the retention
+        session.execute(update(Prediction).where(Prediction.id.in_(ids[:4])).values(feedback_at=datetime(2020, 1, 1)))
+    pruned = store.prune(older_than_days=30)
+    assert pruned == (0, 4)
+    clients = [store.get(pid).feedback_client for pid in ids]  # type: ignore[union-attr]
+    assert not {"ana", "bo"} & set(clients)
+    assert clients[4] == "cy"  # within the retention: as it was
+    assert all(c.startswith("~") and len(c) == 13 for c in clients[:4])
+    assert clients[0] == clients[1]  # one sender of one label stays one (distinct senders still count) ...
+    assert len(set(clients[:4])) == 3  # ... and is no longer linked across labels, or to anyone
+    assert [store.get(pid).feedback_label for pid in ids] == [label for _, label in sent]  # type: ignore[union-attr]
+    assert store.prune(older_than_days=30) == (0, 0)  # already anonymous: left as it is

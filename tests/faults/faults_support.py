@@ -30,6 +30,7 @@ def record(case: str, answered: str, lost: str, **figures: Any) -> None:
 
 def lost_feedback(traffic: Traffic, database_url: str) -> list[str]:
     """Acknowledged feedback missing from the store, or stored with another label."""
+    assert traffic.acknowledged, "no feedback was acknowledged: a check of none would pass whatever the store did"
     engine = create_engine(database_url)
     with engine.connect() as conn:
         query = text("SELECT id, feedback_label FROM predictions WHERE feedback_label IS NOT NULL")
@@ -38,13 +39,15 @@ def lost_feedback(traffic: Traffic, database_url: str) -> list[str]:
     return [pid for pid, (_, label) in traffic.acknowledged.items() if stored.get(pid) != label]
 
 
-def lost_predictions(traffic: Traffic, database_url: str) -> int:
-    """Predictions answered 200 whose log row never reached the store."""
+def lost_predictions(answered: Traffic | list[str], database_url: str) -> int:
+    """Predictions answered 200 (a traffic's, or these ids) whose log row never reached the store."""
+    wanted = [pid for _, pid in answered.predicted] if isinstance(answered, Traffic) else answered
+    assert wanted, "no prediction was answered: a check of none would pass whatever the store did"
     engine = create_engine(database_url)
     with engine.connect() as conn:
         ids = {row[0] for row in conn.execute(text("SELECT id FROM predictions"))}
     engine.dispose()
-    return sum(pid not in ids for _, pid in traffic.predicted)
+    return sum(pid not in ids for pid in wanted)
 
 
 def sqlite_url(root: Path) -> str:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.model
 TOP1_TOLERANCE = 0.10
 LOSS_TOLERANCE = 0.20  # relative, the last epoch's validation loss
 SCORE = {"symbols": "val_top1", "fillmask": "dev_top1"}  # run.json's best validation top-1
+LEARNT = 0.8  # each run's last validation loss is under this share of its first
 
 
 def project(prepared_project: Path, dest: Path, component: str, epochs: int) -> Path:
@@ -82,6 +83,9 @@ def test_two_workers_reach_the_single_process_result(component: str, prepared_pr
     assert single["workers"] == 1
     assert double["workers"] == 2
     assert len(single_history) == len(double_history) == 6
+    # both learnt (two runs that learn nothing agree too): validation loss well down from the first epoch
+    for history in (single_history, double_history):
+        assert history[-1]["val_loss"] < LEARNT * history[0]["val_loss"], [h["val_loss"] for h in history]
     assert abs(float(single[SCORE[component]]) - float(double[SCORE[component]])) <= TOP1_TOLERANCE  # type: ignore[arg-type]
     a, b = single_history[-1]["val_loss"], double_history[-1]["val_loss"]
     assert abs(a - b) <= LOSS_TOLERANCE * a, (a, b)

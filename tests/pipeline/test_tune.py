@@ -36,11 +36,15 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dvc_project(tmp_path_factory.mktemp("tuned"), params, None, "symbols-register")  # fillmask plays no part
 
 
-def tune(repo: Path, storage: str, then: str = "none") -> subprocess.Popen[bytes]:
+def tune(repo: Path, storage: str, then: str = "none", *extra: str) -> subprocess.Popen[bytes]:
     env = venv_env({"FARGA_ROOT": str(repo), "FARGA_TUNE_STORAGE": storage})
     log = (repo / f"tune-{then}.log").open("ab")
     return subprocess.Popen(
-        ["farga", "tune", "symbols", "--study", "shared", "--then", then], cwd=repo, env=env, stdout=log, stderr=log
+        ["farga", "tune", "symbols", "--study", "shared", "--then", then, *extra],
+        cwd=repo,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
 
 
@@ -49,15 +53,14 @@ def test_two_workers_share_a_study_prune_log_to_mlflow_and_hand_the_best_to_dvc(
     import optuna
 
     with postgres_database() as storage:
-        workers = [tune(repo, storage) for _ in range(2)]
+        workers = [tune(repo, storage), tune(repo, storage, "none", "--out", str(repo / "tune-report.json"))]
         for worker in workers:
             assert worker.wait(timeout=900) == 0, (repo / "tune-none.log").read_text()[-3000:]
         study = optuna.load_study(study_name="shared", storage=storage)
         trials = study.get_trials()
-        # one study, its trials handed out by the database: each number once, no proposal twice
+        # one study, its trials handed out by the database: each number once, each run by one worker (below)
         assert TRIALS <= len(trials) <= TRIALS + 1
         assert sorted(t.number for t in trials) == list(range(len(trials)))
-        assert len({tuple(sorted(t.params.items())) for t in trials}) == len(trials)
         states = [t.state for t in trials]
         assert optuna.trial.TrialState.PRUNED in states, states
         assert optuna.trial.TrialState.COMPLETE in states
@@ -74,6 +77,20 @@ def test_two_workers_share_a_study_prune_log_to_mlflow_and_hand_the_best_to_dvc(
         assert {r.data.tags["mlflow.parentRunId"] for r in trial_runs} == parents
         pruned = {str(t.number) for t in trials if t.state == optuna.trial.TrialState.PRUNED}
         assert {r.data.tags["optuna.trial"] for r in trial_runs if r.data.tags["optuna.state"] == "PRUNED"} == pruned
+        # a pruned trial was stopped on purpose (KILLED), not FAILED; a complete one FINISHED
+        ended = {r.data.tags["optuna.trial"]: r.info.status for r in trial_runs}
+        assert {ended[n] for n in pruned} == {"KILLED"}
+        assert {s for n, s in ended.items() if n not in pruned} == {"FINISHED"}
+        # each run trained what the study proposed for its number
+        proposed = {str(t.number): t.params for t in trials}
+        assert all(
+            float(r.data.params["train.lr"]) == proposed[r.data.tags["optuna.trial"]]["train.lr"] for r in trial_runs
+        )
+        # the worker given --out wrote the study's report (reports/scale/tune-*.json is made so)
+        written = json.loads((repo / "tune-report.json").read_text())
+        assert written["command"].startswith("farga tune symbols --study shared")
+        assert [t["number"] for t in written["trials"]] == list(range(len(trials)))
+        assert sum(written["result"]["trials"].values()) == len(trials)  # (the other worker's last may be running)
 
         # a third worker joins the full study: it runs no trial, and hands the best to the pipeline
         handed = tune(repo, storage, then="run")

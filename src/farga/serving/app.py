@@ -32,7 +32,7 @@ from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware,
 from farga.serving.models import ModelSlot
 from farga.serving.settings import ServeSettings
 from farga.serving.shutdown import DRAINING
-from farga.serving.store import FeedbackStore
+from farga.serving.store import FeedbackStore, StoreUnavailableError
 
 log = logging.getLogger("farga.serving")
 MISSING_MODEL_RETRY_S = 5.0
@@ -108,7 +108,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                     await asyncio.to_thread(reload_slot, service)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         # The first load is waited for a while, not for ever: a registry that does not answer leaves
         # the service live (and not ready) while the load goes on and watch_registry retries.
         seen = _mtime(signal)
@@ -120,6 +120,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 "models not loaded after %.0f s: serving, not ready, while loading goes on", settings.startup_wait_s
             )
         store.start_writer()
+        if not settings.client_salt.get_secret_value():  # the pseudonym key, read (or drawn) before any request
+            with contextlib.suppress(StoreUnavailableError):  # a database down now: the first feedback asks again
+                started.state.pseudonym_key = await asyncio.to_thread(store.client_secret)
         # Start-up objects (frameworks, models) live as long as the process: move them out of the
         # collector's sight, so a full collection scans only request garbage (it stalled requests for
         # tens of milliseconds scanning hundreds of thousands of start-up objects).

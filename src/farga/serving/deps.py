@@ -7,7 +7,9 @@ service.py then holds only its own routes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -28,13 +30,21 @@ async def feedback_store(request: Request) -> FeedbackStore:
 Store = Annotated[FeedbackStore, Depends(feedback_store)]
 
 
-async def client_pseudonym(request: Request) -> str | None:
-    """The client (its identity: farga.serving.identity) as a salted hash: enough to count distinct
-    clients, never the address itself."""
+def pseudonym(key: str, identity: str) -> str:
+    """64 bits of HMAC-SHA256: enough to tell clients apart, and no way back to the address without the key."""
+    return hmac.new(key.encode(), identity.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+async def client_pseudonym(request: Request, store: Store) -> str | None:
+    """The client (its identity: farga.serving.identity) keyed with the deployment's secret: the
+    settings' ``client_salt`` if set, else the one the store drew on first start."""
     if request.client is None:
         return None
-    salt = request.app.state.settings.client_salt.get_secret_value()
-    return hashlib.sha256(f"{salt}:{request.client.host}".encode()).hexdigest()[:16]
+    state = request.app.state
+    if getattr(state, "pseudonym_key", None) is None:
+        configured = state.settings.client_salt.get_secret_value()
+        state.pseudonym_key = configured or await asyncio.to_thread(store.client_secret)
+    return pseudonym(state.pseudonym_key, request.client.host)
 
 
 Client = Annotated[str | None, Depends(client_pseudonym)]

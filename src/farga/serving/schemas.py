@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+def storable(value: object) -> object:
+    """A text every store keeps as sent: PostgreSQL refuses NUL in text and JSON, and no database takes
+    a lone surrogate (JSON's ``"\\ud800"``), so either is the client's error, named, not the store's 500."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text may not contain NUL (\\u0000)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (a lone surrogate is not)") from None
+    elif isinstance(value, list | tuple):
+        for item in value:
+            storable(item)
+    return value
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable(value)
 
 
 class ModelInfo(BaseModel):

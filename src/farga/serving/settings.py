@@ -81,12 +81,12 @@ class ServeSettings(Settings):
     rate_feedback_burst: int = 20
     """Feedback a client may send at once before the rate applies."""
     client_salt: SecretStr = SecretStr("")
-    """Mixed into the hash that stands for a feedback's client address (set one per deployment): the
-    address is never stored, and distinct clients can still be counted."""
+    """The key of the HMAC that stands for a feedback's client (empty: a random key drawn on first start and
+    kept in the store). The address is never stored; distinct clients can still be counted."""
     keep_inputs: bool = True
     """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
     retention_days: float = 90.0
-    """`farga store prune`: predictions without feedback older than this go."""
+    """`farga store prune`: predictions without feedback older than this go, and feedback forgets its client."""
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -25,47 +25,16 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import JSON, DateTime, Float, LargeBinary, String, create_engine, delete, event, insert, select, text
+from sqlalchemy import create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
+from farga.serving.tables import REVIEWS, Base, DeploymentSecret, Prediction
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Prediction(Base):
-    __tablename__ = "predictions"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    component: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    model_name: Mapped[str] = mapped_column(String(64))
-    model_version: Mapped[str] = mapped_column(String(32))
-    model_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    input_kind: Mapped[str] = mapped_column(String(16))
-    input_json: Mapped[Any | None] = mapped_column(JSON, nullable=True)
-    input_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    model_input: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    candidates: Mapped[Any] = mapped_column(JSON)
-    top1: Mapped[str] = mapped_column(String(128))
-    top1_score: Mapped[float] = mapped_column(Float)
-    feedback_label: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
-    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # a label outside the catalogue names its LaTeX package; the client (a salted hash of its address,
-    # never the address) lets "enough distinct people drew it" be counted
-    feedback_package: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    feedback_client: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    # None until screened; then accepted | quarantined (waits for a person) | rejected
-    review: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    review_note: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-REVIEWS = ("accepted", "quarantined", "rejected")
+__all__ = ["REVIEWS", "Base", "FeedbackStore", "NotFoundError", "Prediction", "StoreUnavailableError"]
 
 
 class NotFoundError(LookupError):
@@ -78,6 +47,15 @@ class StoreUnavailableError(RuntimeError):
 
 class StoreBusyError(StoreUnavailableError):
     """The prediction log cannot keep up (the database is down or too slow): the service answers 503."""
+
+
+PSEUDONYM_KEY = "client-pseudonym"
+ANONYMOUS = "~"  # a pseudonym replaced at the retention period: "~" + 12 random hex digits
+
+
+class Pruned(NamedTuple):
+    deleted_predictions: int
+    anonymised_feedback: int
 
 
 # what a write can meet from the database that passes: a server down or restarting, a lock, a full disk
@@ -336,13 +314,49 @@ class FeedbackStore:
             return f"the prediction log is backed up ({len(self._pending)} rows waiting)"
         return None
 
-    def prune(self, older_than_days: float) -> int:
-        """Delete predictions older than the retention that carry no feedback (feedback is training
-        data and stays); returns how many were deleted."""
+    def client_secret(self) -> str:
+        """The key pseudonyms are made with when the settings name none: drawn on first use, kept in the
+        store (several workers starting at once agree on the first one written)."""
+        try:
+            with Session(self.engine) as session:
+                row = session.get(DeploymentSecret, PSEUDONYM_KEY)
+                if row is not None:
+                    return row.value
+            try:
+                with self.sessions.begin() as session:
+                    drawn = DeploymentSecret(
+                        name=PSEUDONYM_KEY, value=secrets.token_hex(32), created_at=datetime.now(UTC)
+                    )
+                    session.add(drawn)
+            except IntegrityError:
+                pass  # another worker drew it first: theirs is the one
+            with Session(self.engine) as session:
+                kept = session.get(DeploymentSecret, PSEUDONYM_KEY)
+                assert kept is not None
+                return kept.value
+        except TRANSIENT as exc:
+            log.warning("the pseudonym key could not be read: %s", exc)
+            raise StoreUnavailableError("the feedback database is not taking writes; try again shortly") from None
+
+    def prune(self, older_than_days: float) -> Pruned:
+        """Past the retention: predictions without feedback are deleted (feedback is training data and
+        stays), and feedback forgets who sent it. Each client's rows of one label become one anonymous
+        group, so admission still counts distinct senders and caps each one's share, knowing no one."""
         cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
         query = delete(Prediction).where(Prediction.created_at < cutoff, Prediction.feedback_label.is_(None))
+        old_feedback = select(Prediction).where(
+            Prediction.feedback_at < cutoff,
+            Prediction.feedback_client.is_not(None),
+            Prediction.feedback_client.not_like(f"{ANONYMOUS}%"),
+        )
         with self.sessions.begin() as session:
-            return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+            deleted = int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+            groups: dict[tuple[str | None, str], str] = {}
+            rows = session.scalars(old_feedback).all()
+            for row in rows:
+                group = (row.feedback_label, str(row.feedback_client))
+                row.feedback_client = groups.setdefault(group, ANONYMOUS + secrets.token_hex(6))
+        return Pruned(deleted, len(rows))
 
     def get(self, prediction_id: str) -> Prediction | None:
         with Session(self.engine) as session:

@@ -85,9 +85,28 @@ class Symbols:
 
     def export_feedback(self, ctx: StageContext, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
         from farga.symbols.feedback import export_feedback
-        from farga.symbols.params import NewSymbols
+        from farga.symbols.params import Feedback
 
-        return export_feedback(store, dest, NewSymbols(**ctx.params["feedback"]["new_symbols"]), accepted_only)
+        return export_feedback(store, dest, Feedback(**ctx.params["feedback"]), accepted_only)
+
+    def waiting_classes(self, ctx: StageContext, store: FeedbackStore, sheets: Path) -> list[Facts]:
+        from farga.symbols.params import NewSymbols
+        from farga.symbols.review import waiting
+
+        return waiting(store, NewSymbols(**ctx.params["feedback"]["new_symbols"]), sheets)
+
+    def approve_class(
+        self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, note: str, needs: str | None
+    ) -> Facts:
+        from farga.symbols.params import NewSymbols
+        from farga.symbols.review import approve
+
+        return approve(store, label, NewSymbols(**ctx.params["feedback"]["new_symbols"]), decided_by, needs, note)
+
+    def refuse_class(self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, why: str) -> Facts:
+        from farga.symbols.review import refuse
+
+        return refuse(store, label, why, decided_by)
 
     def screen_feedback(self, ctx: StageContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
         from farga.symbols.feedback import screen

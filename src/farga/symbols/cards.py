@@ -6,7 +6,7 @@ from typing import Any
 
 from farga.cards import Card, model_and_dataset, model_header, pct, run_context
 from farga.config import StageContext
-from farga.symbols.user_symbols import user_symbol_id
+from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 
 
 def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
@@ -15,10 +15,11 @@ def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
     registry, prepared, contract = context["registry"], context["prepared"], context["contract"]
     source = context["fetched"]["source"]
     dataset_name = "HASYv2" if source == "hasyv2" else "synthetic-hasy"
+    ids = {s.latex: s.symbol_id for s in read_user_symbols(ctx.paths.feedback / USER_SYMBOLS)}
     context.update(
         feedback=prepared.get("feedback") or {},
         learnt=[
-            (latex, pct(facts.get("feedback_learnt_by_class", {}).get(str(user_symbol_id(latex)))))
+            (latex, pct(facts.get("feedback_learnt_by_class", {}).get(str(ids.get(latex)))))
             for latex in prepared.get("learnt_classes", [])
         ],
         families=[(f, pct(v)) for f, v in facts["test_by_family"].items()],

@@ -122,14 +122,21 @@ class Quarantine(Strict):
 
 class NewSymbols(Strict):
     min_drawings: int = Field(default=30, ge=2)
-    """A command outside the catalogue becomes a class with this many accepted drawings ..."""
+    """A command outside the catalogue waits for a person's approval once this many accepted drawings ..."""
     min_clients: int = Field(default=3, ge=1)
-    """... from this many distinct clients (and compiled by pdflatex with its package)."""
+    """... come from this many distinct clients ..."""
+    min_days: int = Field(default=2, ge=1)
+    """... on this many distinct days (UTC) ..."""
+    max_client_share: float = Field(default=0.4, gt=0, le=1)
+    """... with no client's drawings counting for more than this share of min_drawings."""
 
 
 class Feedback(Strict):
     holdout_fraction: float = Field(ge=0, lt=1)
     """Of accepted feedback, held out (by image hash) to compare challenger and champion."""
+    max_per_client: int = Field(default=20, ge=1)
+    """Accepted drawings of one class from one client that may train (the earliest): a flood of one
+    client's labels, right or wrong, weighs no more than this."""
     quarantine: Quarantine
     new_symbols: NewSymbols = NewSymbols()
 

@@ -86,7 +86,8 @@ def compiles(items: list[tuple[str, str | None, Mode]], timeout: float = 60.0) -
                 [engine(), "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", source.name],
                 cwd=tmp,
                 capture_output=True,
-                text=True,
+                encoding="utf-8",
+                errors="replace",  # TeX writes the bytes of the input it quotes, UTF-8 or not
                 timeout=timeout,
                 check=False,
             )

@@ -1,10 +1,11 @@
 """Symbols learnt from users: commands outside the catalogue that people drew and named under "None of these".
 
-A named command stays feedback until enough accepted drawings from enough distinct clients name it
-(``symbols.feedback.new_symbols`` in params.yaml): one person cannot add a class, and a typo made
-once stays a typo. Then pdflatex must compile it with the package named, as the catalogue's own
-commands are checked, and it joins the classes at the next retraining. Its id is derived from the
-command, so one command keeps one id across exports, models and machines, with no counter to keep.
+A named command stays feedback until its accepted drawings come from enough distinct clients, on
+enough distinct days, with no one client's drawings counting past a share of the minimum
+(``symbols.feedback.new_symbols`` in params.yaml): one person, on one afternoon, cannot add a class.
+Then a person approves it (``farga review symbols``, which also asks pdflatex to compile it and TeX
+to render it, to catch another name of a catalogue symbol). The approval gives it an id from the
+store's ledger (farga.serving.ledger), never reused, and keeps its package with it for good.
 
 The admitted commands are written beside the exported feedback (``user_symbols.csv``), so DVC
 versions the grown catalogue with the drawings that taught it.
@@ -13,26 +14,30 @@ versions the grown catalogue with the drawings that taught it.
 from __future__ import annotations
 
 import csv
-import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 from pathlib import Path
 
-from farga.errors import FargaError
+from farga.serving.ledger import Decision
 from farga.symbols import catalogue, tex
+from farga.symbols.params import NewSymbols
 
 USER_SYMBOLS = "user_symbols.csv"
 FIRST_USER_ID = 100_000  # HASYv2's ids stay under 2,000: a user class can never take a catalogue id
+WAITS_FOR_A_PERSON = "enough drawings, clients and days: waits for a person (farga review symbols)"
 
 
 @dataclass(frozen=True)
 class Named:
-    """One accepted drawing's label outside the catalogue: the command, its package, who sent it."""
+    """One accepted drawing's label outside the catalogue: the command, its package, who sent it, when."""
 
     latex: str
     package: str | None
     client: str | None
+    day: date
 
 
 @dataclass(frozen=True)
@@ -46,46 +51,78 @@ class UserSymbol:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """What one command's drawings amount to, against the admission rules."""
+
+    latex: str
+    drawings: int
+    counted: int  # drawings, each client's counted up to its share
+    clients: int
+    days: int
+    package: str | None  # the one most of its drawings name (ties: alphabetically first): a proposal
+
+    def lacks(self, rules: NewSymbols) -> list[str]:
+        short = [
+            (self.counted, rules.min_drawings, f"drawings counted (at most {client_cap(rules)} per client)"),
+            (self.clients, rules.min_clients, "distinct clients"),
+            (self.days, rules.min_days, "distinct days"),
+        ]
+        return [f"{have} of {need} {what}" for have, need, what in short if have < need]
+
+
+@dataclass(frozen=True)
 class Admission:
     admitted: list[UserSymbol]
     waiting: dict[str, str]  # command -> what it still lacks
-    refused: dict[str, str]  # command -> why TeX refused it
+    refused: dict[str, str]  # command -> why a person (or TeX) refused it
+    aliases: dict[str, str]  # command -> the catalogue command it renders as
 
 
-def user_symbol_id(latex: str) -> int:
-    return FIRST_USER_ID + int(hashlib.sha256(latex.encode()).hexdigest()[:8], 16) % 900_000
+def client_cap(rules: NewSymbols) -> int:
+    return max(1, math.floor(rules.max_client_share * rules.min_drawings))
 
 
-def admit(named: Iterable[Named], min_drawings: int, min_clients: int) -> Admission:
-    """Which named commands become classes. A command's package is the one most of its drawings name
-    (ties: the alphabetically first, so the choice does not depend on arrival order)."""
+def tally(named: Iterable[Named], rules: NewSymbols) -> dict[str, Tally]:
+    """Each command outside the catalogue, counted by drawings, clients (a drawing without a client
+    counts toward no client) and days."""
     by_command: dict[str, list[Named]] = defaultdict(list)
     for item in named:
         if item.latex not in catalogue.by_latex():
             by_command[item.latex].append(item)
-    admitted, waiting, refused = [], {}, {}
-    for latex in sorted(by_command):
-        items = by_command[latex]
-        clients = len({i.client for i in items if i.client is not None})
-        if len(items) < min_drawings or clients < min_clients:
-            waiting[latex] = f"{len(items)} drawings from {clients} clients; needs {min_drawings} from {min_clients}"
-            continue
+    cap, out = client_cap(rules), {}
+    for latex, items in sorted(by_command.items()):
+        per_client = Counter(i.client for i in items if i.client is not None)
         packages = Counter(i.package or "" for i in items)
-        package = min(packages, key=lambda p: (-packages[p], p)) or None
-        try:
-            math = tex.check(latex, package, "math")
-            verdict = math if math.compiles else tex.check(latex, package, "text")
-        except tex.TexUnavailable as exc:  # kept, not refused: a machine with TeX admits it
-            waiting[latex] = f"not checked: {exc}"
-            continue
-        if not verdict.compiles:
-            refused[latex] = math.error or "does not compile"
-            continue
-        admitted.append(UserSymbol(user_symbol_id(latex), latex, package, verdict.mode, len(items), clients))
-    ids = Counter(s.symbol_id for s in admitted)
-    if clash := [s.latex for s in admitted if ids[s.symbol_id] > 1]:
-        raise FargaError(f"the learnt commands {clash} hash to one id: user_symbol_id needs a wider hash")
-    return Admission(admitted, waiting, refused)
+        out[latex] = Tally(
+            latex,
+            drawings=len(items),
+            counted=sum(min(n, cap) for n in per_client.values()),
+            clients=len(per_client),
+            days=len({i.day for i in items}),
+            package=min(packages, key=lambda p: (-packages[p], p)) or None,
+        )
+    return out
+
+
+def admission(named: Iterable[Named], rules: NewSymbols, decided: dict[str, Decision]) -> Admission:
+    """Which commands are classes: those a person approved, with the id and package they were given
+    then, whatever later feedback says; the rest wait (saying what they lack) or were refused."""
+    tallies = tally(named, rules)
+    admitted, waiting, refused, aliases = [], {}, {}, {}
+    for latex in sorted(set(tallies) | {k for k, d in decided.items() if d.verdict == "approved"}):
+        decision, counts = decided.get(latex), tallies.get(latex)
+        if decision is not None and decision.verdict == "approved" and decision.class_id is not None:
+            if counts is None:
+                continue  # approved, but no accepted drawing of it in this export: nothing to learn from
+            package, mode = decision.attributes.get("package"), tex.mode_of(decision.attributes.get("mode") or "math")
+            admitted.append(UserSymbol(decision.class_id, latex, package, mode, counts.drawings, counts.clients))
+        elif decision is not None and decision.verdict == "alias":
+            aliases[latex] = str(decision.attributes.get("class"))
+        elif decision is not None:
+            refused[latex] = decision.note or f"refused by {decision.decided_by}"
+        elif counts is not None:
+            waiting[latex] = "; ".join(counts.lacks(rules)) or WAITS_FOR_A_PERSON
+    return Admission(admitted, waiting, refused, aliases)
 
 
 def write_user_symbols(path: Path, symbols: list[UserSymbol]) -> Path:

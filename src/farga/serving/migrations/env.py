@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from farga.serving.store import Base
+from farga.serving.tables import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""
