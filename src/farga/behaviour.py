@@ -23,8 +23,8 @@ FAMILIES = ("minimum_functionality", "invariance", "directional")
 class Case:
     family: str  # one of FAMILIES
     test: str  # e.g. "invariance: rotate 10 degrees"
-    slice: str  # what to break results down by (symbols: the symbol family)
-    subject: str  # what was tested (symbols: the true symbol)
+    slice: str  # what to break results down by (a family of classes, say)
+    subject: str  # what was tested (the true class, say)
     passed: bool
     detail: str  # what the model answered
 

@@ -8,7 +8,6 @@ of the server's CPU, as a Python client would not). Every figure is printed by o
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ import numpy as np
 
 from farga import cpu
 from farga.onnx_runtime import OnnxModel, graph_file
-from farga.serving.loadgen import STROKES
+from farga.serving.loadgen import sample_request
 from farga.serving.process import running_server
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
@@ -161,7 +160,12 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
         with running_server(root, workers=workers, env=env) as url:
             for c in levels:
                 report["http"][f"farga_strokes_c{c}"] = wrk(
-                    f"{url}/v1/symbols/predict", json.dumps(STROKES).encode(), "application/json", c, seconds, work
+                    f"{url}/v1/symbols/predict",
+                    sample_request("symbols"),
+                    "application/json",
+                    c,
+                    seconds,
+                    work,
                 )
                 report["http"][f"farga_image_c{c}"] = wrk(f"{url}/v1/symbols/predict", png, png_type, c, seconds, work)
         # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)

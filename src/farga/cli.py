@@ -21,7 +21,7 @@ data_app = typer.Typer(help="Obtain, prepare and validate a component's data.", 
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
-ComponentArg = Annotated[str, typer.Argument(help="component name, e.g. symbols")]
+ComponentArg = Annotated[str, typer.Argument(help="component name (`farga components` lists them)")]
 
 
 def _fail(verb: str, component: str, exc: Exception) -> typer.Exit:
@@ -48,8 +48,8 @@ def fetch(
     archive: Annotated[
         Path | None,
         typer.Option(
-            help="local copy of the data (symbols: HASYv2.tar.bz2, else $FARGA_HASYV2_ARCHIVE, else download; "
-            "fillmask: the corpus folder, else $FARGA_CATALAN_CORPUS)"
+            help="local copy of the data (which file or folder: `farga data check <component>` says), "
+            "else the component's environment variable, else a download where it has one"
         ),
     ] = None,
 ) -> None:
@@ -209,8 +209,8 @@ def bench_scale(
 ) -> None:
     """Training throughput with 1 process and with one per core (DDP), serving throughput with 1 and 2
     replicas behind nginx: generated data, so anyone can rerun it (docs/scale.md)."""
-    from farga import scale_bench
     from farga.config import Settings
+    from farga.dev import scale_bench
 
     settings = Settings()
     try:
@@ -395,7 +395,7 @@ def audit_locks(
     """pip-audit over the lock files: vulnerabilities found, and how many packages could really be checked."""
     from rich.table import Table
 
-    from farga.audit import audit
+    from farga.dev.audit import audit
 
     paths = locks or sorted(Path("requirements").glob("*.txt"))
     if not paths:
@@ -474,8 +474,8 @@ def soak(
 ) -> None:
     """Soak benchmark: both components at a share of measured capacity for minutes; RSS per worker,
     p50/p99 per minute, errors."""
-    from farga import soak as soak_run
     from farga.config import Settings
+    from farga.dev import soak as soak_run
 
     try:
         report = soak_run.run(
@@ -498,8 +498,8 @@ def soak(
 @app.command("reliability-report")
 def reliability_report() -> None:
     """Write docs/reliability.md from reports/reliability/ (the fault suite's and the soak's figures)."""
-    from farga import reliability
     from farga.config import Settings
+    from farga.dev import reliability
 
     console.print(f"wrote {reliability.write(Settings().root)}")
 
@@ -511,8 +511,8 @@ def summary(
     """What a pipeline run left: each champion's headline figures, and where to open the page and the API."""
     from rich.markdown import Markdown
 
-    from farga import report as pages
     from farga.config import Settings
+    from farga.dev import report as pages
     from farga.hashing import read_json
 
     root = Settings().root
@@ -539,8 +539,8 @@ def report(
     ] = None,
 ) -> None:
     """Regenerate the README's result tables, docs/results.md and docs/configuration.md from reports/ and the code."""
-    from farga import report as pages
     from farga.config import Settings
+    from farga.dev import report as pages
 
     root = Settings().root
     if examples is not None:
@@ -557,7 +557,7 @@ def report(
 def lock_check() -> None:
     """Fail when a stage's code or params changed since dvc.lock recorded its run (its results are stale)."""
     from farga.config import Settings
-    from farga.lockcheck import stale_stages
+    from farga.dev.lockcheck import stale_stages
 
     try:
         stale = stale_stages(Settings().root)
@@ -581,7 +581,7 @@ def dashboards(
     ),
 ) -> None:
     """Write the Grafana dashboards (generated from code, provisioned by the compose stack)."""
-    from farga import dashboards as boards
+    from farga.dev import dashboards as boards
 
     for path in boards.write(out):
         typer.echo(str(path))

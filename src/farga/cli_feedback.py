@@ -16,7 +16,7 @@ from farga.config import StageContext
 from farga.errors import FargaError
 
 console = Console(stderr=True)
-ComponentArg = Annotated[str, typer.Argument(help="component name, e.g. symbols")]
+ComponentArg = Annotated[str, typer.Argument(help="component name (`farga components` lists them)")]
 
 
 def _fail(verb: str, component: str, exc: Exception) -> typer.Exit:
@@ -30,7 +30,7 @@ feedback_app = typer.Typer(help="Work with the feedback users gave.", no_args_is
 @feedback_app.command("export")
 def feedback_export(
     component: ComponentArg,
-    out: Annotated[Path, typer.Option(help="file to write (symbols: a HASYv2-layout .tar)")],
+    out: Annotated[Path, typer.Option(help="file to write, in the component's training format")],
     all_: Annotated[
         bool, typer.Option("--all", help="every labelled prediction, not only the accepted (screened or reviewed)")
     ] = False,
@@ -121,7 +121,7 @@ def review(
     why: Annotated[str, typer.Option(help="the reason, kept in the audit log")] = "",
     needs: Annotated[
         str | None,
-        typer.Option(help="what the class needs, if not what most of its feedback named (symbols: its package)"),
+        typer.Option(help="what the class needs (a LaTeX package, say), if not what most of its feedback named"),
     ] = None,
     by: Annotated[str | None, typer.Option(help="who decides (default: the login name); kept in the audit log")] = None,
     sheets: Annotated[Path, typer.Option(help="where the contact sheets (PNG) of waiting labels go")] = Path(

@@ -12,6 +12,7 @@ needs and the cards. The rest are capabilities a component may have; shared code
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -23,9 +24,9 @@ if TYPE_CHECKING:
     from farga.behaviour import Case
     from farga.cards import Card
     from farga.config import StageContext
+    from farga.headline import Example, Headline
     from farga.monitoring.drift import Sample
     from farga.params import ComponentParams
-    from farga.report import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -78,6 +79,11 @@ class Checks(Protocol):
 
 @runtime_checkable
 class Serves(Protocol):
+    @property
+    def page_order(self) -> int:
+        """Where its tab sits on the page, and its results in the README: lower first."""
+        ...
+
     def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
         """Its API routes and the slot that holds its champion."""
         ...
@@ -142,6 +148,19 @@ class Tunes(Protocol):
 
 
 @runtime_checkable
+class GeneratesLoad(Protocol):
+    """What a load generator sends it (the fault suite, the soak, the benchmarks: farga.serving.loadgen)."""
+
+    def load_request(self, rng: random.Random) -> Facts:
+        """A body for ``POST /v1/<name>/predict``, as JSON."""
+        ...
+
+    def load_feedback(self, answer: Facts) -> tuple[Facts, str]:
+        """A feedback body for a prediction's answer, and the label as the store keeps it."""
+        ...
+
+
+@runtime_checkable
 class Benches(Protocol):
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         """The serving benchmark as markdown (``farga bench <name>``)."""
@@ -165,6 +184,16 @@ class UnknownComponentError(FargaError, LookupError):
 
 def available() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group="farga.components")}
+
+
+def in_page_order() -> list[str]:
+    """The installed components, those with a page in their own order first, then by name."""
+
+    def key(name: str) -> tuple[int, str]:
+        component = get(name)
+        return (component.page_order if isinstance(component, Serves) else 1_000_000, name)
+
+    return sorted(available(), key=key)
 
 
 def get(name: str) -> Component:

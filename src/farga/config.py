@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     checkpoint_dir: Path | None = None
     """Where training checkpoints go; empty: models/checkpoints in root (shared storage for several machines)."""
     checkpoint_minutes: float = Field(default=5.0, gt=0)
-    """How often a training whose epochs are long (fillmask) checkpoints within an epoch; symbols: every epoch."""
+    """How often a training whose epochs are long checkpoints within an epoch (others: at every epoch's end)."""
 
     tune_storage: str = ""
     """Optuna's storage for `farga tune` (SQLAlchemy URL); empty: optuna.db in root. PostgreSQL for several machines."""

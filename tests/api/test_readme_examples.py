@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.support import REPO
 
-from farga.report import BLOCK
+from farga.dev.report import BLOCK
 
 pytestmark = pytest.mark.api
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from farga.audit import summarise
+from farga.dev.audit import summarise
 
 pytestmark = pytest.mark.code
 

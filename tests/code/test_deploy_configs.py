@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from farga import dashboards
+from farga.dev import dashboards
 from farga.serving import metrics
 from support import REPO, tool
 

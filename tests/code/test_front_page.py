@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.support import REPO
 
-from farga import report
+from farga.dev import report
 
 pytestmark = pytest.mark.code
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.support import REPO, venv_env
 
-from farga.lockcheck import stale_stages
+from farga.dev.lockcheck import stale_stages
 
 pytestmark = pytest.mark.code
 

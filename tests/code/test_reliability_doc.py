@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from farga import reliability
+from farga.dev import reliability
 from support import REPO
 
 pytestmark = pytest.mark.code

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from farga.dev.soak import Minute, SoakReport, minute_of
 from farga.serving.loadgen import Answer
-from farga.soak import Minute, SoakReport, minute_of
 
 pytestmark = pytest.mark.code
 

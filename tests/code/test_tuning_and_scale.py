@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from farga.config import Settings, StageContext
+from farga.dev.scale_bench import END, START, ServingRate, TrainingRate, markdown, write_into
 from farga.errors import FargaError
 from farga.params import Dimension
-from farga.scale_bench import END, START, ServingRate, TrainingRate, markdown, write_into
 from farga.tuning import current_values, dvc_sets, with_values
 from support import REPO
 

@@ -207,53 +207,34 @@ def recognised(url: str, drawings: list[bytes], latex: str) -> float:
     return float(np.mean([a["candidates"][0]["latex"] == latex for a in answers]))
 
 
-def test_a_flood_of_flipped_labels_promotes_nothing_that_regresses(served: dict[str, Any]):
-    root, url = served["root"], served["open"].url
-    alphas = glyph_drawings(r"\alpha", None, 150, seed=4)
-    before = recognised(url, alphas[120:], r"\alpha")
-    with httpx.Client(base_url=url, timeout=10) as trusted:  # one client, 120 alphas labelled beta
-        sent = Counter(teach(trusted, d, r"\beta", {"X-Forwarded-For": "198.51.100.66"}) for d in alphas[:120])
-    assert sent == {(200, 200): 120}
-    result = json.loads(farga(root, "retrain", "symbols", "--force").stdout)
-    assert result["retrained"], result
-    assert not result["promoted"] or not result["decision"]["slice_regressions"], result
-    assert (read_feedback(root).latex == r"\beta").sum() <= 5  # max_per_client, whatever screening let through
-    after = recognised(url, alphas[120:], r"\alpha")
-    assert after >= before - 0.1
-    decision = result.get("decision") or {}
-    record(
-        "one client floods 120 drawings of \\alpha labelled \\beta, then `farga retrain`",
-        f"120 x 200; {result['quarantined']} quarantined by screening; at most 5 of that client's \\beta "
-        f"drawings trained (max_per_client); challenger {'promoted' if result['promoted'] else 'not promoted'}, "
-        f"slice regressions: {', '.join(decision.get('slice_regressions') or []) or 'none'}",
-        f"\\alpha recognised on {before:.0%} of fresh drawings before, {after:.0%} after",
-        quarantined=result["quarantined"],
-        promoted=bool(result["promoted"]),
-        alpha_before=before,
-        alpha_after=after,
-    )
-
-
-def test_a_learnt_class_keeps_its_package_through_three_retrains_and_an_alias_trains_its_symbol(
+def test_flipped_labels_promote_nothing_that_regresses_a_learnt_package_stays_and_an_alias_is_its_symbol(
     served: dict[str, Any],
 ):
-    root, server = served["root"], served["open"]
-    taught = glyph_drawings(TAUGHT, "stmaryrd", 24, seed=5)
-    leqs = glyph_drawings(r"\leq", None, 6, seed=6)
-    with httpx.Client(base_url=server.url, timeout=10) as trusted:
+    """Three retrains (one `farga retrain` each): the first after a flood of one client's flipped labels,
+    a command that needs a package approved and another name of a catalogue symbol; the next two after
+    later feedback on the learnt command, which the API stores with no package."""
+    root, url = served["root"], served["open"].url
+    alphas = glyph_drawings(r"\alpha", None, 150, seed=4)
+    taught = glyph_drawings(TAUGHT, "stmaryrd", 18, seed=5)
+    before = recognised(url, alphas[120:], r"\alpha")
+    with httpx.Client(base_url=url, timeout=10) as trusted:  # the proxy, forwarding for each person
+        flood = Counter(teach(trusted, d, r"\beta", {"X-Forwarded-For": "198.51.100.66"}) for d in alphas[:120])
         for i, image in enumerate(taught[:6]):  # three people, two drawings each, naming the package
             assert teach(trusted, image, TAUGHT, {"X-Forwarded-For": f"192.0.2.{i % 3 + 1}"}, "stmaryrd") == (200, 200)
-        for i, image in enumerate(leqs):  # \le: another name of the catalogue's \leq
+        for i, image in enumerate(glyph_drawings(r"\leq", None, 6, seed=6)):  # \le: the catalogue's \leq
             assert teach(trusted, image, r"\le", {"X-Forwarded-For": f"192.0.2.{i % 3 + 10}"}) == (200, 200)
+    assert flood == {(200, 200): 120}
     approved = json.loads(farga(root, "review", "symbols", "--approve", TAUGHT, "--by", "reviewer").stdout)
     assert approved["package"] == "stmaryrd"
     kept: list[int] = []
     for round_ in range(3):
-        if round_:  # later feedback on the learnt command: the API stores it with no package
-            with httpx.Client(base_url=server.url, timeout=10) as trusted:
+        if round_:
+            with httpx.Client(base_url=url, timeout=10) as trusted:
                 for i, image in enumerate(taught[6 * round_ : 6 * round_ + 6]):
-                    person = {"X-Forwarded-For": f"192.0.2.{20 * round_ + i}"}
-                    assert teach(trusted, image, TAUGHT, person) == (200, 200)
+                    assert teach(trusted, image, TAUGHT, {"X-Forwarded-For": f"192.0.2.{20 * round_ + i}"}) == (
+                        200,
+                        200,
+                    )
         result = json.loads(farga(root, "retrain", "symbols", "--force").stdout)
         assert result["retrained"], result
         labels = json.loads((root / "models" / "symbols" / "labels.json").read_text())
@@ -261,17 +242,36 @@ def test_a_learnt_class_keeps_its_package_through_three_retrains_and_an_alias_tr
         assert [(c["package"], c["origin"]) for c in learnt] == [("stmaryrd", "users")], (round_, learnt)
         kept.append(learnt[0]["symbol_id"])
         if round_ == 0:
-            feedback = read_feedback(root)
-            assert r"\le" not in set(feedback.latex)
-            assert (feedback.latex == r"\leq").sum() >= 4  # (screening may doubt a drawing or two)
-            assert r"\le" not in farga(root, "review", "symbols", "--sheets", str(root / "sheets")).stdout
-            leq_trained = int((feedback.latex == r"\leq").sum())
+            first, feedback = result, read_feedback(root)
     assert kept == [kept[0]] * 3
+
+    # the flood: capped, and the gate let nothing through that regresses
+    assert not first["promoted"] or not first["decision"]["slice_regressions"], first
+    assert (feedback.latex == r"\beta").sum() <= 5  # max_per_client, whatever screening let through
+    after = recognised(url, alphas[120:], r"\alpha")
+    assert after >= before - 0.1
+    # the alias: trained as the catalogue's symbol, and no longer waiting for a person
+    assert r"\le" not in set(feedback.latex)
+    assert (feedback.latex == r"\leq").sum() >= 4  # (screening may doubt a drawing or two)
+    assert r"\le" not in farga(root, "review", "symbols", "--sheets", str(root / "sheets")).stdout
+    decision, leq_trained = first.get("decision") or {}, int((feedback.latex == r"\leq").sum())
+    record(
+        "one client floods 120 drawings of \\alpha labelled \\beta, then `farga retrain`",
+        f"120 x 200; {first['quarantined']} quarantined by screening; at most 5 of that client's \\beta "
+        f"drawings trained (max_per_client); challenger {'promoted' if first['promoted'] else 'not promoted'}, "
+        f"slice regressions: {', '.join(decision.get('slice_regressions') or []) or 'none'}",
+        f"\\alpha recognised on {before:.0%} of fresh drawings before, {after:.0%} after",
+        quarantined=first["quarantined"],
+        promoted=bool(first["promoted"]),
+        alpha_before=before,
+        alpha_after=after,
+    )
     record(
         f"a class that needs a package ({TAUGHT}, stmaryrd) approved, then 3 retrains with later feedback "
         "that names no package; 6 drawings labelled \\le",
         f"{TAUGHT} in all 3 retrained models with stmaryrd and id {kept[0]}; \\le recorded as the alias "
-        f"of \\leq (TeX renders them alike) and {leq_trained} of its drawings trained as \\leq",
+        f"of \\leq (TeX renders them alike) and {leq_trained} of its drawings "
+        "trained as \\leq",
         "nothing lost: the package and id kept; no second class for \\leq",
     )
 

@@ -396,7 +396,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
 
     # the dashboards' panels, drawn from what Prometheus recorded during this run (docs/monitoring.md
     # shows them: FARGA_PANELS_OUT=docs/monitoring/panels pytest tests/e2e/test_feedback_loop.py)
-    from farga.dashboards import render_panels
+    from farga.dev.dashboards import render_panels
 
     time.sleep(3)  # the last scrapes of the new model
     out = Path(os.environ.get("FARGA_PANELS_OUT") or tmp / "panels")

@@ -5,6 +5,7 @@ Each method imports its module when called: serving imports this class without t
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from farga.behaviour import Case
     from farga.cards import Card
     from farga.config import StageContext
-    from farga.report import Example, Headline
+    from farga.headline import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -66,6 +67,8 @@ class Fillmask:
 
         return card_sections(ctx, facts)
 
+    page_order = 10  # after symbols
+
     def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
         from farga.fillmask.service import service
 
@@ -82,9 +85,19 @@ class Fillmask:
         return headline(reports)
 
     def example(self) -> Example:
-        from farga.report import Example
+        from farga.headline import Example
 
         return Example("/v1/fillmask/predict", {"text": "La capital de Catalunya és <mask>.", "top_k": 3})
+
+    def load_request(self, rng: random.Random) -> Facts:
+        from farga.fillmask.traffic import request
+
+        return request(rng)
+
+    def load_feedback(self, answer: Facts) -> tuple[Facts, str]:
+        from farga.fillmask.traffic import feedback
+
+        return feedback(answer)
 
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         from farga.fillmask.bench import bench

@@ -11,7 +11,7 @@ from typing import Any
 
 from farga.cards import pct
 from farga.hashing import read_json
-from farga.report import Headline, served_int8, synthetic_warning
+from farga.headline import Headline, served_int8, synthetic_warning
 
 
 def cells(splits: list[dict[str, Any]], model: str) -> tuple[str, ...]:

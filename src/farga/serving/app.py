@@ -137,7 +137,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Farga",
         version="1.0",
-        summary="Production ML components: handwritten symbol → LaTeX (symbols), and more.",
+        summary="Production ML components: " + "; ".join(f"{s.name}: {s.summary}" for s in services.values()),
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.services = settings, store, services

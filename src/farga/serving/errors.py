@@ -133,7 +133,7 @@ FORWARD = "x-farga-forward"
 
 def forward_to(routes: Mapping[str, str]) -> dict[str, Any]:
     """``openapi_extra`` for a JSON route whose URL also takes other media types, each answered by the
-    route at the path given (``{"multipart/form-data": "/v1/symbols/predict/image"}``): one typed route
+    route at the path given (``{"multipart/form-data": "/v1/<component>/predict/image"}``): one typed route
     per input kind, and the URL clients already use keeps taking all of them."""
     return {FORWARD: dict(routes)}
 

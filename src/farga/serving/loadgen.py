@@ -1,6 +1,7 @@
-"""Client traffic for the fault suite and the soak run: predictions on both components, a feedback
-for some of them, every answer recorded, and every feedback the service acknowledged remembered so
-it can be checked against the store afterwards ("nothing accepted is ever lost").
+"""Client traffic for the fault suite and the soak run: predictions on every component that says
+what to send (``components.GeneratesLoad``), a feedback for some of them, every answer recorded, and
+every feedback the service acknowledged remembered so it can be checked against the store afterwards
+("nothing accepted is ever lost").
 
 Each client is a thread with its own keep-alive connection; ``rate`` paces them (open loop, the
 soak run), else they send as fast as answers come (closed loop, the fault suite).
@@ -17,25 +18,25 @@ from dataclasses import dataclass, field
 
 import httpx
 
-STROKES = {  # the drawing the benchmark and the soak send: an A, two strokes
-    "strokes": [
-        [{"x": 10 + 2 * i, "y": 80 - 3 * i} for i in range(24)],
-        [{"x": 30 + 2 * i, "y": 50} for i in range(12)],
-    ],
-    "top_k": 5,
-}
-SENTENCES = [
-    "La capital de Catalunya és <mask> .",
-    "El gat dorm a la <mask> de casa .",
-    "Demà plourà a la <mask> i farà fred .",
-    "Els nens juguen al <mask> després de l' escola .",
-]
+from farga import components
+
+
+def load_source(name: str) -> components.GeneratesLoad:
+    component = components.get(name)
+    if not isinstance(component, components.GeneratesLoad):
+        raise components.lacking(name, "load generation")
+    return component
+
+
+def sample_request(name: str) -> bytes:
+    """One predict body of ``name``'s, as JSON bytes: what a benchmark sends over and over."""
+    return json.dumps(load_source(name).load_request(random.Random(0))).encode()  # noqa: S311 - a fixed sample
 
 
 @dataclass
 class Answer:
     at: float  # seconds since the traffic started
-    route: str  # "symbols/predict", "fillmask/feedback", ...
+    route: str  # "<component>/predict", "<component>/feedback"
     status: int  # 0: no answer (the outcome says why)
     latency_s: float
     outcome: str = "answered"  # or the exception's name: ConnectError (never sent), ReadError, ...
@@ -43,11 +44,12 @@ class Answer:
 
 @dataclass
 class Traffic:
-    """Clients sending to ``url`` until ``stop()``; ``components`` those to exercise."""
+    """Clients sending to ``url`` until ``stop()``; ``components`` those to exercise (default: every
+    installed component that generates load)."""
 
     url: str
     clients: int = 4
-    components: tuple[str, ...] = ("symbols", "fillmask")
+    components: tuple[str, ...] = ()
     feedback_share: float = 0.3
     rate: float | None = None  # requests a second, all clients together (None: as fast as answered)
     timeout_s: float = 30.0
@@ -60,12 +62,11 @@ class Traffic:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._start = time.monotonic()
-        self._labels: dict[str, list[str]] = {}
+        names = self.components or tuple(components.available())
+        self._sources = {name: load_source(name) for name in names}
+        self.components = tuple(self._sources)
 
     def start(self) -> Traffic:
-        with httpx.Client(base_url=self.url, timeout=10) as http:
-            if "symbols" in self.components:
-                self._labels["symbols"] = [c["latex"] for c in http.get("/v1/symbols/classes").json()[:20]]
         self._start = time.monotonic()
         self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(self.clients)]
         for t in self._threads:
@@ -106,8 +107,8 @@ class Traffic:
                         return
                     due = max(due + interval, time.monotonic() - interval)  # no catch-up bursts after a stall
                 component = rng.choice(self.components)
-                body = STROKES if component == "symbols" else {"text": rng.choice(SENTENCES), "top_k": 5}
-                response = self._send(http, f"{component}/predict", body)
+                source = self._sources[component]
+                response = self._send(http, f"{component}/predict", source.load_request(rng))
                 if response is None or response.status_code != 200:
                     continue
                 answer = response.json()
@@ -115,13 +116,7 @@ class Traffic:
                     self.predicted.append((component, answer["prediction_id"]))
                 if rng.random() >= self.feedback_share:
                     continue
-                if component == "symbols":
-                    label = rng.choice(self._labels["symbols"])
-                    feedback: dict[str, object] = {"prediction_id": answer["prediction_id"], "latex": label}
-                else:
-                    words = [m["candidates"][-1]["token"] for m in answer["masks"]]
-                    feedback = {"prediction_id": answer["prediction_id"], "words": words}
-                    label = json.dumps(words, ensure_ascii=False)  # as the store keeps them
+                feedback, label = source.load_feedback(answer)
                 fb = self._send(http, f"{component}/feedback", feedback)
                 if fb is not None and fb.status_code == 200:
                     with self._lock:

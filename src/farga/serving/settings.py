@@ -20,11 +20,10 @@ class ServeSettings(Settings):
     )
 
     components: str = ""
-    """Comma-separated names of the components to serve, in page order; empty: every installed one with a service."""
-    first_component: str = "symbols"
-    """With `components` empty: the one listed first, the tab the page opens on."""
+    """Comma-separated names of the components to serve, in page order; empty: every installed one with a
+    service, in the order each component asks for (its `page_order`)."""
     # Models: the registry's champion (default) or a fixed exported-model directory per component
-    # (FARGA_MODEL_DIR_SYMBOLS=/models/symbols, e.g. a model baked into an image).
+    # (FARGA_MODEL_DIR_<COMPONENT>=/models/<component>, e.g. a model baked into an image).
     model_cache: Path | None = None
     """Where champions are downloaded to; empty: models/serving in root."""
     reload_interval_s: float = 60.0
@@ -41,13 +40,13 @@ class ServeSettings(Settings):
     """ONNX Runtime intra-op threads per worker."""
     precision: Precision = "int8"
     """Which graph of an int8 model serves: int8, or the float graph it was quantised from where int8
-    does not pay on this CPU (`farga bench symbols` measures both and says which is faster)."""
+    does not pay on this CPU (`farga bench <component>` measures both and says which is faster)."""
 
-    # Bounds. A worker's memory: the models (symbols ~2 MB, fillmask ~30 MB with its trigram), the
-    # runtime and libraries (~250 MB), the fillmask word cache (the model's vocabulary, fixed at
-    # load), one request at a time per thread (<= max_body_bytes each), and the prediction log's
-    # queue (<= log_queue_mb). Nothing a client sends grows it past memory_budget_mb, which the
-    # fault suite checks and deploy/k8s sizes its pods by.
+    # Bounds. A worker's memory: the models (the two shipped: ~2 MB and ~30 MB with a trigram), the
+    # runtime and libraries (~250 MB), a component's caches (bounded, fixed at load), one request at
+    # a time per thread (<= max_body_bytes each), and the prediction log's queue (<= log_queue_mb).
+    # Nothing a client sends grows it past memory_budget_mb, which the fault suite checks and
+    # deploy/k8s sizes its pods by.
     memory_budget_mb: int = 600
     """What one worker may use, whatever clients send (checked by the fault suite; sizes deploy/k8s)."""
     max_body_bytes: int = 1 << 20
@@ -100,8 +99,7 @@ class ServeSettings(Settings):
             return named
         from farga import components
 
-        installed = sorted(components.available(), key=lambda name: (name != self.first_component, name))
-        return [name for name in installed if isinstance(components.get(name), components.Serves)]
+        return [name for name in components.in_page_order() if isinstance(components.get(name), components.Serves)]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"

@@ -5,6 +5,7 @@ Each method imports its module when called: serving imports this class without t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
     from farga.behaviour import Case
     from farga.cards import Card
     from farga.config import StageContext
+    from farga.headline import Example, Headline
     from farga.monitoring.drift import Sample
-    from farga.report import Example, Headline
     from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
@@ -78,6 +79,8 @@ class Symbols:
 
         return card_sections(ctx, facts)
 
+    page_order = 0  # the tab the page opens on
+
     def service(self, settings: ServeSettings, store: FeedbackStore) -> ComponentService:
         from farga.symbols.service import service
 
@@ -129,12 +132,22 @@ class Symbols:
         return headline(reports)
 
     def example(self) -> Example:
-        from farga.report import Example
+        from farga.headline import Example
 
         return Example(
             "/v1/symbols/predict",
             {"strokes": [[{"x": 0, "y": 0}, {"x": 40, "y": 40}], [{"x": 0, "y": 40}, {"x": 40, "y": 0}]], "top_k": 3},
         )
+
+    def load_request(self, rng: random.Random) -> Facts:
+        from farga.symbols.traffic import STROKES
+
+        return STROKES
+
+    def load_feedback(self, answer: Facts) -> tuple[Facts, str]:
+        from farga.symbols.traffic import feedback
+
+        return feedback(answer)
 
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         from farga.symbols.bench import bench

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from farga.cards import pct
 from farga.hashing import read_json
-from farga.report import Headline, served_int8, synthetic_warning, trained_on
+from farga.headline import Headline, served_int8, synthetic_warning, trained_on
 
 # The anchor: Thoma, "The HASYv2 dataset" (arXiv:1701.08380), table 4, its best CNN over the ten folds.
 PAPER_BEST_CNN = 0.810

@@ -35,7 +35,7 @@ def render(faults: list[dict[str, Any]], soak: dict[str, Any], abuse: list[dict[
         "",
         "One actor against the loop that learns from users (`tests/e2e/test_abuse.py`: `farga serve`, nginx",
         "in front where a proxy matters, `farga retrain` and `farga review` as an operator runs them;",
-        "[how admission works](monitoring.md#a-catalogue-that-grows-symbols-users-teach-it)).",
+        "[how admission works](monitoring.md)).",
         "",
         "| attack | what the service and the loop did | what it taught the model |",
         "|---|---|---|",

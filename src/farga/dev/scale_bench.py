@@ -26,7 +26,7 @@ import yaml
 from farga.benchmark import wrk
 from farga.errors import FargaError
 from farga.serving.balancer import TEMPLATE, nginx
-from farga.serving.loadgen import STROKES
+from farga.serving.loadgen import sample_request
 from farga.serving.process import ServerProcess
 
 START, END = "<!-- farga bench-scale: generated -->", "<!-- /farga bench-scale -->"
@@ -110,7 +110,7 @@ def serving(model_dir: Path, work: Path, seconds: int, connections: int) -> list
             balancer = nginx(template, work / f"nginx-{count}x{workers}", [f"127.0.0.1:{r.port}" for r in replicas])
             balancer.start(timeout=30)
             stack.callback(balancer.stop)
-            body = json.dumps(STROKES).encode()
+            body = sample_request("symbols")
             measured = wrk(f"{balancer.url}/v1/symbols/predict", body, "application/json", connections, seconds, work)
             rates.append(
                 ServingRate(
