@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from farga import cpu
-from farga.onnx_runtime import OnnxModel, graph_file
+from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
 from farga.serving.loadgen import sample_request
 from farga.serving.process import running_server
 
@@ -56,7 +56,7 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
 
     from farga.bench_baseline import EagerOnnx
 
-    served = "int8" if float_graph(model_path) != model_path else "float"
+    served = "int8" if has_float_twin(model_path.parent) else "float"
     x = (np.random.default_rng(0).random((1, 1, 32, 32)) > 0.85).astype(np.float32)  # an ink-like map
     one, two = OnnxModel.load(model_path, threads=1), OnnxModel.load(model_path, threads=2)
     runners: list[tuple[str, Callable[[], object]]] = [

@@ -130,12 +130,13 @@ def tune(
         raise _fail("tune", component, FargaError(f"--then must be run, queue or none, not {then!r}"))
     started = time.monotonic()
     try:
-        outcome = search(StageContext.load(component), study, then, baseline)  # type: ignore[arg-type]
+        ctx = StageContext.load(component)
+        outcome = search(ctx, study, then, baseline)  # type: ignore[arg-type]
     except FargaError as exc:
         raise _fail("tune", component, exc) from exc
     if out is not None:
         command = "farga " + " ".join(sys.argv[1:])
-        write_json(out, report(outcome, command, time.monotonic() - started))
+        write_json(out, report(outcome, ctx, command, time.monotonic() - started))
     typer.echo(json.dumps(outcome.facts(), indent=2, sort_keys=True))
 
 

@@ -236,14 +236,18 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
     )
 
 
-def report(outcome: Outcome, command: str, wall_s: float) -> components.Facts:
+def report(outcome: Outcome, ctx: StageContext, command: str, wall_s: float) -> components.Facts:
     """What ``farga tune --out`` writes (reports/scale/tune-*.json): the study as this worker left it,
-    with the machine and the command that made it, so the file is rerun, never assembled by hand."""
+    with the machine, the command, the profile and the search that made it, so the file is rerun,
+    never assembled by hand."""
     from farga.cpu import describe
 
     first = outcome.trial_rows[0] if outcome.trial_rows else None
+    search = ctx.config.tune
     return {
         "command": command,
+        "profile": str(ctx.params.get("profile", "full")),
+        "tune": search.model_dump(mode="json", exclude_none=True) if search is not None else None,
         "machine": describe().summary(),
         "wall_minutes": round(wall_s / 60, 1),
         "baseline_validation_top1": first["validation_top1"] if first and first["number"] == 0 else None,

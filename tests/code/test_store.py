@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from farga.serving.store import FeedbackStore, NotFoundError
+from farga.serving.store import FeedbackStore, NotFoundError, PredictionRecord
 from support import postgres_database
 
 pytestmark = pytest.mark.code
@@ -19,17 +19,19 @@ pytestmark = pytest.mark.code
 
 def log_one(store: FeedbackStore, component: str = "symbols"):
     return store.log_prediction(
-        component=component,
-        model_name="symbols",
-        model_version="3",
-        model_run_id="r",
-        input_kind="strokes",
-        input_json=[[{"x": 1.0, "y": 2.0}]],
-        input_blob=None,
-        model_input=b"\x00" * 1024,
-        candidates=[{"latex": "A"}, {"latex": "B"}],
-        top1="A",
-        top1_score=0.7,
+        PredictionRecord(
+            component=component,
+            model_name="symbols",
+            model_version="3",
+            model_run_id="r",
+            input_kind="strokes",
+            input_json=[[{"x": 1.0, "y": 2.0}]],
+            input_blob=None,
+            model_input=b"\x00" * 1024,
+            candidates=[{"latex": "A"}, {"latex": "B"}],
+            top1="A",
+            top1_score=0.7,
+        )
     )
 
 
@@ -210,13 +212,13 @@ def test_a_log_queue_is_bounded_in_bytes_too(tmp_path: Path):
 
     store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", batch_window_s=30, max_pending_bytes=50_000)
     store.start_writer()
-    fields = dict(
+    big = PredictionRecord(
         component="symbols", model_name="m", model_version="1", model_run_id=None, input_kind="image",
-        input_json=None, model_input=None, candidates=[], top1="A", top1_score=0.5,
+        input_json=None, input_blob=b"x" * 30_000, model_input=None, candidates=[], top1="A", top1_score=0.5,
     )  # fmt: skip
-    store.log_prediction(**fields, input_blob=b"x" * 30_000)
+    store.log_prediction(big)
     with pytest.raises(StoreBusyError):
-        store.log_prediction(**fields, input_blob=b"x" * 30_000)
+        store.log_prediction(big)
     assert store.close() == 0
 
 

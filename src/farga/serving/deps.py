@@ -19,7 +19,7 @@ from farga.onnx_runtime import Precision
 from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.settings import ServeSettings
-from farga.serving.store import FeedbackStore
+from farga.serving.store import FeedbackStore, PredictionRecord
 
 
 async def feedback_store(request: Request) -> FeedbackStore:
@@ -96,15 +96,17 @@ def logged(
 ) -> str:
     """Log a prediction with the model that made it (queued, bounded: errors are the shared 503); its id."""
     return store.log_prediction(
-        component=component,
-        model_name=loaded.name,
-        model_version=loaded.version,
-        model_run_id=loaded.info["run_id"],
-        input_kind=kind,
-        input_json=input_json,
-        input_blob=blob,
-        model_input=model_input,
-        candidates=candidates,
-        top1=top1,
-        top1_score=top1_score,
+        PredictionRecord(
+            component=component,
+            model_name=loaded.name,
+            model_version=loaded.version,
+            model_run_id=loaded.info["run_id"],
+            input_kind=kind,
+            input_json=input_json,
+            input_blob=blob,
+            model_input=model_input,
+            candidates=candidates,
+            top1=top1,
+            top1_score=top1_score,
+        )
     )

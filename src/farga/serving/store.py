@@ -17,52 +17,37 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
+from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
-from sqlalchemy import create_engine, delete, event, insert, select, text
+from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from farga.serving.tables import REVIEWS, Base, DeploymentSecret, Prediction
+from farga.serving.queries import FeedbackQueries
+from farga.serving.retention import Pruned, Retention
+from farga.serving.store_base import TRANSIENT, NotFoundError, StoreBusyError, StoreUnavailableError, log
+from farga.serving.tables import REVIEWS, Base, Prediction
 
-__all__ = ["REVIEWS", "Base", "FeedbackStore", "NotFoundError", "Prediction", "StoreUnavailableError"]
-
-
-class NotFoundError(LookupError):
-    pass
-
-
-class StoreUnavailableError(RuntimeError):
-    """The database is not taking writes (down, locked, slow or out of disk): the service answers 503."""
-
-
-class StoreBusyError(StoreUnavailableError):
-    """The prediction log cannot keep up (the database is down or too slow): the service answers 503."""
-
-
-PSEUDONYM_KEY = "client-pseudonym"
-ANONYMOUS = "~"  # a pseudonym replaced at the retention period: "~" + 12 random hex digits
-
-
-class Pruned(NamedTuple):
-    deleted_predictions: int
-    anonymised_feedback: int
-
-
-# what a write can meet from the database that passes: a server down or restarting, a lock, a full disk
-TRANSIENT = (OperationalError, InterfaceError)
-
-
-log = logging.getLogger("farga.serving")
+__all__ = [
+    "REVIEWS",
+    "Base",
+    "FeedbackStore",
+    "NotFoundError",
+    "Prediction",
+    "PredictionRecord",
+    "Pruned",
+    "StoreBusyError",
+    "StoreUnavailableError",
+]
 
 
 def new_prediction_id() -> str:
@@ -112,7 +97,25 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-class FeedbackStore:
+@dataclass(frozen=True)
+class PredictionRecord:
+    """What a served prediction leaves in the log: the model that made it, what it was sent (unless
+    FARGA_KEEP_INPUTS=false), what the model saw, and its answer."""
+
+    component: str
+    model_name: str
+    model_version: str
+    model_run_id: str | None
+    input_kind: str
+    input_json: object | None  # the request's JSON input (strokes, a text)
+    input_blob: bytes | None  # an uploaded file
+    model_input: bytes | None  # what the model saw (e.g. a 32x32 ink map): drift and retraining read it
+    candidates: list[Any]
+    top1: str
+    top1_score: float
+
+
+class FeedbackStore(Retention, FeedbackQueries):
     """``start_writer()`` moves prediction logging to a background thread (the service does);
     without it every prediction is written before ``log_prediction`` returns (CLI, tests).
 
@@ -231,10 +234,11 @@ class FeedbackStore:
                     self._pending_bytes -= size
             return True
 
-    def log_prediction(self, **fields: Any) -> str:
+    def log_prediction(self, record: PredictionRecord) -> str:
         """Log one prediction; returns its id."""
         if not self.keep_inputs:
-            fields.update(input_json=None, input_blob=None, model_input=None)
+            record = replace(record, input_json=None, input_blob=None, model_input=None)
+        fields = {f.name: getattr(record, f.name) for f in dataclass_fields(record)}
         row = {"id": new_prediction_id(), "created_at": datetime.now(UTC), **fields}
         if self._writer is None:
             self._insert([row])
@@ -313,99 +317,6 @@ class FeedbackStore:
         if self._pending and len(self._pending) >= self.max_pending // 2:
             return f"the prediction log is backed up ({len(self._pending)} rows waiting)"
         return None
-
-    def client_secret(self) -> str:
-        """The key pseudonyms are made with when the settings name none: drawn on first use, kept in the
-        store (several workers starting at once agree on the first one written)."""
-        try:
-            with Session(self.engine) as session:
-                row = session.get(DeploymentSecret, PSEUDONYM_KEY)
-                if row is not None:
-                    return row.value
-            try:
-                with self.sessions.begin() as session:
-                    drawn = DeploymentSecret(
-                        name=PSEUDONYM_KEY, value=secrets.token_hex(32), created_at=datetime.now(UTC)
-                    )
-                    session.add(drawn)
-            except IntegrityError:
-                pass  # another worker drew it first: theirs is the one
-            with Session(self.engine) as session:
-                kept = session.get(DeploymentSecret, PSEUDONYM_KEY)
-                assert kept is not None
-                return kept.value
-        except TRANSIENT as exc:
-            log.warning("the pseudonym key could not be read: %s", exc)
-            raise StoreUnavailableError("the feedback database is not taking writes; try again shortly") from None
-
-    def prune(self, older_than_days: float) -> Pruned:
-        """Past the retention: predictions without feedback are deleted (feedback is training data and
-        stays), and feedback forgets who sent it. Each client's rows of one label become one anonymous
-        group, so admission still counts distinct senders and caps each one's share, knowing no one."""
-        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
-        query = delete(Prediction).where(Prediction.created_at < cutoff, Prediction.feedback_label.is_(None))
-        old_feedback = select(Prediction).where(
-            Prediction.feedback_at < cutoff,
-            Prediction.feedback_client.is_not(None),
-            Prediction.feedback_client.not_like(f"{ANONYMOUS}%"),
-        )
-        with self.sessions.begin() as session:
-            deleted = int(session.execute(query).rowcount)  # type: ignore[attr-defined]
-            groups: dict[tuple[str | None, str], str] = {}
-            rows = session.scalars(old_feedback).all()
-            for row in rows:
-                group = (row.feedback_label, str(row.feedback_client))
-                row.feedback_client = groups.setdefault(group, ANONYMOUS + secrets.token_hex(6))
-        return Pruned(deleted, len(rows))
-
-    def get(self, prediction_id: str) -> Prediction | None:
-        with Session(self.engine) as session:
-            return session.get(Prediction, prediction_id)
-
-    def labelled(
-        self, component: str, since: datetime | None = None, review: str | Literal["any"] | None = "any"
-    ) -> Iterator[Prediction]:
-        """Predictions with a user's label, oldest feedback first; ``review=None``: not screened yet."""
-        query = select(Prediction).where(Prediction.component == component, Prediction.feedback_label.is_not(None))
-        if since is not None:
-            query = query.where(Prediction.feedback_at >= since)
-        if review is None:
-            query = query.where(Prediction.review.is_(None))
-        elif review != "any":
-            query = query.where(Prediction.review == review)
-        with Session(self.engine) as session:
-            yield from session.scalars(query.order_by(Prediction.feedback_at, Prediction.id))
-
-    def set_review(self, component: str, verdicts: dict[str, tuple[str, str]]) -> int:
-        """Record ``{prediction id: (review, note)}``; returns how many rows were updated."""
-        unknown = {r for r, _ in verdicts.values()} - set(REVIEWS)
-        if unknown:
-            raise ValueError(f"unknown review {sorted(unknown)}; one of {REVIEWS}")
-        now, updated = datetime.now(UTC), 0
-        with self.sessions.begin() as session:
-            for prediction_id, (review, note) in verdicts.items():
-                row = session.get(Prediction, prediction_id)
-                if row is None or row.component != component or row.feedback_label is None:
-                    raise NotFoundError(f"no {component} feedback for prediction {prediction_id!r}")
-                row.review, row.review_note, row.reviewed_at = review, note[:256], now
-                updated += 1
-        return updated
-
-    def recent_inputs(self, component: str, limit: int) -> list[bytes]:
-        """The model inputs of the latest ``limit`` predictions (newest first): the monitor's window."""
-        query = (
-            select(Prediction.model_input)
-            .where(Prediction.component == component, Prediction.model_input.is_not(None))
-            .order_by(Prediction.id.desc())  # ids are time-ordered
-            .limit(limit)
-        )
-        with Session(self.engine) as session:
-            return [bytes(b) for b in session.scalars(query) if b is not None]
-
-    def count(self, component: str) -> dict[str, int]:
-        with Session(self.engine) as session:
-            rows = session.scalars(select(Prediction).where(Prediction.component == component)).all()
-        return {"predictions": len(rows), "feedback": sum(r.feedback_label is not None for r in rows)}
 
 
 def _input_bytes(row: dict[str, Any]) -> int:

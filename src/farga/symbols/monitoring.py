@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from farga.monitoring.drift import Sample
 from farga.onnx_runtime import OnnxModel, model_file
-from farga.serving.store import FeedbackStore
+from farga.serving.store import FeedbackStore, PredictionRecord
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
 from farga.symbols.preprocess import INK_THRESHOLD
@@ -109,17 +109,19 @@ def replay(store: FeedbackStore, inks: np.ndarray) -> None:
     elsewhere (a dataset, a test) are put before ``farga monitor`` and the feedback screening."""
     for ink in inks:
         store.log_prediction(
-            component="symbols",
-            model_name="symbols",
-            model_version="replayed",
-            model_run_id=None,
-            input_kind="image",
-            input_json=None,
-            input_blob=None,
-            model_input=np.ascontiguousarray(ink, dtype=np.uint8).tobytes(),
-            candidates=[],
-            top1="",
-            top1_score=0.0,
+            PredictionRecord(
+                component="symbols",
+                model_name="symbols",
+                model_version="replayed",
+                model_run_id=None,
+                input_kind="image",
+                input_json=None,
+                input_blob=None,
+                model_input=np.ascontiguousarray(ink, dtype=np.uint8).tobytes(),
+                candidates=[],
+                top1="",
+                top1_score=0.0,
+            )
         )
 
 
