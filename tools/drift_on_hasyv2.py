@@ -1,11 +1,11 @@
-"""Drift on real data: how `farga monitor` judges unseen HASYv2 drawings, and the same drawings thicker.
+"""Drift on real data: how `farga ops monitor` judges unseen HASYv2 drawings, and the same drawings thicker.
 
 Run from a checkout whose pipeline has run (a champion in the registry, data/prepared/symbols):
 
     .venv/bin/python tools/drift_on_hasyv2.py [--window 1000]
 
 The drawings are logged to a throwaway prediction log (not the project's feedback.db), then judged by
-`farga monitor symbols` exactly as in production. docs/monitoring.md quotes its table.
+`farga ops monitor symbols` exactly as in production. docs/monitoring.md quotes its table.
 """
 
 from __future__ import annotations

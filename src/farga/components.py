@@ -127,7 +127,7 @@ class ValidatesFeedback(Protocol):
 @runtime_checkable
 class Drifts(Protocol):
     def drift_samples(self, model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]:
-        """(reference, current) features for the drift tests of ``farga monitor``."""
+        """(reference, current) features for the drift tests of ``farga ops monitor``."""
         ...
 
 
@@ -170,7 +170,7 @@ class Benches(Protocol):
 @runtime_checkable
 class Reports(Protocol):
     def headline(self, reports: Path) -> Headline:
-        """Its headline figures and the anchor they beat, read from its reports (``farga report``)."""
+        """Its headline figures and the anchor they beat, read from its reports (``farga dev report``)."""
         ...
 
     def example(self) -> Example:

@@ -1,6 +1,6 @@
 """What a component's front-page figures are made of: the headline table, the README's example call,
 and the notes every headline shares (the data a model was trained on, what its int8 file costs).
-A component builds them (``components.Reports``); ``farga report`` (farga.dev.report) lays them out.
+A component builds them (``components.Reports``); ``farga dev report`` (farga.dev.report) lays them out.
 """
 
 from __future__ import annotations

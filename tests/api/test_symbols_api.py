@@ -388,17 +388,17 @@ def test_a_command_outside_the_catalogue_is_kept_and_becomes_a_class_once_enough
     }
     assert set(read_archive(out, progress=False).labels.latex) == {r"\alpha"}  # the rest waits in the store
     assert read_user_symbols(out.parent / USER_SYMBOLS) == []
-    assert "cannot be approved yet" in farga("review", "symbols", "--approve", r"\spadesuit", code=1)
+    assert "cannot be approved yet" in farga("ops", "review", "symbols", "--approve", r"\spadesuit", code=1)
 
     teach(people[1], 4, r"\spadesuit")
     sheets = served / "sheets"
-    listed = farga("review", "symbols", "--sheets", str(sheets), "--by", "ana")
+    listed = farga("ops", "review", "symbols", "--sheets", str(sheets), "--by", "ana")
     assert "waits for a person" in listed
     assert (sheets / "symbols" / "symbol-spadesuit.png").exists()
-    assert "Undefined control sequence" in farga("review", "symbols", "--approve", r"\spadesuitt", code=1)
+    assert "Undefined control sequence" in farga("ops", "review", "symbols", "--approve", r"\spadesuitt", code=1)
     assert r"\spadesuit" not in export().get("new_symbols", {})  # ready, but not approved
-    farga("review", "symbols", "--approve", r"\spadesuit", "--by", "ana")
-    farga("review", "symbols", "--refuse", r"\spadesuitt", "--why", "a typo", "--by", "ana")
+    farga("ops", "review", "symbols", "--approve", r"\spadesuit", "--by", "ana")
+    farga("ops", "review", "symbols", "--refuse", r"\spadesuitt", "--why", "a typo", "--by", "ana")
     admitted = export()
     assert admitted["new_symbols"] == {r"\spadesuit": {"drawings": 6, "clients": 2}}
     assert admitted["refused_symbols"] == {r"\spadesuitt": "a typo"}

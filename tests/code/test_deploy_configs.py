@@ -113,7 +113,7 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path):
 
 def test_dashboards_are_the_generated_ones_and_query_real_metrics():
     committed = {p.name: p.read_text() for p in (DEPLOY / "grafana/dashboards").glob("*.json")}
-    assert committed == dashboards.render(), "run `farga dashboards` and commit the result"
+    assert committed == dashboards.render(), "run `farga dev dashboards` and commit the result"
     from farga.monitoring.monitor import Gauges
 
     exported = [*vars(metrics).values(), *vars(Gauges()).values()]  # the service's and the drift monitor's

@@ -15,7 +15,7 @@ README = REPO / "README.md"
 
 
 def test_readme_and_generated_pages_agree_with_the_committed_reports():
-    assert report.stale(REPO) == [], "run `make docs` (farga report) and commit what it writes"
+    assert report.stale(REPO) == [], "run `make docs` (farga dev report) and commit what it writes"
 
 
 def test_a_changed_report_makes_the_readme_stale(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""The pure parts of `farga tune` and `farga bench-scale`: where a value goes, what a bad space says,
+"""The pure parts of `farga tune` and `farga dev bench-scale`: where a value goes, what a bad space says,
 and the generated section of docs/scale.md."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_bench_scale_rewrites_only_its_section(tmp_path: Path):
     text = markdown(
         [TrainingRate(1, 2, 500.0, 0.9), TrainingRate(2, 1, 610.0, 0.91)],
         [ServingRate(1, 1, 300.0, 50.0, 80.0, 0), ServingRate(2, 1, 550.0, 29.0, 70.0, 0)],
-        "farga bench-scale",
+        "farga dev bench-scale",
     )
     write_into(doc, text)
     written = doc.read_text()
@@ -91,5 +91,5 @@ def test_bench_scale_rewrites_only_its_section(tmp_path: Path):
 def test_the_committed_scale_page_has_generated_figures():
     page = (REPO / "docs" / "scale.md").read_text()
     section = page.split(START, 1)[1].split(END, 1)[0]
-    assert "Measured by `farga bench-scale" in section
+    assert "Measured by `farga dev bench-scale" in section
     assert "| 2 replicas x 1 worker |" in section

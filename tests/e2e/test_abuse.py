@@ -1,5 +1,5 @@
 """One actor against the loop that learns from users, with real processes on 127.0.0.1: `farga serve`,
-nginx in front of it where a proxy matters, and `farga retrain` / `farga review` as an operator runs them.
+nginx in front of it where a proxy matters, and `farga ops retrain` / `farga ops review` as an operator runs them.
 
 The actor forges X-Forwarded-For on every request, speaks from many IPv6 addresses of one /64, and
 sends as many requests as it likes: it stays one client (one pseudonym, one rate-limit bucket) and
@@ -161,7 +161,8 @@ def test_forged_forwarded_for_behind_nginx_is_one_client_one_bucket_and_teaches_
     )
     lacks = exported["waiting_symbols"][r"\spadesuit"]
     assert "1 of 3 distinct clients" in lacks
-    assert "cannot be approved yet" in farga(root, "review", "symbols", "--approve", r"\spadesuit", ok=False).stderr
+    refused = farga(root, "ops", "review", "symbols", "--approve", r"\spadesuit", ok=False)
+    assert "cannot be approved yet" in refused.stderr
     record(
         "one actor behind nginx, a forged X-Forwarded-For chain on each of 40 predictions and their feedback",
         ", ".join(f"{n} x {s}" for s, n in sorted(statuses.items())) + "; one pseudonym, one rate-limit bucket "
@@ -210,7 +211,7 @@ def recognised(url: str, drawings: list[bytes], latex: str) -> float:
 def test_flipped_labels_promote_nothing_that_regresses_a_learnt_package_stays_and_an_alias_is_its_symbol(
     served: dict[str, Any],
 ):
-    """Three retrains (one `farga retrain` each): the first after a flood of one client's flipped labels,
+    """Three retrains (one `farga ops retrain` each): the first after a flood of one client's flipped labels,
     a command that needs a package approved and another name of a catalogue symbol; the next two after
     later feedback on the learnt command, which the API stores with no package."""
     root, url = served["root"], served["open"].url
@@ -224,7 +225,7 @@ def test_flipped_labels_promote_nothing_that_regresses_a_learnt_package_stays_an
         for i, image in enumerate(glyph_drawings(r"\leq", None, 6, seed=6)):  # \le: the catalogue's \leq
             assert teach(trusted, image, r"\le", {"X-Forwarded-For": f"192.0.2.{i % 3 + 10}"}) == (200, 200)
     assert flood == {(200, 200): 120}
-    approved = json.loads(farga(root, "review", "symbols", "--approve", TAUGHT, "--by", "reviewer").stdout)
+    approved = json.loads(farga(root, "ops", "review", "symbols", "--approve", TAUGHT, "--by", "reviewer").stdout)
     assert approved["package"] == "stmaryrd"
     kept: list[int] = []
     for round_ in range(3):
@@ -235,7 +236,7 @@ def test_flipped_labels_promote_nothing_that_regresses_a_learnt_package_stays_an
                         200,
                         200,
                     )
-        result = json.loads(farga(root, "retrain", "symbols", "--force").stdout)
+        result = json.loads(farga(root, "ops", "retrain", "symbols", "--force").stdout)
         assert result["retrained"], result
         labels = json.loads((root / "models" / "symbols" / "labels.json").read_text())
         learnt = [c for c in labels if c["latex"] == TAUGHT]
@@ -253,10 +254,10 @@ def test_flipped_labels_promote_nothing_that_regresses_a_learnt_package_stays_an
     # the alias: trained as the catalogue's symbol, and no longer waiting for a person
     assert r"\le" not in set(feedback.latex)
     assert (feedback.latex == r"\leq").sum() >= 4  # (screening may doubt a drawing or two)
-    assert r"\le" not in farga(root, "review", "symbols", "--sheets", str(root / "sheets")).stdout
+    assert r"\le" not in farga(root, "ops", "review", "symbols", "--sheets", str(root / "sheets")).stdout
     decision, leq_trained = first.get("decision") or {}, int((feedback.latex == r"\leq").sum())
     record(
-        "one client floods 120 drawings of \\alpha labelled \\beta, then `farga retrain`",
+        "one client floods 120 drawings of \\alpha labelled \\beta, then `farga ops retrain`",
         f"120 x 200; {first['quarantined']} quarantined by screening; at most 5 of that client's \\beta "
         f"drawings trained (max_per_client); challenger {'promoted' if first['promoted'] else 'not promoted'}, "
         f"slice regressions: {', '.join(decision.get('slice_regressions') or []) or 'none'}",

@@ -4,7 +4,7 @@ the service (2 workers), the drift monitor, and Prometheus evaluating the projec
 Normal traffic raises nothing; shifted traffic (much thicker strokes, three classes) raises the drift
 gauges and the drift alert; users correct the shifted predictions (and a few give wrong labels,
 which screening quarantines); three people teach it a symbol the catalogue lacks (``\\spadesuit``,
-typed under "None of these"); ``farga retrain`` trains a challenger on HASYv2-like data + accepted
+typed under "None of these"); ``farga ops retrain`` trains a challenger on HASYv2-like data + accepted
 feedback, with the new symbol as a class, and promotes it; the service switches to it while traffic
 flows, with no failed request, and then recognises the new symbol.
 """
@@ -150,7 +150,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         wait_for("the service", lambda: httpx.get(f"{api}/readyz", timeout=2).status_code == 200)
         procs.start(
             "monitor",
-            *("farga", "monitor", "symbols", "--watch", "--interval", "1", "--port", str(ports["monitor"])),
+            *("farga", "ops", "monitor", "symbols", "--watch", "--interval", "1", "--port", str(ports["monitor"])),
             cwd=root,
             env=env,
         )
@@ -258,7 +258,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
         for kind in ("input", "embedding", "prediction", "confidence"):
             assert prom.value(f'farga_drift_detected{{kind="{kind}"}}') == 0, kind
         calm = {k: prom.value(f'farga_drift_score{{kind="{k}"}}') for k in ("input", "embedding", "confidence")}
-        quiet = farga(root, env, "retrain", "symbols", "--if-alerting", prom.url)  # the alert-driven trigger
+        quiet = farga(root, env, "ops", "retrain", "symbols", "--if-alerting", prom.url)  # the alert-driven trigger
         assert "nothing to do" in quiet.stderr
 
         # 2. shifted traffic: the gauges rise and the drift alert fires in Prometheus
@@ -282,7 +282,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
         assert {a["labels"]["component"] for a in firing} == {"symbols"}
         # the same window as a report a person reads (docs/monitoring.md shows its figure)
         report_dir = Path(os.environ.get("FARGA_PANELS_OUT") or tmp / "report")
-        farga(root, env, "monitor", "symbols", "--out", str(report_dir))
+        farga(root, env, "ops", "monitor", "symbols", "--out", str(report_dir))
         assert json.loads((report_dir / "drift.json").read_text())["kinds"]["embedding"]["drifted"]
         assert "Drift of symbols: DRIFT" in (report_dir / "drift.html").read_text()
 
@@ -314,7 +314,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
             assert taught.status_code == 200, taught.text
             assert taught.json()["new_symbol"]
     # a person looks at what they taught, and approves it
-    farga(root, env, "review", "symbols", "--approve", NEW_SYMBOL, "--by", "e2e")
+    farga(root, env, "ops", "review", "symbols", "--approve", NEW_SYMBOL, "--by", "e2e")
 
     # 4. retrain while traffic flows; the service switches without a failed request
     seen: list[tuple[int, str | None]] = []
@@ -335,7 +335,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
     sender = threading.Thread(target=keep_predicting)
     sender.start()
     try:
-        done = farga(root, env, "retrain", "symbols", "--if-alerting", prom.url)
+        done = farga(root, env, "ops", "retrain", "symbols", "--if-alerting", prom.url)
         assert "FargaDriftDetected firing: retraining" in " ".join(done.stderr.split())
         result = json.loads(done.stdout)  # the result alone on stdout; the pipeline's progress on stderr
         wait_for("the service to serve v2", lambda: any(v == "2" for _, v in seen[-20:]))
@@ -407,7 +407,7 @@ def run_scenario(root: Path, api: str, prom: Prometheus, env: dict[str, str], tm
         "Top-1 confidence (median and 10th percentile)",
         "User feedback by agreement",
         "Model version served",
-        "Drift score by kind (farga monitor)",
+        "Drift score by kind (farga ops monitor)",
         "Drift detected",
         "Input feature drift (Wasserstein, reference sd)",
     ):

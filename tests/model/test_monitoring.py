@@ -1,5 +1,5 @@
 """What ships with a trained model for monitoring, and the tools that use it: the "not sure"
-threshold, the drift reference, label screening, ``farga monitor``, held-out feedback in the data."""
+threshold, the drift reference, label screening, ``farga ops monitor``, held-out feedback in the data."""
 
 from __future__ import annotations
 
@@ -97,12 +97,12 @@ def log_inputs(root: Path, inks: np.ndarray) -> None:
 def test_farga_monitor_reports_drift_as_html_and_to_mlflow(served: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FARGA_ROOT", str(served))
     runner = CliRunner()
-    early = runner.invoke(app, ["monitor", "symbols"])
+    early = runner.invoke(app, ["ops", "monitor", "symbols"])
     assert early.exit_code == 0, early.output
     assert "no predictions logged yet" in early.output
     images, _, _ = load_split(served / "data" / "prepared" / "symbols", "train")
     log_inputs(served, images[:120])
-    calm = runner.invoke(app, ["monitor", "symbols", "--fail-on-drift"])
+    calm = runner.invoke(app, ["ops", "monitor", "symbols", "--fail-on-drift"])
     out = served / "reports" / "symbols" / "monitor"
     report = json.loads((out / "drift.json").read_text())
     assert report["judged"]
@@ -123,7 +123,7 @@ def test_farga_monitor_reports_drift_as_html_and_to_mlflow(served: Path, monkeyp
     params["symbols"]["monitor"]["window"] = len(shifted_inputs)
     (served / "params.yaml").write_text(yaml.safe_dump(params))
     try:
-        shifted = runner.invoke(app, ["monitor", "symbols", "--fail-on-drift"])
+        shifted = runner.invoke(app, ["ops", "monitor", "symbols", "--fail-on-drift"])
     finally:
         (served / "params.yaml").write_text(original)
     assert shifted.exit_code == 3, shifted.output
@@ -147,21 +147,21 @@ def test_review_lists_quarantined_feedback_and_records_a_decision(served: Path, 
         asyncio.run(store.add_feedback("symbols", pid, r"\alpha"))
     store.set_review("symbols", {pid: ("quarantined", "doubtful") for pid in ids})
     runner = CliRunner()
-    listed = runner.invoke(app, ["feedback", "review", "symbols"])
+    listed = runner.invoke(app, ["ops", "quarantine", "symbols"])
     assert listed.exit_code == 0
     assert "2 feedback quarantined" in listed.output
-    decided = runner.invoke(app, ["feedback", "review", "symbols", "--accept", ids[0], "--reject", ids[1]])
+    decided = runner.invoke(app, ["ops", "quarantine", "symbols", "--accept", ids[0], "--reject", ids[1]])
     assert decided.exit_code == 0, decided.output
     assert "0 feedback quarantined" in decided.output
     assert [p.id for p in store.labelled("symbols", review="accepted")] == [ids[0]]
-    unknown = runner.invoke(app, ["feedback", "review", "symbols", "--accept", "f" * 32])
+    unknown = runner.invoke(app, ["ops", "quarantine", "symbols", "--accept", "f" * 32])
     assert unknown.exit_code == 1
     assert "no symbols feedback" in " ".join(unknown.output.split())
 
 
 def test_retrain_needs_a_dvc_project(served: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FARGA_ROOT", str(served))
-    result = CliRunner().invoke(app, ["retrain", "symbols"])
+    result = CliRunner().invoke(app, ["ops", "retrain", "symbols"])
     assert result.exit_code == 1
     assert "is not a DVC project" in " ".join(result.output.split())
 

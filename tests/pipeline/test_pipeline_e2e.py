@@ -59,7 +59,7 @@ def ran(out: str) -> list[str]:
 
 def test_an_unchanged_pipeline_is_a_no_op(repo: Path):
     out = sh("dvc", "repro", cwd=repo)
-    # the feedback export too: it is refreshed by `farga retrain`, not by every repro
+    # the feedback export too: it is refreshed by `farga ops retrain`, not by every repro
     assert ran(out) == []
     assert "Stage 'symbols-train' didn't change, skipping" in out
 
@@ -112,7 +112,7 @@ def test_a_param_change_reruns_only_what_depends_on_it(repo: Path):
 
 
 def test_retrain_without_new_feedback_changes_nothing(repo: Path):
-    out = sh("farga", "retrain", "symbols", cwd=repo, env={"FARGA_ROOT": str(repo)})
+    out = sh("farga", "ops", "retrain", "symbols", cwd=repo, env={"FARGA_ROOT": str(repo)})
     result = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert result["retrained"] is False
     assert result["new_accepted_feedback"] == 0

@@ -1,6 +1,6 @@
 """Grafana dashboards as code: the provisioned JSON under deploy/grafana/dashboards is generated here.
 
-``farga dashboards --out deploy/grafana/dashboards`` writes them; a test fails when the committed files
+``farga dev dashboards --out deploy/grafana/dashboards`` writes them; a test fails when the committed files
 differ from what this module generates, so a renamed metric cannot leave a dashboard silently empty.
 """
 
@@ -138,7 +138,7 @@ def model() -> dict[str, Any]:
                 "percentunit",
             ),
             panel(
-                "Drift score by kind (farga monitor)",
+                "Drift score by kind (farga ops monitor)",
                 {"{{component}} {{kind}}": "max by (component, kind) (farga_drift_score)"},
                 12,
                 16,

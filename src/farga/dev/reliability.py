@@ -1,6 +1,6 @@
 """docs/reliability.md, made from the committed figures: the fault suite's (reports/reliability/
 faults.json, written by ``make reliability``) and one soak run's (reports/reliability/soak.json,
-``farga soak``). Nothing in the page is typed by hand; a test checks it matches the reports."""
+``farga dev soak``). Nothing in the page is typed by hand; a test checks it matches the reports."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def render(faults: list[dict[str, Any]], soak: dict[str, Any], abuse: list[dict[
         "## Learning-loop abuse",
         "",
         "One actor against the loop that learns from users (`tests/e2e/test_abuse.py`: `farga serve`, nginx",
-        "in front where a proxy matters, `farga retrain` and `farga review` as an operator runs them;",
+        "in front where a proxy matters, `farga ops retrain` and `farga ops review` as an operator runs them;",
         "[how admission works](monitoring.md)).",
         "",
         "| attack | what the service and the loop did | what it taught the model |",
@@ -43,7 +43,7 @@ def render(faults: list[dict[str, Any]], soak: dict[str, Any], abuse: list[dict[
         "",
         "## Soak",
         "",
-        f"`farga soak --minutes {len(soak['minutes'])} --workers {soak['workers']} --clients {soak['clients']}`: "
+        f"`farga dev soak --minutes {len(soak['minutes'])} --workers {soak['workers']} --clients {soak['clients']}`: "
         f"capacity measured first ({soak['capacity_rps']:.0f} requests/s, both components, 30% of predictions "
         f"followed by a feedback), then paced at {soak['target_rps']:.0f} requests/s "
         f"({soak['target_rps'] / soak['capacity_rps']:.0%} of it). "

@@ -1,4 +1,4 @@
-"""``farga bench-scale``: what one more process or one more replica buys on this machine.
+"""``farga dev bench-scale``: what one more process or one more replica buys on this machine.
 
 Training: the symbols network of the full profile on generated data (anyone can rerun it without
 HASYv2), one process with every core against as many DDP processes as cores, one thread each, at
@@ -29,7 +29,7 @@ from farga.serving.balancer import TEMPLATE, nginx
 from farga.serving.loadgen import sample_request
 from farga.serving.process import ServerProcess
 
-START, END = "<!-- farga bench-scale: generated -->", "<!-- /farga bench-scale -->"
+START, END = "<!-- farga dev bench-scale: generated -->", "<!-- /farga dev bench-scale -->"
 
 
 @dataclass(frozen=True)

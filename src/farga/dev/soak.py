@@ -4,7 +4,7 @@ memory that creeps, latency that drifts, errors that appear only after a while.
 First the capacity is measured (clients sending as fast as answers come, both components, feedback
 mixed in), then the same traffic is paced at a share of it for the run. Every ``sample_s`` the
 resident memory of each worker is read; every minute, the latency percentiles and the errors.
-A benchmark, not a test: ``farga soak`` prints the figures and writes them to a JSON report.
+A benchmark, not a test: ``farga dev soak`` prints the figures and writes them to a JSON report.
 """
 
 from __future__ import annotations

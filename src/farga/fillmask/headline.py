@@ -1,4 +1,4 @@
-"""The fillmask figures on the front page, read from reports/fillmask/ (``farga report``).
+"""The fillmask figures on the front page, read from reports/fillmask/ (``farga dev report``).
 
 Held-out sources come first: that is the text a new user brings. Validation, which shares its
 sources with training, stands beside them.

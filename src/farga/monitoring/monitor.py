@@ -1,4 +1,4 @@
-"""``farga monitor``: drift of the latest logged predictions against the champion's reference.
+"""``farga ops monitor``: drift of the latest logged predictions against the champion's reference.
 
 Once: a JSON and a self-contained HTML report (plots inline), logged to MLflow. Watching: the same
 every ``interval`` seconds, exported as Prometheus gauges for the drift alert and dashboard. The

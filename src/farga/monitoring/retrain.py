@@ -1,7 +1,7 @@
-"""``farga retrain``: from users' corrections to a challenger, promoted only if it is better.
+"""``farga ops retrain``: from users' corrections to a challenger, promoted only if it is better.
 
 1. screen the feedback not reviewed yet against the champion (suspicious labels are quarantined
-   for a person: ``farga feedback review``);
+   for a person: ``farga ops quarantine``);
 2. if accepted feedback arrived since the champion was registered, re-run the DVC pipeline: its
    first stage exports the accepted feedback (DVC versions it with the data it joins), prepare
    adds it to training and holds part of it out, train/evaluate make the challenger;

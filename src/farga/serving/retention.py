@@ -1,6 +1,6 @@
 """The feedback store past its retention period, and the key its pseudonyms are made with.
 
-After ``retention_days`` (``farga store prune``) a prediction without feedback goes, and feedback
+After ``retention_days`` (``farga ops prune``) a prediction without feedback goes, and feedback
 forgets who sent it; the pseudonym key is drawn once per store and kept in it.
 """
 

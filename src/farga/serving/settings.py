@@ -85,7 +85,7 @@ class ServeSettings(Settings):
     keep_inputs: bool = True
     """False: drawings and texts are not stored (no retraining from feedback, no drift)."""
     retention_days: float = 90.0
-    """`farga store prune`: predictions without feedback older than this go, and feedback forgets its client."""
+    """`farga ops prune`: predictions without feedback older than this go, and feedback forgets its client."""
 
     @field_validator("forwarded_allow_ips")
     @classmethod

@@ -1,4 +1,4 @@
-"""The symbols figures on the front page, read from reports/symbols/ (``farga report``)."""
+"""The symbols figures on the front page, read from reports/symbols/ (``farga dev report``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the symbols model is watched with: ink-map features, a reference sample stored with the
-model, the drift samples ``farga monitor`` compares, and the screening of user labels.
+model, the drift samples ``farga ops monitor`` compares, and the screening of user labels.
 
 The reference is the champion's own data: validation drawings (held out of the training fold) for
 drift, because a model embeds and scores what it learnt from unlike anything new; a labelled
@@ -106,7 +106,7 @@ def decode(inputs: list[bytes]) -> np.ndarray:
 
 def replay(store: FeedbackStore, inks: np.ndarray) -> None:
     """Log ink maps as if the service had answered them (no answer recorded): how drawings from
-    elsewhere (a dataset, a test) are put before ``farga monitor`` and the feedback screening."""
+    elsewhere (a dataset, a test) are put before ``farga ops monitor`` and the feedback screening."""
     for ink in inks:
         store.log_prediction(
             PredictionRecord(

@@ -143,7 +143,7 @@ class Feedback(Strict):
 
 class Monitor(Strict):
     window: int = Field(ge=1)
-    """The latest predictions judged by `farga monitor`."""
+    """The latest predictions judged by `farga ops monitor`."""
     min_samples: int = Field(ge=1)
     """Fewer are reported, not judged."""
     alpha: float = Field(gt=0, lt=1)

@@ -1,4 +1,4 @@
-"""``farga review symbols``: a person admits (or refuses) the commands users taught.
+"""``farga ops review symbols``: a person admits (or refuses) the commands users taught.
 
 Each waiting command is listed with what it still lacks against ``feedback.new_symbols`` and a
 contact sheet of its drawings (a PNG: a reviewer sees at a glance whether they are one symbol or
@@ -124,6 +124,6 @@ def approve(
 def refuse(store: FeedbackStore, latex: str, why: str, decided_by: str) -> Facts:
     """Refuse a command (its drawings stay in the store, and never train); a later approval may undo it."""
     if latex in catalogue.by_latex():
-        raise FargaError(f"{latex} is a catalogue symbol: refuse single feedback with `farga feedback review`")
+        raise FargaError(f"{latex} is a catalogue symbol: refuse single feedback with `farga ops quarantine`")
     ledger.decide(store, NAME, latex, "refused", attributes={}, decided_by=decided_by, note=why, first_id=FIRST_USER_ID)
     return {"label": latex, "decision": "refused", "why": why}

@@ -3,7 +3,7 @@
 A named command stays feedback until its accepted drawings come from enough distinct clients, on
 enough distinct days, with no one client's drawings counting past a share of the minimum
 (``symbols.feedback.new_symbols`` in params.yaml): one person, on one afternoon, cannot add a class.
-Then a person approves it (``farga review symbols``, which also asks pdflatex to compile it and TeX
+Then a person approves it (``farga ops review symbols``, which also asks pdflatex to compile it and TeX
 to render it, to catch another name of a catalogue symbol). The approval gives it an id from the
 store's ledger (farga.serving.ledger), never reused, and keeps its package with it for good.
 
@@ -27,7 +27,7 @@ from farga.symbols.params import NewSymbols
 
 USER_SYMBOLS = "user_symbols.csv"
 FIRST_USER_ID = 100_000  # HASYv2's ids stay under 2,000: a user class can never take a catalogue id
-WAITS_FOR_A_PERSON = "enough drawings, clients and days: waits for a person (farga review symbols)"
+WAITS_FOR_A_PERSON = "enough drawings, clients and days: waits for a person (farga ops review symbols)"
 
 
 @dataclass(frozen=True)
