@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -100,3 +101,31 @@ def print_report(summary: dict[str, Any], title: str, console: Console | None = 
             cells.append(f"{s['pass_rate']:.0%} ({s['n']})" if s else "")
         slices.add_row(name, *cells)
     console.print(slices)
+
+
+def run_model_tests(component: str, model: Path | None) -> tuple[dict[str, Any], str]:
+    """``farga test-model``: a component's behavioural tests on ``model`` (default: the registry's
+    champion, downloaded); the summary is also written to its reports (behaviour.json)."""
+    import tempfile
+
+    from farga import components, tracking
+    from farga.config import StageContext
+    from farga.errors import FargaError
+    from farga.hashing import write_json
+
+    ctx = StageContext.load(component)
+    comp = components.get(component)
+    if not isinstance(comp, components.Behaves):
+        raise components.lacking(component, "behavioural tests")
+    with tempfile.TemporaryDirectory() as tmp:
+        if model is None:
+            version, path = tracking.download_champion(ctx.settings, component, Path(tmp))
+            label = f"{component} champion v{version}"
+        else:
+            path, label = model, str(model)
+        if not path.exists():
+            raise FargaError(f"no model at {path}")
+        cases = comp.behaviour(ctx, path)
+    summary = summarise(cases, ctx.params["behaviour"]["thresholds"])
+    write_json(ctx.paths.reports / "behaviour.json", {"model": label, **summary})
+    return summary, label

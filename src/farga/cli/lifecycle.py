@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -153,30 +152,13 @@ def model_tests(
     ] = None,
 ) -> None:
     """Behavioural tests (CheckList): minimum functionality, invariance, directional; fails under a threshold."""
-    import tempfile
-
-    from farga import behaviour, tracking
-    from farga.hashing import write_json
+    from farga.behaviour import print_report, run_model_tests
 
     try:
-        ctx = StageContext.load(component)
-        comp = components.get(component)
-        if not isinstance(comp, components.Behaves):
-            raise components.lacking(component, "behavioural tests")
-        with tempfile.TemporaryDirectory() as tmp:
-            if model is None:
-                version, path = tracking.download_champion(ctx.settings, component, Path(tmp))
-                label = f"{component} champion v{version}"
-            else:
-                path, label = model, str(model)
-            if not path.exists():
-                raise FargaError(f"no model at {path}")
-            cases = comp.behaviour(ctx, path)
-        summary = behaviour.summarise(cases, ctx.params["behaviour"]["thresholds"])
+        summary, label = run_model_tests(component, model)
     except (FargaError, FileNotFoundError, KeyError) as exc:
         raise fail("test-model", component, exc) from exc
-    behaviour.print_report(summary, label, Console())
-    write_json(ctx.paths.reports / "behaviour.json", {"model": label, **summary})
+    print_report(summary, label, Console())
     if not summary["passed"]:
         failed = [name for name, f in summary["families"].items() if not f["passed"]]
         console.print(f"[bold red]{label} fails the behavioural tests: {', '.join(failed)}[/bold red]")
@@ -192,37 +174,9 @@ def serve(
     components_: Annotated[str, typer.Option("--components", help="comma-separated components to serve")] = "",
 ) -> None:
     """Serve the registry's champion models over HTTP (FastAPI + ONNX Runtime), with the web page at /."""
-    import tempfile
+    from farga.serving.server import run
 
-    import uvicorn
-
-    from farga.serving import shutdown
-    from farga.serving.protocol import CoalescingHttpToolsProtocol
-    from farga.serving.settings import ServeSettings
-    from farga.serving.store import migrate
-
-    if components_:
-        os.environ["FARGA_COMPONENTS"] = components_
-    # migrate once here, not in every worker at the same time (two workers would race to create tables)
-    migrate(ServeSettings().resolved_database_url())
-    os.environ["FARGA_MIGRATE_ON_START"] = "false"
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # every worker writes its metric samples here; /metrics aggregates them
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
-    settings = ServeSettings()
-    config = uvicorn.Config(
-        "farga.serving.app:create_app",
-        factory=True,
-        http=CoalescingHttpToolsProtocol,  # a response leaves in one write: see farga.serving.protocol
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        proxy_headers=False,  # X-Forwarded-For is read by farga.serving.identity, from the right
-    )
-    shutdown.run(config, drain_s=settings.drain_s)
+    run(host, port, workers, components_)
 
 
 @app.command()

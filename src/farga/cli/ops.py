@@ -34,7 +34,7 @@ def monitor(
 ) -> None:
     """Drift of the latest logged predictions against the champion's training data: input, embedding,
     prediction and confidence. Writes drift.json and a self-contained drift.html."""
-    from farga.monitoring.monitor import Monitor, summary_line
+    from farga.monitoring.monitor import Monitor, log_drift, summary_line
     from farga.serving.settings import ServeSettings
 
     try:
@@ -51,29 +51,13 @@ def monitor(
         report = runner.run_once()
     except (FargaError, FileNotFoundError, KeyError) as exc:
         raise fail("ops monitor", component, exc) from exc
-    _log_drift(report, runner.out, settings)
+    log_drift(report, runner.out, settings)
     colour = "red" if report["drifted"] else "green"
     console.print(f"[{colour}]{component} v{report['model_version']}: {summary_line(report)}[/{colour}]")
     if report["judged"]:
         console.print(f"report: {runner.out / 'drift.html'}")
     if fail_on_drift and report["drifted"]:
         raise typer.Exit(code=3)
-
-
-def _log_drift(report: dict[str, Any], out: Path, settings: Any) -> None:
-    """A judged drift report goes to MLflow (experiment <component>-monitoring): scores, plot, page."""
-    if not report["judged"]:
-        return
-    from farga import tracking
-
-    with tracking.run(settings, f"{report['component']}-monitoring", run_name=f"drift-v{report['model_version']}"):
-        import mlflow
-
-        mlflow.set_tags({"model_version": report["model_version"], "drifted": report["drifted"]})
-        mlflow.log_metrics({f"drift_{k}": v["score"] for k, v in report["kinds"].items()})
-        mlflow.log_metric("window", report["window"])
-        for name in ("drift.html", "drift.png", "drift.json"):
-            mlflow.log_artifact(str(out / name), artifact_path="drift")
 
 
 @app.command()

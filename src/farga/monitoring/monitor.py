@@ -203,3 +203,19 @@ champion v{html.escape(str(report["model_version"]))}, computed {html.escape(rep
 """
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def log_drift(report: dict[str, Any], out: Path, settings: ServeSettings) -> None:
+    """A judged drift report goes to MLflow (experiment <component>-monitoring): scores, plot, page."""
+    if not report["judged"]:
+        return
+    from farga import tracking
+
+    with tracking.run(settings, f"{report['component']}-monitoring", run_name=f"drift-v{report['model_version']}"):
+        import mlflow
+
+        mlflow.set_tags({"model_version": report["model_version"], "drifted": report["drifted"]})
+        mlflow.log_metrics({f"drift_{k}": v["score"] for k, v in report["kinds"].items()})
+        mlflow.log_metric("window", report["window"])
+        for name in ("drift.html", "drift.png", "drift.json"):
+            mlflow.log_artifact(str(out / name), artifact_path="drift")
