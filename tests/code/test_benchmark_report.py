@@ -2,7 +2,7 @@
 
 import pytest
 
-from farga.benchmark import markdown, targets
+from farga.symbols.benchmark import markdown, targets
 
 pytestmark = pytest.mark.code
 

@@ -9,11 +9,12 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from farga import benchmark, cpu
+from farga import cpu
 from farga.onnx_runtime import FLOAT_FILE, OnnxModel, has_float_twin
 from farga.quantize import SATURATION_FREE_WEIGHT, largest_int8_weight, quantize_weights_int8
 from farga.serving.models import ModelSource
 from farga.serving.settings import ServeSettings
+from farga.symbols import benchmark
 from farga.symbols.export import export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from farga.benchmark import wrk
 from farga.errors import FargaError
+from farga.loadtest import wrk
 from farga.serving.balancer import TEMPLATE, nginx
 from farga.serving.loadgen import sample_request
 from farga.serving.process import ServerProcess

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from farga import cpu
-from farga.benchmark import percentiles, wrk
 from farga.config import StageContext
 from farga.errors import FargaError
 from farga.fillmask.evaluate import split_examples
 from farga.fillmask.predictor import Predictor
+from farga.loadtest import percentiles, wrk
 from farga.onnx_runtime import has_float_twin
 from farga.serving.process import running_server
 

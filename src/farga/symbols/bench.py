@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from farga import benchmark
 from farga.errors import FargaError
+from farga.symbols import benchmark
 
 
 def bench(root: Path, seconds: int, workers: int) -> str:

@@ -8,9 +8,7 @@ of the server's CPU, as a Python client would not). Every figure is printed by o
 from __future__ import annotations
 
 import io
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from farga import cpu
+from farga.loadtest import percentiles, wrk
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
 from farga.serving.loadgen import sample_request
 from farga.serving.process import running_server
@@ -28,11 +27,6 @@ from farga.serving.process import running_server
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
 # requests/s figure is the inverse of one request's latency, which the p50 target already judges.
 CAPACITY_FROM = 8
-
-
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    ms = np.array(samples_s) * 1000
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
 
 
 def float_graph(model_path: Path) -> Path:
@@ -54,7 +48,7 @@ def faster_graph(in_process: dict[str, dict[str, float]]) -> str | None:
 def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]]:
     import torch
 
-    from farga.bench_baseline import EagerOnnx
+    from farga.symbols.bench_baseline import EagerOnnx
 
     served = "int8" if has_float_twin(model_path.parent) else "float"
     x = (np.random.default_rng(0).random((1, 1, 32, 32)) > 0.85).astype(np.float32)  # an ink-like map
@@ -102,43 +96,6 @@ def png_body() -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int, workdir: Path) -> dict[str, Any]:
-    body_file = workdir / f"body-{abs(hash(body))}.bin"
-    body_file.write_bytes(body)
-    script = workdir / "post.lua"
-    script.write_text(
-        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
-        f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "{content_type}"\n'
-    )
-    # one load thread: on two cores a second one takes CPU from the server under test (wrk drives
-    # far more than these services answer from one thread)
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    ).stdout
-
-    def ms(label: str) -> float:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not match:
-            raise RuntimeError(f"could not read the {label}th percentile from wrk:\n{out}")
-        value, unit = float(match[1]), match[2]
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors: .*", out)
-    return {
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-        "rps": rps,
-        "non_2xx": int(non2xx[1]) if non2xx else 0,
-        "socket_errors": errors[0] if errors else "",
-    }
-
-
 def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[int, ...]) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench does it)")
@@ -173,7 +130,7 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
             sys.executable,
             "-m",
             "uvicorn",
-            "farga.bench_baseline:app",
+            "farga.symbols.bench_baseline:app",
             "--port",
             "{port}",
             "--log-level",

@@ -5,7 +5,7 @@ to 32x32), and runs the model in PyTorch eager mode. The model is the very same:
 ONNX graph's weights, executed op by op with ``torch.nn.functional`` (batch-norm is already folded
 into the convolutions there, so this is the trained network exactly).
 
-Run: ``FARGA_BASELINE_MODEL=models/symbols/model.onnx uvicorn farga.bench_baseline:app``
+Run: ``FARGA_BASELINE_MODEL=models/symbols/model.onnx uvicorn farga.symbols.bench_baseline:app``
 """
 
 from __future__ import annotations
