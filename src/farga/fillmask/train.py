@@ -501,8 +501,15 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     unseen_dev = examples(
         load_split(prepared, "unseen_dev"), int(evaluate["unseen_dev_positions"]), int(evaluate["seed"]) + 2
     )
-    precision = joined.from_main(resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim))
     checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, facts["source_sha256"]), joined)
+    # a restart goes on at the precision its checkpoint was trained at: `auto` measures anew, and on a
+    # loaded machine may choose otherwise (MLflow then refuses the resumed run's changed parameter)
+    chosen = checkpoint.folder / "precision.txt"
+    earlier = chosen.read_text().strip() if joined.main and chosen.exists() and checkpoint.load() else None
+    precision = joined.from_main(earlier or resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim))
+    if joined.main:
+        chosen.parent.mkdir(parents=True, exist_ok=True)
+        chosen.write_text(precision)
     minutes = ctx.settings.checkpoint_minutes
     if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
         fit(model, data, dev, cache, vocab, {**cfg, "precision": precision}, None, checkpoint, minutes)
