@@ -504,8 +504,9 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component), fingerprint(cfg, facts["source_sha256"]), joined)
     # a restart goes on at the precision its checkpoint was trained at: `auto` measures anew, and on a
     # loaded machine may choose otherwise (MLflow then refuses the resumed run's changed parameter)
+    resumed = checkpoint.load() if joined.main else None
     chosen = checkpoint.folder / "precision.txt"
-    earlier = chosen.read_text().strip() if joined.main and chosen.exists() and checkpoint.load() else None
+    earlier = chosen.read_text().strip() if resumed is not None and chosen.exists() else None
     precision = joined.from_main(earlier or resolve_precision(cfg.get("precision", "fp32"), model_cfg.dim))
     if joined.main:
         chosen.parent.mkdir(parents=True, exist_ok=True)
@@ -518,7 +519,6 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
     reports.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(out / TOKENIZER_FILE))
     vocab.save(out)
-    resumed = checkpoint.load()
 
     opened = training_run(ctx.settings, ctx.component, f"train-{source}", checkpoint, resumed, epoch_metrics, "step")
     with opened as (run, checkpoint):

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from farga import components
 from farga.serving import errors, metrics
+from farga.serving.deps import pseudonym_key
 from farga.serving.identity import ClientIdentityMiddleware
 from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, ResponseHeadersMiddleware
 from farga.serving.models import ModelSlot
@@ -120,9 +121,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 "models not loaded after %.0f s: serving, not ready, while loading goes on", settings.startup_wait_s
             )
         store.start_writer()
-        if not settings.client_salt.get_secret_value():  # the pseudonym key, read (or drawn) before any request
-            with contextlib.suppress(StoreUnavailableError):  # a database down now: the first feedback asks again
-                started.state.pseudonym_key = await asyncio.to_thread(store.client_secret)
+        with contextlib.suppress(StoreUnavailableError):  # read before any request; if the database is down
+            await pseudonym_key(started.state, store)  # now, the first feedback asks again
         # Start-up objects (frameworks, models) live as long as the process: move them out of the
         # collector's sight, so a full collection scans only request garbage (it stalled requests for
         # tens of milliseconds scanning hundreds of thousands of start-up objects).

@@ -35,16 +35,21 @@ def pseudonym(key: str, identity: str) -> str:
     return hmac.new(key.encode(), identity.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-async def client_pseudonym(request: Request, store: Store) -> str | None:
-    """The client (its identity: farga.serving.identity) keyed with the deployment's secret: the
-    settings' ``client_salt`` if set, else the one the store drew on first start."""
-    if request.client is None:
-        return None
-    state = request.app.state
+async def pseudonym_key(state: Any, store: FeedbackStore) -> str:
+    """The deployment's secret pseudonyms are keyed with, read once per worker: the settings'
+    ``client_salt`` if set, else the one the store drew on first start."""
     if getattr(state, "pseudonym_key", None) is None:
         configured = state.settings.client_salt.get_secret_value()
         state.pseudonym_key = configured or await asyncio.to_thread(store.client_secret)
-    return pseudonym(state.pseudonym_key, request.client.host)
+    key: str = state.pseudonym_key
+    return key
+
+
+async def client_pseudonym(request: Request, store: Store) -> str | None:
+    """The client (its identity: farga.serving.identity) keyed with the deployment's secret."""
+    if request.client is None:
+        return None
+    return pseudonym(await pseudonym_key(request.app.state, store), request.client.host)
 
 
 Client = Annotated[str | None, Depends(client_pseudonym)]

@@ -41,28 +41,19 @@ def render(items: list[tuple[str, str | None, tex.Mode]], timeout: float = 120.0
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         raise tex.TexUnavailable("pdftoppm is not installed: `make system-deps` installs Debian's poppler-utils")
-    packages = sorted({p for _, p, _ in items if p})
     source = (
-        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n"
-        + "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+        tex.preamble(items)
         + PAGE
         + "\\begin{document}\n"
         + "".join(_page(latex, mode) for latex, _, mode in items)
         + "\\end{document}\n"
     )
     with tempfile.TemporaryDirectory(prefix="farga-glyphs-") as tmp:
-        Path(tmp, "glyphs.tex").write_text(source, encoding="utf-8")
-        ran = subprocess.run(  # shell escape off, a fixed engine: the commands were well_formed-checked
-            [tex.engine(), "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "glyphs.tex"],
-            cwd=tmp,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
+        ran = tex.run_engine(Path(tmp), source, timeout)
         if ran.returncode != 0:
             return None
         subprocess.run(
-            [pdftoppm, "-r", str(DPI), "-gray", "-aa", "no", "-aaVector", "no", "glyphs.pdf", "page"],
+            [pdftoppm, "-r", str(DPI), "-gray", "-aa", "no", "-aaVector", "no", "doc.pdf", "page"],
             cwd=tmp,
             check=True,
             timeout=timeout,
@@ -118,6 +109,20 @@ def _match(
     return found
 
 
+def record(store: FeedbackStore, alias: str, target: str, decided_by: str) -> None:
+    """Record in the ledger that ``alias`` is the catalogue's ``target`` (trained, screened as it)."""
+    ledger.decide(
+        store,
+        NAME,
+        alias,
+        "alias",
+        attributes={"class": target},
+        decided_by=decided_by,
+        note=f"TeX renders {alias} as the catalogue's {target}",
+        first_id=FIRST_USER_ID,
+    )
+
+
 def record_aliases(
     store: FeedbackStore, labels: set[str], packages: dict[str, str | None] | None = None
 ) -> dict[str, str]:
@@ -139,14 +144,5 @@ def record_aliases(
         log.warning("aliases not checked: %s", exc)
         return aliases
     for alias, target in found.items():
-        ledger.decide(
-            store,
-            NAME,
-            alias,
-            "alias",
-            attributes={"class": target},
-            decided_by="tex",
-            note=f"TeX renders {alias} as the catalogue's {target}",
-            first_id=FIRST_USER_ID,
-        )
+        record(store, alias, target, decided_by="tex")
     return aliases | found

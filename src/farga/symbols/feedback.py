@@ -35,15 +35,22 @@ def named(prediction: Prediction) -> Named:
     return Named(str(prediction.feedback_label), prediction.feedback_package, prediction.feedback_client, day)
 
 
-def latest_drawings(store: FeedbackStore, reviews: tuple[str | None, ...]) -> dict[str, tuple[str, np.ndarray, Named]]:
-    """{ink hash: (prediction id, ink, label)}: a drawing labelled more than once keeps its latest label."""
+def latest_drawings(
+    store: FeedbackStore, reviews: tuple[str | None, ...]
+) -> tuple[dict[str, tuple[str, np.ndarray, Named]], int]:
+    """({ink hash: (prediction id, ink, label)}, how many labels came without a drawing): a drawing
+    labelled more than once keeps its latest label."""
     latest: dict[str, tuple[str, np.ndarray, Named]] = {}
+    without_input = 0
     for prediction in store.labelled(NAME):
-        if prediction.model_input is None or prediction.review not in reviews:
+        if prediction.model_input is None:
+            without_input += 1  # logged under FARGA_KEEP_INPUTS=false: the label has no drawing to learn from
+            continue
+        if prediction.review not in reviews:
             continue
         ink = np.frombuffer(prediction.model_input, dtype=np.uint8).reshape(32, 32)
         latest[hashlib.sha256(prediction.model_input).hexdigest()] = (prediction.id, ink, named(prediction))
-    return latest
+    return latest, without_input
 
 
 def export_feedback(store: FeedbackStore, dest: Path, rules: Feedback, accepted_only: bool = True) -> Facts:
@@ -55,8 +62,7 @@ def export_feedback(store: FeedbackStore, dest: Path, rules: Feedback, accepted_
     Both files are byte-identical for identical feedback, so DVC re-runs nothing when none arrived.
     """
     reviews = ("accepted",) if accepted_only else ("accepted", "quarantined", "rejected", None)
-    without_input = sum(p.model_input is None for p in store.labelled(NAME))
-    latest = latest_drawings(store, reviews)
+    latest, without_input = latest_drawings(store, reviews)
     admitted = admission((n for _, _, n in latest.values()), rules.new_symbols, ledger.decisions(store, NAME))
     known = catalogue.by_latex()
     ids = {s.latex: s.symbol_id for s in known.values()} | {s.latex: s.symbol_id for s in admitted.admitted}

@@ -20,7 +20,7 @@ from farga.errors import FargaError
 from farga.serving import ledger
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue, tex
-from farga.symbols.aliases import find_aliases
+from farga.symbols.aliases import find_aliases, record
 from farga.symbols.feedback import NAME, latest_drawings
 from farga.symbols.params import NewSymbols
 from farga.symbols.user_symbols import FIRST_USER_ID, WAITS_FOR_A_PERSON, Named, Tally, tally
@@ -50,7 +50,7 @@ def sheet_name(latex: str) -> str:
 
 
 def _drawings(store: FeedbackStore) -> tuple[dict[str, list[np.ndarray]], list[Named]]:
-    latest = latest_drawings(store, REVIEWABLE)
+    latest, _ = latest_drawings(store, REVIEWABLE)
     inks: dict[str, list[np.ndarray]] = {}
     for _, ink, named in sorted(latest.values(), key=lambda item: item[0]):
         inks.setdefault(named.latex, []).append(ink)
@@ -103,10 +103,7 @@ def approve(
     if not verdict.compiles:
         raise FargaError(f"pdflatex refuses {latex} with package {package or '(none)'}: {math.error}")
     if target := find_aliases({latex: package}).get(latex):
-        ledger.decide(
-            store, NAME, latex, "alias", attributes={"class": target}, decided_by=decided_by,
-            note=f"TeX renders {latex} as the catalogue's {target}", first_id=FIRST_USER_ID,
-        )  # fmt: skip
+        record(store, latex, target, decided_by)
         raise FargaError(f"{latex} renders as the catalogue's {target}: recorded as its alias, not a new class")
     decision = ledger.decide(
         store, NAME, latex, "approved", attributes={"package": package, "mode": verdict.mode},

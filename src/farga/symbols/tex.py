@@ -59,38 +59,49 @@ def engine() -> str:
     return found
 
 
-def document(items: list[tuple[str, str | None, Mode]]) -> str:
+def preamble(items: list[tuple[str, str | None, Mode]]) -> str:
+    """The document class and every package the items name: what each TeX run here starts with."""
     packages = sorted({package for _, package, _ in items if package})
-    uses = "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+    return "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n" + "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+
+
+def document(items: list[tuple[str, str | None, Mode]]) -> str:
     body = []
     for latex, _, mode in items:
         if mode in ("math", "both"):
             body.append(f"${latex}$")
         if mode in ("text", "both"):
             body.append(f"{latex}{{}}")
-    return (
-        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n"
-        + uses
-        + "\\begin{document}\n"
-        + ("\n".join(body) + "\n\\end{document}\n")
+    return preamble(items) + "\\begin{document}\n" + ("\n".join(body) + "\n\\end{document}\n")
+
+
+def run_engine(folder: Path, source: str, timeout: float, *, draft: bool = False) -> subprocess.CompletedProcess[str]:
+    """pdflatex on ``source`` (written to ``folder``/doc.tex): a fixed engine, no shell, shell escape off,
+    the untrusted text in a file. TeX's output is decoded tolerantly: it quotes its input's bytes."""
+    (folder / "doc.tex").write_text(source, encoding="utf-8")
+    return subprocess.run(
+        [
+            engine(),
+            "-interaction=nonstopmode",
+            "-halt-on-error",
+            "-no-shell-escape",
+            *(["-draftmode"] * draft),
+            "doc.tex",
+        ],
+        cwd=folder,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        check=False,
     )
 
 
 def compiles(items: list[tuple[str, str | None, Mode]], timeout: float = 60.0) -> tuple[bool, str | None]:
     """One document using every item: (compiled, TeX's first error line)."""
     with tempfile.TemporaryDirectory(prefix="farga-tex-") as tmp:
-        source = Path(tmp) / "check.tex"
-        source.write_text(document(items), encoding="utf-8")
         try:
-            run = subprocess.run(  # a fixed engine, no shell, shell escape off: the untrusted text sits in a file
-                [engine(), "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-draftmode", source.name],
-                cwd=tmp,
-                capture_output=True,
-                encoding="utf-8",
-                errors="replace",  # TeX writes the bytes of the input it quotes, UTF-8 or not
-                timeout=timeout,
-                check=False,
-            )
+            run = run_engine(Path(tmp), document(items), timeout, draft=True)
         except subprocess.TimeoutExpired:
             return False, f"TeX did not finish in {timeout:.0f} s"
         if run.returncode == 0:
