@@ -99,8 +99,9 @@ reliability: setup  ## the fault and abuse suites with their figures, a 10-minut
 test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
 	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q --durations=30
 
-lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files) and the lock check
+lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files), the package's layers (import-linter) and the lock check
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/farga dev lock-check
 
 screenshot: setup system-deps  ## docs/pad.png: the browser test draws on the page of this project's symbols champion

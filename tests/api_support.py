@@ -3,7 +3,9 @@
 import io
 from pathlib import Path
 
+import httpx
 import numpy as np
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from farga.serving.settings import ServeSettings
@@ -32,6 +34,11 @@ def drawing(size: int = 200) -> np.ndarray:
 
 
 CROSS = {"strokes": [[{"x": 0, "y": 0}, {"x": 100, "y": 100}], [{"x": 0, "y": 100}, {"x": 100, "y": 0}]]}
+
+
+def predict(client: TestClient, payload: dict = CROSS, **kw: object) -> httpx.Response:
+    """A symbols prediction, strokes as the page sends them."""
+    return client.post("/v1/symbols/predict", json={**payload, **kw})
 
 
 def metric(text: str, name: str, **labels: str) -> float:

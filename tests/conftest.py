@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from farga import components
 from farga.config import Settings, StageContext, quiet_environment
 from farga.symbols.archive import HasyArchive
+from farga.symbols.params import Synthetic
 from farga.symbols.synthetic import generate
 from support import SMALL, make_ctx, tiny_params
 
@@ -25,7 +27,7 @@ os.environ.pop("FARGA_TRACKING_URI", None)
 
 @pytest.fixture(scope="session")
 def small_archive() -> HasyArchive:
-    return generate(SMALL, progress=False)
+    return generate(Synthetic(**SMALL), progress=False)
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ctx(project: Path) -> StageContext:
-    return StageContext.load("symbols", Settings(root=project))
+    return components.context("symbols", Settings(root=project))
 
 
 @pytest.fixture(scope="session")

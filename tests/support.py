@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from farga.config import Settings, StageContext, component_params
+from farga import components
+from farga.config import Settings, StageContext, validated_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,8 +47,9 @@ def tiny_params() -> dict[str, Any]:
     return params
 
 
-def make_ctx(root: Path, params: dict[str, Any], component: str = "symbols") -> StageContext:
-    return StageContext(component, Settings(root=root), component_params(params, component), params)
+def make_ctx(root: Path, params: dict[str, Any], component: str = "symbols") -> StageContext[Any]:
+    model = components.get(component).params
+    return StageContext(component, Settings(root=root), validated_params(model, params, component))
 
 
 def tool(name: str, hint: str) -> str:
@@ -178,3 +180,8 @@ def run_on_avx2_cpu(graph: Path, feeds: dict[str, Any], workdir: Path) -> dict[s
     assert done.returncode == 0, f"the emulated AVX2 run failed:\n{errors[-3000:]}"
     with np.load(workdir / "outputs.npz") as outputs:
         return dict(outputs)
+
+
+def config_of(root: Path, component: str) -> Any:
+    """The typed params of ``component`` in ``root``'s params.yaml (the repository's: ``REPO``)."""
+    return make_ctx(root, yaml.safe_load((root / "params.yaml").read_text()), component).config

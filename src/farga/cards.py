@@ -6,19 +6,18 @@ written by hand, so they cannot drift from what was measured.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import yaml
 
+from farga.config import StageContext
 from farga.cpu import Cpu
 from farga.hashing import read_json
-
-if TYPE_CHECKING:
-    from farga.config import StageContext
-    from farga.params import Gate
+from farga.params import Gate, Strict
 
 
 @dataclass
@@ -80,9 +79,9 @@ def model_header(
     }
 
 
-def run_context(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Any]:
+def run_context(ctx: StageContext[Any], facts: dict[str, Any], params: Mapping[str, Strict]) -> dict[str, Any]:
     """What every card may name: the metrics and the run, the registry's decision, the data's fetch,
-    prepare and contract facts, and the params the run was made with."""
+    prepare and contract facts, and the params blocks the run was made with, as params.yaml wrote them."""
     return {
         "facts": facts,
         "run": facts["run"],
@@ -90,8 +89,7 @@ def run_context(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Any]:
         "fetched": read_json(ctx.paths.raw / "fetch.json"),
         "prepared": read_json(ctx.paths.prepared / "prepare.json"),
         "contract": read_json(ctx.paths.reports / "validation.json"),
-        "train": ctx.params["train"],
-        "data": ctx.params["data"],
+        **{name: block.as_written() for name, block in params.items()},
         "served": served_file(facts, ctx.config.gate),
     }
 

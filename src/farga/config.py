@@ -10,16 +10,15 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import yaml
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from farga.errors import FargaError
-from farga.params import ComponentParams, validated
+from farga.params import P, validated
 
 # Telemetry and hub access off: nothing phones home, nothing is fetched from a model hub at run time.
 QUIET_ENVIRONMENT = {
@@ -116,6 +115,7 @@ def component_params(params: dict[str, Any], component: str) -> dict[str, Any]:
     """The component's section with its active profile's overrides applied.
 
     A profile (e.g. ``quick``) is a partial copy of the section; ``profile: full`` means no override.
+    The profiles stay in it as written: `farga tune` writes a value where it takes effect.
     """
     if component not in params:
         raise ConfigError(f"params.yaml has no section for component {component!r}")
@@ -127,7 +127,7 @@ def component_params(params: dict[str, Any], component: str) -> dict[str, Any]:
             known = ", ".join(["full", *profiles]) or "full"
             raise ConfigError(f"unknown profile {profile!r} for {component}; known: {known}")
         section = deep_merge(section, profiles[profile])
-    return section
+    return {**section, "profiles": profiles} if profiles else section
 
 
 @dataclass(frozen=True)
@@ -163,12 +163,9 @@ class ComponentPaths:
         return self.reports / "metrics.json"
 
 
-def validated_params(all_params: dict[str, Any], component: str) -> ComponentParams:
+def validated_params(model: type[P], all_params: dict[str, Any], component: str) -> P:
     """The component's active section as its typed model; every profile is checked too, so that a
     typo in the quick profile stops a full run as well, before it has cost anything."""
-    from farga import components
-
-    model = components.get(component).params
     active = validated(model, component_params(all_params, component), component)
     base = {key: value for key, value in all_params[component].items() if key != "profiles"}
     for name, override in (all_params[component].get("profiles") or {}).items():
@@ -177,29 +174,21 @@ def validated_params(all_params: dict[str, Any], component: str) -> ComponentPar
 
 
 @dataclass(frozen=True)
-class StageContext:
-    """What every pipeline stage gets: where, which knobs, which component.
-
-    ``params`` is the active section as written (a profile's overrides applied); ``config`` is the same
-    section checked against the component's model: ``load`` checks it before any stage starts."""
+class StageContext(Generic[P]):
+    """What every pipeline stage gets: where, which component, and its params section (the active
+    profile's overrides applied) as the component's own typed model, checked before any stage starts."""
 
     component: str
     settings: Settings
-    params: dict[str, Any]
-    all_params: dict[str, Any]
+    config: P
 
     @property
     def paths(self) -> ComponentPaths:
         return ComponentPaths(self.settings.root, self.component)
 
-    @cached_property
-    def config(self) -> ComponentParams:
-        return validated_params(self.all_params, self.component)
-
     @classmethod
-    def load(cls, component: str, settings: Settings | None = None) -> StageContext:
+    def load(cls, component: str, model: type[P], settings: Settings | None = None) -> StageContext[P]:
+        """An unknown or mistyped key stops here, naming it."""
         settings = settings or Settings()
         all_params = load_params(settings.root / settings.params_file)
-        ctx = cls(component, settings, component_params(all_params, component), all_params)
-        ctx.config  # noqa: B018 - an unknown or mistyped key stops here, naming it
-        return ctx
+        return cls(component, settings, validated_params(model, all_params, component))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from farga.components import Facts
+from farga.facts import Facts
 from farga.params import Gate
 
 

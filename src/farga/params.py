@@ -7,11 +7,12 @@ instead of silently doing nothing for forty minutes of training.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from farga.errors import FargaError
+from farga.facts import Facts
 
 
 class ParamsError(FargaError, ValueError):
@@ -22,6 +23,10 @@ class Strict(BaseModel):
     """A params block: unknown keys are errors, values are not changed after loading."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    def as_written(self) -> Facts:
+        """The block as params.yaml wrote it (defaults it did not write stay out): what a run logs."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class Thresholds(Strict):
@@ -95,6 +100,44 @@ class Tune(Strict):
     """Epochs every trial has before it may be pruned."""
     space: dict[str, Dimension] = Field(min_length=1)
     """Dotted keys of the component's section (``train.lr``), each with its range or choices."""
+
+
+class Monitor(Strict):
+    """`farga ops monitor`: how many of the latest predictions are judged, and how drift is tested."""
+
+    window: int = Field(ge=1)
+    """The latest predictions judged by `farga ops monitor`."""
+    min_samples: int = Field(ge=1)
+    """Fewer are reported, not judged."""
+    alpha: float = Field(gt=0, lt=1)
+    """Significance of each drift test."""
+    distance: float = Field(ge=0)
+    """Minimum effect: Wasserstein in reference sd; Jensen-Shannon for the class mix."""
+    auc: float = Field(ge=0.5, le=1)
+    """Embedding drift: a classifier tells reference from current with this ROC AUC."""
+    share: float = Field(ge=0, le=1)
+    """Input drift: this share of the six input features drifted."""
+
+
+class HasThresholds(Protocol):
+    @property
+    def thresholds(self) -> Thresholds: ...
+
+
+@runtime_checkable
+class BehaviourTested(Protocol):
+    """A section with a ``behaviour`` block: `farga test-model` holds each family to its threshold."""
+
+    @property
+    def behaviour(self) -> HasThresholds: ...
+
+
+@runtime_checkable
+class Monitored(Protocol):
+    """A section with a ``monitor`` block: `farga ops monitor` watches the component's drift."""
+
+    @property
+    def monitor(self) -> Monitor: ...
 
 
 class ComponentParams(Strict):

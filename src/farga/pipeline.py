@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from farga import components, tracking
-from farga.components import Facts
-from farga.config import StageContext
+from farga.components import Ctx
+from farga.facts import Facts
 from farga.hashing import read_json, write_json
 
 STAGES = ("fetch", "prepare", "validate", "train", "evaluate", "register")
@@ -19,7 +19,7 @@ STAGES = ("fetch", "prepare", "validate", "train", "evaluate", "register")
 OPTIONAL_STAGES = ("validate_feedback",)
 
 
-def register(ctx: StageContext) -> Facts:
+def register(ctx: Ctx) -> Facts:
     component = components.get(ctx.component)
     run = tracking.RunInfo.read(ctx.paths.models / "run.json")
     metrics = read_json(ctx.paths.metrics)
@@ -47,7 +47,7 @@ def register(ctx: StageContext) -> Facts:
     return facts
 
 
-def run_stage(stage: str, ctx: StageContext, archive: Path | None = None) -> Facts:
+def run_stage(stage: str, ctx: Ctx, archive: Path | None = None) -> Facts:
     component = components.get(ctx.component)
     match stage:
         case "fetch":

@@ -14,7 +14,6 @@ any other, with the values recorded in its params.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import shutil
 import socket
@@ -26,9 +25,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from farga import components, tracking
-from farga.config import StageContext
 from farga.errors import FargaError
-from farga.params import Dimension, Tune, validated
+from farga.params import Dimension, P, Tune, validated
 
 if TYPE_CHECKING:
     import optuna
@@ -36,12 +34,13 @@ if TYPE_CHECKING:
 Then = Literal["none", "queue", "run"]
 
 
-def with_values(section: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """The component's section with each dotted key of ``values`` set."""
-    out = copy.deepcopy(section)
+def with_values(config: P, values: dict[str, Any]) -> P:
+    """The component's params with each dotted key of ``values`` set, checked by the same model (a value
+    it refuses, or a key it does not have, stops here)."""
+    section = config.model_dump(by_alias=True)
     for dotted, value in values.items():
         *parents, leaf = dotted.split(".")
-        node = out
+        node = section
         for part in parents:
             if not isinstance(node.get(part), dict):
                 raise FargaError(f"tune.space key {dotted!r} is not in the {part!r} block of the params")
@@ -49,7 +48,7 @@ def with_values(section: dict[str, Any], values: dict[str, Any]) -> dict[str, An
         if leaf not in node:
             raise FargaError(f"tune.space key {dotted!r} names no parameter of the section")
         node[leaf] = value
-    return out
+    return validated(type(config), section, "the trial's params")
 
 
 def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
@@ -61,12 +60,11 @@ def suggest(trial: optuna.Trial, name: str, dim: Dimension) -> Any:
     return trial.suggest_float(name, low, high, log=dim.log)
 
 
-def dvc_sets(ctx: StageContext, values: dict[str, Any]) -> list[str]:
+def dvc_sets(ctx: components.Ctx, values: dict[str, Any]) -> list[str]:
     """``-S`` arguments for the values, each written where it takes effect: under the active profile
     when that profile overrides the key, else in the section itself."""
-    section = ctx.all_params[ctx.component]
-    profile = section.get("profile", "full")
-    override = (section.get("profiles") or {}).get(profile, {}) if profile != "full" else {}
+    profile = ctx.config.profile
+    override = ctx.config.profiles.get(profile, {}) if profile != "full" else {}
     out = []
     for dotted, value in values.items():
         node: Any = override
@@ -102,7 +100,7 @@ class Outcome:
         }
 
 
-def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optuna.Trial], float]:
+def objective(ctx: components.Ctx, tune: Tune, worker_run: str) -> Callable[[optuna.Trial], float]:
     component = components.get(ctx.component)
     if not isinstance(component, components.Tunes):
         raise components.lacking(ctx.component, "tuning (farga tune)")
@@ -112,8 +110,7 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
         import optuna
 
         values = {name: suggest(trial, name, dim) for name, dim in tune.space.items()}
-        params = with_values(ctx.params, values)
-        validated(component.params, params, ctx.component)  # a value the model refuses stops here
+        config = with_values(ctx.config, values)
         tags = {"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number), "stage": "tune"}
         mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=worker_run, tags=tags)
         status = "FAILED"
@@ -127,7 +124,7 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
                     mlflow.set_tag("optuna.state", "PRUNED")
                     raise optuna.TrialPruned(f"below the median after epoch {epoch}")
 
-            best = component.trial(replace(ctx, params=params), report)
+            best = component.trial(replace(ctx, config=config), report)
             mlflow.log_metric("best_val_top1", best)
             mlflow.set_tag("optuna.state", "COMPLETE")
             status = "FINISHED"
@@ -141,13 +138,13 @@ def objective(ctx: StageContext, tune: Tune, worker_run: str) -> Callable[[optun
     return run_trial
 
 
-def current_values(ctx: StageContext, space: dict[str, Dimension]) -> dict[str, Any]:
+def current_values(ctx: components.Ctx, space: dict[str, Dimension]) -> dict[str, Any]:
     """The section's own values of the searched keys: the baseline every trial is compared with."""
     out = {}
     for dotted in space:
-        node: Any = ctx.params
+        node: Any = ctx.config
         for part in dotted.split("."):
-            node = node[part]
+            node = getattr(node, part)
         out[dotted] = node
     return out
 
@@ -171,7 +168,7 @@ def open_study(name: str, storage: str, pruner: optuna.pruners.BasePruner) -> op
     raise AssertionError("unreachable")
 
 
-def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", baseline: bool = False) -> Outcome:
+def tune(ctx: components.Ctx, study_name: str | None = None, then: Then = "none", baseline: bool = False) -> Outcome:
     import mlflow
     import optuna
     from optuna.study import MaxTrialsCallback
@@ -181,7 +178,7 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
         raise FargaError(f"params.yaml has no {ctx.component}.tune section: nothing to search")
     if not (ctx.paths.prepared).exists():
         raise FargaError(f"no prepared data in {ctx.paths.prepared}: run `dvc repro {ctx.component}-validate` first")
-    name = study_name or f"{ctx.component}-{ctx.params.get('profile', 'full')}"
+    name = study_name or f"{ctx.component}-{ctx.config.profile}"
     storage = ctx.settings.resolved_tune_storage()
     pruner = (
         # steps are epochs, counted from 1: the earliest prune is at step == n_warmup_steps
@@ -236,7 +233,7 @@ def tune(ctx: StageContext, study_name: str | None = None, then: Then = "none", 
     )
 
 
-def report(outcome: Outcome, ctx: StageContext, command: str, wall_s: float) -> components.Facts:
+def report(outcome: Outcome, ctx: components.Ctx, command: str, wall_s: float) -> components.Facts:
     """What ``farga tune --out`` writes (reports/scale/tune-*.json): the study as this worker left it,
     with the machine, the command, the profile and the search that made it, so the file is rerun,
     never assembled by hand."""
@@ -246,7 +243,7 @@ def report(outcome: Outcome, ctx: StageContext, command: str, wall_s: float) -> 
     search = ctx.config.tune
     return {
         "command": command,
-        "profile": str(ctx.params.get("profile", "full")),
+        "profile": ctx.config.profile,
         "tune": search.model_dump(mode="json", exclude_none=True) if search is not None else None,
         "machine": describe().summary(),
         "wall_minutes": round(wall_s / 60, 1),
@@ -256,7 +253,7 @@ def report(outcome: Outcome, ctx: StageContext, command: str, wall_s: float) -> 
     }
 
 
-def run_dvc(ctx: StageContext, command: list[str]) -> None:
+def run_dvc(ctx: components.Ctx, command: list[str]) -> None:
     dvc = shutil.which("dvc", path=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}")
     if dvc is None:
         raise FargaError("dvc is not on PATH (install the pipeline extras)")

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_support import settings_for
-from farga.serving.app import create_app
+from farga.app import create_app
 
 
 @pytest.fixture

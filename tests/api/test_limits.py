@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_support import CROSS, drawing, png, settings_for
-from farga.serving.app import create_app
+from farga.app import create_app
 from farga.serving.identity import client_key, forwarded_client, trusted_networks
 from farga.serving.limits import Rate, RateLimitMiddleware
 

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from farga.config import ConfigError, Settings, StageContext, component_params, deep_merge
+from farga import components
+from farga.config import ConfigError, Settings, component_params, deep_merge
 
 pytestmark = pytest.mark.code
 
@@ -13,7 +14,7 @@ def test_profile_overrides_only_what_it_names():
     }
     merged = component_params(params, "c")
     assert merged["train"] == {"epochs": 1, "lr": 0.1}
-    assert "profiles" not in merged
+    assert merged["profiles"] == {"quick": {"train": {"epochs": 1}}}  # kept as written, for `farga tune`
 
 
 def test_full_profile_is_the_section_itself():
@@ -33,7 +34,7 @@ def test_missing_component_section():
 
 def test_missing_params_file_says_where(tmp_path: Path):
     with pytest.raises(ConfigError, match="params file not found"):
-        StageContext.load("symbols", Settings(root=tmp_path))
+        components.context("symbols", Settings(root=tmp_path))
 
 
 def test_deep_merge_does_not_mutate_inputs():
@@ -51,9 +52,9 @@ def test_tracking_defaults_to_a_project_sqlite_file(tmp_path: Path):
 
 def test_repository_params_are_the_full_profile():
     """The committed metrics.json and dvc.lock come from the full profile: params.yaml must say so."""
-    ctx = StageContext.load("symbols", Settings(root=Path(__file__).resolve().parents[2]))
-    assert ctx.params["profile"] == "full"
-    assert ctx.params["data"]["source"] == "hasyv2"
+    ctx = components.context("symbols", Settings(root=Path(__file__).resolve().parents[2]))
+    assert ctx.config.profile == "full"
+    assert ctx.config.data.source == "hasyv2"
 
 
 def write_params(root: Path, edit) -> Settings:
@@ -85,7 +86,7 @@ def test_a_wrong_params_key_stops_the_stage_with_its_name(tmp_path: Path, edit, 
     settings = write_params(tmp_path, edit)
     component = "fillmask" if "fillmask" in named or "max_minute" in named else "symbols"
     with pytest.raises(ParamsError, match=named.replace("[", r"\[")):
-        StageContext.load(component, settings)
+        components.context(component, settings)
 
 
 def test_every_repository_params_key_is_declared_and_typed():
@@ -96,7 +97,7 @@ def test_every_repository_params_key_is_declared_and_typed():
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for component in ("symbols", "fillmask"):
-        config = validated_params(params, component)
+        config = validated_params(components.get(component).params, params, component)
         dumped = config.model_dump(by_alias=True, exclude_defaults=False)
         # nothing in the file is dropped on the way in: each key the file sets arrives in the model
         section = component_params(params, component)

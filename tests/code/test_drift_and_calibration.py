@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from farga.calibration import fit_threshold, measure
-from farga.monitoring.drift import DriftConfig, Sample, categorical, detect, embedding, numeric
+from farga.drift import DriftConfig, Sample, categorical, detect, embedding, numeric
+from farga.params import Monitor
 
 pytestmark = pytest.mark.code
 CFG = DriftConfig(min_samples=50)
@@ -83,9 +84,10 @@ def test_a_small_window_is_reported_not_judged():
     assert "20 predictions" in result["reason"]
 
 
-def test_config_from_params_takes_known_keys_with_their_types():
-    cfg = DriftConfig.from_params({"alpha": "0.05", "min_samples": 10.0, "window": 1000})
-    assert (cfg.alpha, cfg.min_samples) == (0.05, 10)
+def test_config_from_params_takes_the_monitor_block():
+    rules = Monitor(window=1000, min_samples=10, alpha=0.05, distance=0.2, auc=0.7, share=0.5)
+    cfg = DriftConfig.from_params(rules)
+    assert (cfg.alpha, cfg.min_samples, cfg.distance, cfg.auc, cfg.share) == (0.05, 10, 0.2, 0.7, 0.5)
 
 
 def test_threshold_keeps_the_most_answers_at_the_target_precision():

@@ -17,6 +17,7 @@ from farga.serving.settings import ServeSettings
 from farga.symbols import benchmark
 from farga.symbols.export import export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN
+from farga.symbols.params import Network
 
 pytestmark = pytest.mark.code
 
@@ -27,9 +28,7 @@ def exported(out: Path, calibrated: bool = True) -> Path:
     """A small random CNN exported as the pipeline exports it (int8 with its float twin, or float only)."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model = SymbolCNN(
-        CNNConfig.from_params(3, {"channels": [4, 8], "convs_per_stage": [1, 1], "hidden": 8, "dropout": 0})
-    )
+    model = SymbolCNN(CNNConfig.from_params(3, Network(channels=[4, 8], convs_per_stage=[1, 1], hidden=8, dropout=0)))
     rng = np.random.default_rng(0)
     calibration = (rng.random((64, 32, 32)) > 0.8).astype(np.uint8) * 255 if calibrated else None
     export_onnx(model, CLASSES, out, {"run_id": "r"}, calibration)

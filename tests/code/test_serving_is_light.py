@@ -11,7 +11,7 @@ pytestmark = pytest.mark.code
 def test_serving_imports_no_torch_mlflow_pandas_or_plotting():
     probe = (
         "import sys\n"
-        "from farga.serving.app import create_app\n"
+        "from farga.app import create_app\n"
         "import farga.symbols.service\n"
         "import farga.fillmask.service\n"
         "heavy = ('torch', 'mlflow', 'matplotlib', 'sklearn', 'pandera', 'dvc', 'onnx', 'pandas')\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from farga.dev.soak import Minute, SoakReport, minute_of
-from farga.serving.loadgen import Answer
+from farga.loadgen import Answer
 
 pytestmark = pytest.mark.code
 

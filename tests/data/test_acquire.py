@@ -1,11 +1,13 @@
 import shutil
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from farga import components
 from farga.cli import app
 from farga.symbols.acquire import ARCHIVE_ENV, FetchError, locate_archive, verify
 from farga.symbols.archive import ArchiveError, HasyArchive, read_archive, write_archive
@@ -57,16 +59,15 @@ def test_cli_fetch_without_archive_fails_with_a_message_not_a_traceback(project:
 
 
 def test_fetch_from_a_local_archive_copies_verifies_and_hashes(small_archive, project: Path, monkeypatch):
-    from farga.config import Settings, StageContext
+    from farga.config import Settings
     from farga.hashing import sha256_file
     from farga.symbols.acquire import fetch
 
     archive = write_archive(project / "elsewhere" / "mine.tar", small_archive)
-    ctx = StageContext.load("symbols", Settings(root=project))
-    ctx.params["data"]["source"] = "hasyv2"
+    ctx = components.context("symbols", Settings(root=project))
+    real = ctx.config.model_copy(update={"data": ctx.config.data.model_copy(update={"source": "hasyv2"})})
     with pytest.raises(FetchError, match=r"classes in symbols\.csv, expected 369"):
-        fetch(ctx, archive)  # the real source must hold the whole catalogue
-    ctx.params["data"]["source"] = "synthetic"
+        fetch(replace(ctx, config=real), archive)  # the real source must hold the whole catalogue
     info = fetch(ctx, None)
     assert info["sha256"] == sha256_file(project / "data" / "raw" / "symbols" / info["file"])
     assert info["classes"] == 12

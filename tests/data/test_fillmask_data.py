@@ -11,13 +11,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
 from farga.fillmask.contract import validate_corpus
 from farga.fillmask.corpus import FetchError, fetch, verify
+from farga.fillmask.params import Data
 from farga.fillmask.prepare import CORPUS, HeldOutError, assign_split, doc_hash, held_out_sources
 from farga.fillmask.sources import SOURCES
 from farga.fillmask.synthetic import generate
-from support import REPO, make_ctx, tiny_params
+from support import REPO, config_of, make_ctx, tiny_params
 
 pytestmark = pytest.mark.data
 REAL = Path(os.environ.get("FARGA_TEST_CATALAN", REPO.parent / "shared/datasets/catalan"))
@@ -75,10 +77,9 @@ def test_no_corpus_says_where_to_put_it_and_lists_the_public_sources(tmp_path: P
 
 def test_the_split_is_by_document_hash(prepared_project: Path):
     frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
-    params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]["data"]
+    data = config_of(prepared_project, "fillmask").data
     again = [
-        assign_split(doc_hash(t), params, s == "synthetic_unseen")
-        for t, s in zip(frame.text, frame.source, strict=True)
+        assign_split(doc_hash(t), data, s == "synthetic_unseen") for t, s in zip(frame.text, frame.source, strict=True)
     ]
     assert (pd.Series(again) == frame.split).all()
     assert set(frame.split) == {"train", "dev", "val", "unseen_dev", "unseen_test"}
@@ -87,9 +88,9 @@ def test_the_split_is_by_document_hash(prepared_project: Path):
 
 
 def test_the_prepared_synthetic_corpus_honours_the_contract(prepared_project: Path):
-    params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]
+    params = config_of(prepared_project, "fillmask")
     frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
-    report = validate_corpus(frame, ["synthetic", "synthetic_unseen"], params)
+    report = validate_corpus(frame, ["synthetic", "synthetic_unseen"], params.data, params.contract)
     assert report.ok, report.findings
 
 
@@ -100,7 +101,7 @@ def test_a_held_out_source_is_never_read(prepared_project: Path):
     assert set(unseen.split) == {"unseen_dev", "unseen_test"}
     assert set(frame.source[frame.split.isin(["unseen_dev", "unseen_test"])]) == {"synthetic_unseen"}
     assert not set(unseen.doc_hash) & set(frame.doc_hash[frame.source != "synthetic_unseen"])
-    params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]
+    params = config_of(prepared_project, "fillmask")
     leaked = frame.copy()
     row = leaked.index[leaked.source == "synthetic_unseen"][0]
     leaked.loc[row, "split"] = "train"
@@ -108,30 +109,34 @@ def test_a_held_out_source_is_never_read(prepared_project: Path):
     leaked.loc[leaked.index[leaked.split == "unseen_test"][0], ["text", "doc_hash"]] = leaked.loc[
         copied, ["text", "doc_hash"]
     ].to_numpy()
-    report = validate_corpus(leaked, ["synthetic", "synthetic_unseen"], params)
+    report = validate_corpus(leaked, ["synthetic", "synthetic_unseen"], params.data, params.contract)
     found = " ".join(f"{f.check}: {f.detail}" for f in report.findings)
     assert "held-out sources in train/dev/val: ['synthetic_unseen']" in found
     assert "1 unseen lines also in a training source" in found
 
 
 def test_a_held_out_source_the_corpus_lacks_is_an_error():
-    data = {"source": "catalan", "held_out": {"catalan": ["globalvoice"]}}
+    data = config_of(REPO, "fillmask").data
+
+    def holding(source: str, names: list[str]) -> Data:
+        return data.model_copy(update={"source": source, "held_out": {"catalan": names}})
+
     with pytest.raises(HeldOutError, match=r"names \['globalvoice'\], not sources"):
-        held_out_sources(data, ["globalvoices", "tatoeba"])
+        held_out_sources(holding("catalan", ["globalvoice"]), ["globalvoices", "tatoeba"])
     with pytest.raises(HeldOutError, match="holds out every source"):
-        held_out_sources({"source": "catalan", "held_out": {"catalan": ["tatoeba"]}}, ["tatoeba"])
-    assert held_out_sources({"source": "synthetic", "held_out": {"catalan": ["tatoeba"]}}, ["synthetic"]) == []
+        held_out_sources(holding("catalan", ["tatoeba"]), ["tatoeba"])
+    assert held_out_sources(holding("synthetic", ["tatoeba"]), ["synthetic"]) == []
 
 
 def test_the_contract_catches_moved_lines_short_lines_and_markup(prepared_project: Path):
-    params = yaml.safe_load((prepared_project / "params.yaml").read_text())["fillmask"]
+    params = config_of(prepared_project, "fillmask")
     frame = pd.read_parquet(prepared_project / "data/prepared/fillmask" / CORPUS)
     bad = frame.copy()
     bad.loc[bad.index[0], "split"] = "val" if bad.split.iloc[0] != "val" else "train"
     bad.loc[bad.index[1], "text"] = "Massa curta."
     bad.loc[bad.index[2], "text"] = "Llegiu <b>això</b> amb molta atenció si us plau."
     bad.loc[bad.index[3], "source"] = "unknown_source"
-    report = validate_corpus(bad, ["synthetic", "synthetic_unseen"], params)
+    report = validate_corpus(bad, ["synthetic", "synthetic_unseen"], params.data, params.contract)
     checks = " ".join(f.check for f in report.findings)
     assert "split by document hash" in checks
     assert "at least five words" in checks
@@ -144,7 +149,7 @@ def test_the_contract_catches_moved_lines_short_lines_and_markup(prepared_projec
 def test_the_real_corpus_verifies_file_by_file(tmp_path: Path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    facts = fetch(StageContext.load("fillmask", Settings(root=tmp_path)), REAL)
+    facts = fetch(components.context("fillmask", Settings(root=tmp_path)), REAL)
     assert facts["file_count"] == 25
     assert facts["lines"] == 212_281
     assert facts["words"] == sum(s.words for s in SOURCES)

@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
 from farga.hashing import read_json
 from farga.symbols.contract import validate, validate_dataset
+from farga.symbols.params import Contract
 from farga.symbols.prepare import IMAGES, MANIFEST, WRITER_TEST, load_classes, stratified_holdout
 from farga.validation import ContractViolation
 
@@ -18,9 +20,8 @@ def load(root: Path):
     return pd.read_parquet(prepared / MANIFEST), np.load(prepared / IMAGES), load_classes(prepared)
 
 
-def contract_cfg(root: Path) -> dict:
-    ctx = StageContext.load("symbols", Settings(root=root))
-    return {**ctx.params["contract"], "require_full_catalogue": False}
+def contract_cfg(root: Path) -> Contract:
+    return components.context("symbols", Settings(root=root)).config.contract
 
 
 def test_prepare_follows_the_fold_and_carves_validation_from_training(prepared_project: Path):
@@ -95,7 +96,7 @@ def test_stratified_holdout_takes_each_class_share():
 )
 def test_the_contract_rejects_a_corrupted_manifest(prepared_project: Path, corrupt, expected):
     manifest, images, classes = load(prepared_project)
-    report = validate_dataset(corrupt(manifest, images), images, classes, contract_cfg(prepared_project))
+    report = validate_dataset(corrupt(manifest, images), images, classes, contract_cfg(prepared_project), False)
     assert not report.ok
     assert any(expected in f"{f.check} {f.detail}" for f in report.findings), report.findings
 
@@ -107,25 +108,23 @@ def test_the_contract_rejects_corrupted_arrays(prepared_project: Path):
     blank = images.copy()
     blank[5] = 0
     for bad, expected in [(grey, "binary"), (blank, "no ink"), (images[:, :16, :16], "(N, 32, 32)")]:
-        report = validate_dataset(manifest, bad, classes, contract_cfg(prepared_project))
+        report = validate_dataset(manifest, bad, classes, contract_cfg(prepared_project), False)
         assert any(expected in f.detail for f in report.findings), report.findings
 
 
 def test_real_data_must_cover_the_whole_catalogue(prepared_project: Path):
     manifest, images, classes = load(prepared_project)
-    report = validate_dataset(
-        manifest, images, classes, {**contract_cfg(prepared_project), "require_full_catalogue": True}
-    )
+    report = validate_dataset(manifest, images, classes, contract_cfg(prepared_project), True)
     assert any("of the catalogue's 369 symbols" in f.detail for f in report.findings)
 
 
 def test_a_class_outside_the_catalogue_must_be_one_learnt_from_users(prepared_project: Path):
     manifest, images, classes = load(prepared_project)
     stranger = {"symbol_id": 123_456, "latex": r"\spadesuit"}
-    report = validate_dataset(manifest, images, [*classes, stranger], contract_cfg(prepared_project))
+    report = validate_dataset(manifest, images, [*classes, stranger], contract_cfg(prepared_project), False)
     assert any("neither the catalogue's nor learnt from users" in f.detail for f in report.findings)
     learnt = validate_dataset(
-        manifest, images, [*classes, stranger | {"origin": "users"}], contract_cfg(prepared_project)
+        manifest, images, [*classes, stranger | {"origin": "users"}], contract_cfg(prepared_project), False
     )
     assert not any("neither" in f.detail for f in learnt.findings)
     assert any("missing: [123456]" in f.detail for f in learnt.findings)  # declared, yet no drawing of it
@@ -137,7 +136,7 @@ def test_a_violation_stops_the_stage_with_a_readable_report(prepared_copy: Path)
     manifest.loc[0, "symbol_id"] = 123456
     manifest.to_parquet(manifest_path, index=False)
     with pytest.raises(ContractViolation) as err:
-        validate(StageContext.load("symbols", Settings(root=prepared_copy)))
+        validate(components.context("symbols", Settings(root=prepared_copy)))
     assert "symbol_id: isin" in str(err.value)
     saved = read_json(prepared_copy / "reports" / "symbols" / "validation.json")
     assert saved["ok"] is False

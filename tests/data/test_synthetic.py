@@ -7,6 +7,7 @@ from farga.hashing import sha256_file
 from farga.symbols import catalogue
 from farga.symbols.acquire import verify
 from farga.symbols.archive import read_archive, write_archive
+from farga.symbols.params import Synthetic
 from farga.symbols.synthetic import generate, write_synthetic
 
 pytestmark = pytest.mark.data
@@ -34,15 +35,15 @@ def test_synthetic_labels_come_from_the_catalogue(small_archive):
 
 
 def test_same_seed_same_bytes(tmp_path: Path):
-    cfg = {"classes": 3, "samples_per_class": 5, "writers": 2, "seed": 11}
+    cfg = Synthetic(classes=3, samples_per_class=5, writers=2, seed=11)
     a = write_synthetic(tmp_path / "a.tar", cfg, progress=False)
     b = write_synthetic(tmp_path / "b.tar", cfg, progress=False)
-    c = write_synthetic(tmp_path / "c.tar", {**cfg, "seed": 12}, progress=False)
+    c = write_synthetic(tmp_path / "c.tar", cfg.model_copy(update={"seed": 12}), progress=False)
     assert sha256_file(a) == sha256_file(b) != sha256_file(c)
 
 
 def test_samples_of_a_class_differ_like_handwriting():
-    archive = generate({"classes": 1, "samples_per_class": 10, "writers": 3, "seed": 0}, progress=False)
+    archive = generate(Synthetic(classes=1, samples_per_class=10, writers=3, seed=0), progress=False)
     images = np.stack(list(archive.images.values())).astype(bool)
     distinct = {img.tobytes() for img in images}
     assert len(distinct) == 10

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from farga.serving.loadgen import Traffic
+from farga.loadgen import Traffic
 
 RECORDS: list[dict[str, Any]] = []
 

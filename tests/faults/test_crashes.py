@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from faults_support import lost_feedback, lost_predictions, record, sqlite_url
 
-from farga.serving.loadgen import Traffic
+from farga.loadgen import Traffic
 from farga.serving.process import ServerProcess
 
 pytestmark = pytest.mark.faults

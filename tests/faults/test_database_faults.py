@@ -17,7 +17,7 @@ import httpx
 import pytest
 from faults_support import Postgres, lost_feedback, lost_predictions, record, sqlite_url
 
-from farga.serving.loadgen import Traffic
+from farga.loadgen import Traffic
 from farga.serving.process import ServerProcess
 from farga.serving.store import FeedbackStore
 

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from farga.behaviour import Case, summarise
+from farga.checklist import Case, summarise
 from farga.cli import app
+from farga.params import Thresholds
 from support import make_ctx, tiny_params
 
 pytestmark = pytest.mark.model
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.model
 # the directional pairs, and lookalike-free others, so every test family has cases
 CLASSES = [r"\rightarrow", r"\leftarrow", r"\uparrow", r"\downarrow", r"\subset", r"\supset", "<", ">"]
 CLASSES += ["A", "2", r"\alpha", r"\sum", r"\infty", "+", r"\int", r"\pi"]
-THRESHOLDS = {"minimum_functionality": 0.7, "invariance": 0.9, "directional": 0.7}
+THRESHOLDS = Thresholds(minimum_functionality=0.7, invariance=0.9, directional=0.7)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def behaviour_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sym["data"]["synthetic"] = {"symbols": CLASSES, "samples_per_class": 60, "writers": 4, "seed": 5}
     sym["train"].update(epochs=8, batch_size=32)
     sym["train"]["model"].update(channels=[16, 32, 64], hidden=128)
-    sym["behaviour"]["thresholds"] = THRESHOLDS
+    sym["behaviour"]["thresholds"] = THRESHOLDS.model_dump()
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     ctx = make_ctx(root, params)
     for stage in ("fetch", "prepare", "validate", "train"):
@@ -85,8 +86,8 @@ def test_a_family_without_cases_or_threshold_cannot_pass():
     assert summary["families"]["invariance"]["passed"]
     assert not summary["families"]["directional"]["passed"]  # no case: no evidence
     assert not summary["passed"]
-    with pytest.raises(ValueError, match="no threshold"):
-        summarise(cases, {"invariance": 0.9})
+    with pytest.raises(ValueError, match="directional"):  # a family without a threshold: params refuse it
+        Thresholds.model_validate({"invariance": 0.9, "minimum_functionality": 0.7})
     with pytest.raises(ValueError, match="unknown test families"):
         summarise([Case("vibes", "v", "s", "A", True, "")], THRESHOLDS)
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 import yaml
 
-from support import make_ctx, venv_env
+from support import config_of, make_ctx, venv_env
 
 pytestmark = pytest.mark.model
 
@@ -137,25 +137,31 @@ def test_fillmask_resumes_mid_epoch_on_the_batches_it_would_have_trained_on(prep
 
     import torch
 
-    from farga.config import component_params
     from farga.distributed import Checkpoint
+    from farga.fillmask.fit import fit
     from farga.fillmask.prepare import load_split
     from farga.fillmask.scoring import examples
-    from farga.fillmask.train import build, fit
+    from farga.fillmask.train import build
     from farga.reproducibility import seed_everything
 
-    params = component_params(yaml.safe_load((prepared_project / "params.yaml").read_text()), "fillmask")
-    cfg = {**params["train"], "epochs": 2, "max_minutes": 30, "sampled_softmax": 0, "precision": "fp32"}
-    cfg["model"] = {**cfg["model"], "dropout": 0.0}
+    train = config_of(prepared_project, "fillmask").train
+    cfg = train.model_copy(
+        update={
+            "epochs": 2,
+            "max_minutes": 30,
+            "sampled_softmax": 0,
+            "model": train.model.model_copy(update={"dropout": 0.0}),
+        }
+    )
     prepared = prepared_project / "data" / "prepared" / "fillmask"
-    seed_everything(int(cfg["seed"]), 1)
+    seed_everything(cfg.seed, 1)
     built = build(load_split(prepared, "train"), cfg)
     dev = examples(load_split(prepared, "dev"), 50, 1)
     initial = {k: v.clone() for k, v in built.model.state_dict().items()}
 
     def run(checkpoint: Checkpoint | None) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
         built.model.load_state_dict(initial)
-        return fit(built.model, built.data, dev, built.cache, built.vocab, cfg, None, checkpoint, 0.0)
+        return fit(built.model, built.data, dev, built.cache, built.vocab, cfg, "fp32", None, checkpoint, 0.0)
 
     @dataclasses.dataclass(frozen=True)
     class DiesAfterSaving(Checkpoint):

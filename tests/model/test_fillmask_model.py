@@ -13,14 +13,14 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from farga import behaviour
+from farga import checklist
 from farga.cli import app
 from farga.fillmask.behaviour import behaviour as fillmask_behaviour
 from farga.fillmask.evaluate import score
+from farga.fillmask.export import export
 from farga.fillmask.model import FillMaskModel, ModelConfig
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
-from farga.fillmask.train import export
 from farga.fillmask.vocab import WORDS_FILE
 from farga.quantize import SATURATION_FREE_WEIGHT, largest_int8_weight
 from support import make_ctx, run_on_avx2_cpu
@@ -144,7 +144,7 @@ def test_the_registry_rescoring_matches_the_evaluation(trained_project: Path):
 def test_behavioural_tests_cover_the_three_families(trained_project: Path):
     params = yaml.safe_load((trained_project / "params.yaml").read_text())
     cases = fillmask_behaviour(make_ctx(trained_project, params, "fillmask"), trained_project / "models/fillmask")
-    summary = behaviour.summarise(cases, params["fillmask"]["behaviour"]["thresholds"])
+    summary = checklist.summarise(cases, make_ctx(trained_project, params, "fillmask").config.behaviour.thresholds)
     assert all(f["n"] > 0 for f in summary["families"].values())
     assert {"agreement", "fixed expressions", "person names", "city names", "verb number"} <= {c.slice for c in cases}
 

@@ -16,17 +16,19 @@ from scipy import ndimage
 from typer.testing import CliRunner
 
 from api_support import CROSS, metric, settings_for
+from farga import components
+from farga.app import create_app
 from farga.cli import app
 from farga.onnx_runtime import OnnxModel
-from farga.serving.app import create_app
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
 from farga.symbols.monitoring import FEATURES, load_reference, replay, screen_feedback
+from farga.symbols.params import Quarantine
 from farga.symbols.prepare import load_split
 
 pytestmark = pytest.mark.model
-QUARANTINE = {"max_model_probability": 0.02, "max_neighbour_share": 0.0, "neighbours": 10}
+QUARANTINE = Quarantine(max_model_probability=0.02, max_neighbour_share=0.0, neighbours=10)
 
 
 def test_the_model_carries_its_threshold_and_drift_reference(trained_project: Path):
@@ -80,12 +82,12 @@ def test_screening_quarantines_labels_the_model_and_the_neighbours_reject(traine
     worst = [known[int(i)].latex for i in symbol_ids(model)[probs.argmin(1)]]
     inputs = [i.tobytes() for i in images[:30]]
     # the two-epoch test model is far from sure of anything: "strong disagreement" is under uniform odds
-    cfg = {**QUARANTINE, "max_model_probability": 1 / len(model.labels)}
+    cfg = QUARANTINE.model_copy(update={"max_model_probability": 1 / len(model.labels)})
     assert all(v["accepted"] for v in screen_feedback(model_dir, inputs, best, cfg))
     doubted = screen_feedback(model_dir, inputs, worst, cfg)
     quarantined = [v for v in doubted if not v["accepted"]]
     assert len(quarantined) >= 20
-    assert all(v["model_probability"] < cfg["max_model_probability"] for v in quarantined)
+    assert all(v["model_probability"] < cfg.max_model_probability for v in quarantined)
     assert all(v["neighbour_share"] == 0.0 for v in quarantined)
     assert "nearest training drawings" in quarantined[0]["reason"]
 
@@ -169,7 +171,7 @@ def test_retrain_needs_a_dvc_project(served: Path, monkeypatch: pytest.MonkeyPat
 def test_accepted_feedback_joins_training_and_part_of_it_is_held_out(prepared_copy: Path, trained_project: Path):
     import pandas as pd
 
-    from farga.config import Settings, StageContext
+    from farga.config import Settings
     from farga.pipeline import run_stage
     from farga.symbols.archive import HasyArchive, write_archive
     from farga.symbols.evaluate import score
@@ -191,7 +193,7 @@ def test_accepted_feedback_joins_training_and_part_of_it_is_held_out(prepared_co
         prepared_copy / "data" / "feedback" / "symbols" / "feedback.tar",
         HasyArchive(frame, symbols, {}, images_by_path),
     )
-    ctx = StageContext.load("symbols", Settings(root=prepared_copy))
+    ctx = components.context("symbols", Settings(root=prepared_copy))
     summary = run_stage("prepare", ctx)
     run_stage("validate", ctx)  # the data contract holds with feedback in it
     manifest = pd.read_parquet(prepared_copy / "data" / "prepared" / "symbols" / MANIFEST)

@@ -7,30 +7,26 @@ import torch
 
 from farga import cpu
 from farga.onnx_runtime import OnnxModel
+from farga.symbols.augment import augment
 from farga.symbols.export import export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN
+from farga.symbols.params import Augment, Network, Train
 from farga.symbols.prepare import load_classes, load_split
-from farga.symbols.train import augment, fit, seed_everything, to_input
-from support import run_on_avx2_cpu
+from farga.symbols.train import fit, seed_everything, to_input
+from support import REPO, config_of, run_on_avx2_cpu
 
 pytestmark = pytest.mark.model
 
-TINY = {"channels": [8, 16, 32], "convs_per_stage": [1, 1, 1], "hidden": 32, "dropout": 0.0}
+TINY = Network(channels=[8, 16, 32], convs_per_stage=[1, 1, 1], hidden=32, dropout=0.0)
 
 
-def train_cfg(**overrides):
-    cfg = {
-        "seed": 0,
-        "epochs": 1,
-        "batch_size": 16,
-        "lr": 0.01,
-        "weight_decay": 0.0,
-        "warmup_fraction": 0.3,
-        "label_smoothing": 0.0,
-        "augment": {"enabled": False},
-    }
-    cfg.update(overrides)
-    return cfg
+def train_cfg(**overrides: object) -> Train:
+    """The repository's symbols.train block, shrunk (no augmentation), with ``overrides``."""
+    cfg = config_of(REPO, "symbols").train.model_dump()
+    cfg.update(seed=0, epochs=1, batch_size=16, lr=0.01, weight_decay=0.0, warmup_fraction=0.3, label_smoothing=0.0)
+    cfg["augment"]["enabled"] = False
+    cfg["model"] = TINY.model_dump()
+    return Train.model_validate({**cfg, **overrides})
 
 
 def test_overfitting_one_batch_drives_the_loss_down(prepared_project: Path):
@@ -60,7 +56,7 @@ def test_training_is_deterministic_for_a_seed(prepared_project: Path):
         seed_everything(5, 2)
         model = SymbolCNN(CNNConfig.from_params(12, TINY))
         _, history = fit(
-            model, train, val, train_cfg(seed=5, augment={"enabled": True, "rotate_deg": 8, "scale": 0.1, "shift": 0.1})
+            model, train, val, train_cfg(seed=5, augment=Augment(enabled=True, rotate_deg=8, scale=0.1, shift=0.1))
         )
         runs.append(history[-1])
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
@@ -91,7 +87,7 @@ def test_a_last_batch_of_one_drawing_does_not_stop_training(prepared_project: Pa
 def test_augmentation_keeps_shape_and_moves_ink():
     x = torch.zeros(4, 1, 32, 32)
     x[:, :, 10:20, 14:16] = 1.0
-    out = augment(x, {"rotate_deg": 15, "scale": 0.1, "shift": 0.1}, torch.Generator().manual_seed(0))
+    out = augment(x, Augment(enabled=True, rotate_deg=15, scale=0.1, shift=0.1), torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     assert not torch.allclose(out, x)
     assert out.sum() > 0.5 * x.sum()

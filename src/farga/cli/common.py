@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from farga.config import StageContext
+from farga import components
 from farga.errors import FargaError
 
 console = Console(stderr=True)
@@ -27,7 +27,7 @@ def run_stage_verb(stage: str, component: str, archive: Path | None = None) -> N
     from farga.pipeline import run_stage
 
     try:
-        ctx = StageContext.load(component)
+        ctx = components.context(component)
         result = run_stage(stage, ctx, archive)
     except (FargaError, FileNotFoundError) as exc:
         raise fail(stage, component, exc) from exc

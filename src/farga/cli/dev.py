@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from farga.cli.common import console, fail
+from farga.cli.common import ComponentArg, console, fail
 from farga.errors import FargaError
 
 app = typer.Typer(
@@ -154,6 +154,7 @@ def soak(
 
 @app.command("bench-scale")
 def bench_scale(
+    component: ComponentArg,
     seconds: Annotated[int, typer.Option(help="wrk duration per replica count")] = 15,
     epochs: Annotated[int, typer.Option(min=2, help="training epochs per process count (the first is not timed)")] = 3,
     out: Annotated[Path | None, typer.Option(help="also write the figures into this file's generated section")] = None,
@@ -165,10 +166,11 @@ def bench_scale(
 
     settings = Settings()
     try:
-        train, serve = scale_bench.run(settings.root / settings.params_file, seconds, epochs)
-        text = scale_bench.markdown(train, serve, f"farga dev bench-scale --seconds {seconds} --epochs {epochs}")
+        train, serve = scale_bench.run(component, settings.root / settings.params_file, seconds, epochs)
+        command = f"farga dev bench-scale {component} --seconds {seconds} --epochs {epochs}"
+        text = scale_bench.markdown(scale_bench.scaler(component).scale_run, train, serve, command)
         if out is not None:
             scale_bench.write_into(out, text)
     except FargaError as exc:
-        raise fail("dev bench-scale", "", exc) from exc
+        raise fail("dev bench-scale", component, exc) from exc
     typer.echo(text)

@@ -11,7 +11,6 @@ from rich.console import Console
 
 from farga import components
 from farga.cli.common import ComponentArg, console, fail, run_stage_verb
-from farga.config import StageContext
 from farga.errors import FargaError
 
 app = typer.Typer(
@@ -113,7 +112,7 @@ def tune(
         raise fail("tune", component, FargaError(f"--then must be run, queue or none, not {then!r}"))
     started = time.monotonic()
     try:
-        ctx = StageContext.load(component)
+        ctx = components.context(component)
         outcome = search(ctx, study, then, baseline)  # type: ignore[arg-type]
     except FargaError as exc:
         raise fail("tune", component, exc) from exc
@@ -152,7 +151,8 @@ def model_tests(
     ] = None,
 ) -> None:
     """Behavioural tests (CheckList): minimum functionality, invariance, directional; fails under a threshold."""
-    from farga.behaviour import print_report, run_model_tests
+    from farga.behaviour import run_model_tests
+    from farga.checklist import print_report
 
     try:
         summary, label = run_model_tests(component, model)
@@ -251,7 +251,7 @@ def feedback_export(
         raise typer.Exit(code=1)
     store = FeedbackStore(ServeSettings().resolved_database_url())
     try:
-        result = comp.export_feedback(StageContext.load(component), store, out, not all_)
+        result = comp.export_feedback(components.context(component), store, out, not all_)
     except ModuleNotFoundError as exc:  # the serving install has no pandas
         console.print(f"[red]feedback export needs the pipeline install (pip install 'farga[pipeline]'): {exc}[/red]")
         raise typer.Exit(code=1) from exc

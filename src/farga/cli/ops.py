@@ -11,9 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from farga import components
+from farga import components, params
 from farga.cli.common import ComponentArg, console, fail
-from farga.config import StageContext
 from farga.errors import FargaError
 
 app = typer.Typer(help="Run a deployment: monitor, retrain, roll back, prune, review feedback.", no_args_is_help=True)
@@ -38,10 +37,12 @@ def monitor(
     from farga.serving.settings import ServeSettings
 
     try:
-        ctx = StageContext.load(component)
+        ctx = components.context(component)
         settings = ServeSettings()
-        params = ctx.params["monitor"] | ({"window": window} if window else {})
-        runner = Monitor(component, settings, params, out or ctx.paths.reports / "monitor")
+        if not isinstance(ctx.config, params.Monitored):
+            raise components.lacking(component, "monitor block in its params (drift monitoring)")
+        rules = ctx.config.monitor.model_copy(update={"window": window} if window else {})
+        runner = Monitor(component, settings, rules, out or ctx.paths.reports / "monitor")
         if watch:
             import logging
 
@@ -222,7 +223,7 @@ def review(
     if not isinstance(comp, components.ReviewsClasses):
         raise fail("ops review", component, components.lacking(component, "class review"))
     store = FeedbackStore(ServeSettings().resolved_database_url())
-    ctx = StageContext.load(component)
+    ctx = components.context(component)
     who = by or os.environ.get("FARGA_REVIEWER") or getpass.getuser()
     try:
         if approve is not None:

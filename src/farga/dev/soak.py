@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from farga.serving.loadgen import Answer, Traffic
+from farga.loadgen import Answer, Traffic
 from farga.serving.process import ServerProcess, rss_mb
 
 

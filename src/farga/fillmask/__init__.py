@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from farga.components import Component, Facts
-from farga.fillmask.params import FillmaskParams
+from farga.fillmask.params import FillmaskContext, FillmaskParams
 
 if TYPE_CHECKING:
-    from farga.behaviour import Case
     from farga.cards import Card
-    from farga.config import StageContext
+    from farga.checklist import Case
+    from farga.components import ComponentService
     from farga.headline import Example, Headline
-    from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
 
@@ -27,42 +26,42 @@ class Fillmask:
     summary = "Catalan sentence with <mask> -> the missing word (a transformer trained from scratch, 2.8M words)"
     params = FillmaskParams
 
-    def check(self, ctx: StageContext) -> Facts:
+    def check(self, ctx: FillmaskContext) -> Facts:
         from farga.fillmask.corpus import check
 
         return check(ctx)
 
-    def fetch(self, ctx: StageContext, archive: Path | None) -> Facts:
+    def fetch(self, ctx: FillmaskContext, archive: Path | None) -> Facts:
         from farga.fillmask.corpus import fetch
 
         return fetch(ctx, archive)
 
-    def prepare(self, ctx: StageContext) -> Facts:
+    def prepare(self, ctx: FillmaskContext) -> Facts:
         from farga.fillmask.prepare import prepare
 
         return prepare(ctx)
 
-    def validate(self, ctx: StageContext) -> Facts:
+    def validate(self, ctx: FillmaskContext) -> Facts:
         from farga.fillmask.contract import validate
 
         return validate(ctx)
 
-    def train(self, ctx: StageContext) -> Facts:
+    def train(self, ctx: FillmaskContext) -> Facts:
         from farga.fillmask.train import train
 
         return train(ctx)
 
-    def evaluate(self, ctx: StageContext) -> Facts:
+    def evaluate(self, ctx: FillmaskContext) -> Facts:
         from farga.fillmask.evaluate import evaluate
 
         return evaluate(ctx)
 
-    def score(self, ctx: StageContext, model_dir: Path) -> Facts:
+    def score(self, ctx: FillmaskContext, model_dir: Path) -> Facts:
         from farga.fillmask.evaluate import score
 
         return score(ctx, model_dir)
 
-    def cards(self, ctx: StageContext, facts: Facts) -> dict[str, Card]:
+    def cards(self, ctx: FillmaskContext, facts: Facts) -> dict[str, Card]:
         from farga.fillmask.cards import card_sections
 
         return card_sections(ctx, facts)
@@ -74,7 +73,7 @@ class Fillmask:
 
         return service(settings, store)
 
-    def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
+    def behaviour(self, ctx: FillmaskContext, model_path: Path) -> list[Case]:
         from farga.fillmask.behaviour import behaviour
 
         return behaviour(ctx, model_path)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from farga.behaviour import Case
-from farga.config import StageContext
+from farga.checklist import Case
 from farga.fillmask import lexicon
+from farga.fillmask.params import FillmaskContext
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.text import MASK, split
 
@@ -128,7 +128,7 @@ def directional_cases(s: Scorer) -> list[Case]:
     return cases
 
 
-def behaviour(ctx: StageContext, model_path: Path) -> list[Case]:
+def behaviour(ctx: FillmaskContext, model_path: Path) -> list[Case]:
     scorer = Scorer(Predictor.load(model_path if model_path.is_dir() else model_path.parent))
     return (
         agreement_cases(scorer) + fixed_expression_cases(scorer) + invariance_cases(scorer) + directional_cases(scorer)

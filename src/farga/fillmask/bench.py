@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from farga import cpu
-from farga.config import StageContext
 from farga.errors import FargaError
 from farga.fillmask.evaluate import split_examples
+from farga.fillmask.params import FillmaskContext, FillmaskParams
 from farga.fillmask.predictor import Predictor
 from farga.loadtest import percentiles, wrk
 from farga.onnx_runtime import has_float_twin
@@ -53,8 +53,10 @@ def bench(root: Path, seconds: int, workers: int) -> str:
     if not (model_dir / "model.onnx").exists():
         raise FargaError(f"{model_dir / 'model.onnx'} is missing: run the pipeline first (make run)")
     predictor = Predictor.load(model_dir)
-    ctx = StageContext.load("fillmask", Settings(root=root))
-    sentences = [ex.masked for ex in split_examples(ctx, predictor, "val", "positions", 0).items[:300]]
+    ctx = FillmaskContext.load("fillmask", FillmaskParams, Settings(root=root))
+    sentences = [
+        ex.masked for ex in split_examples(ctx, predictor, "val", ctx.config.evaluate.positions, 0).items[:300]
+    ]
     twin = Predictor.load(model_dir, precision="float") if has_float_twin(model_dir) else None
     report: dict[str, Any] = {"in_process": in_process(predictor, sentences, twin), "http": {}}
     if shutil.which("wrk"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from farga.cards import Card, model_and_dataset, model_header, pct, run_context
-from farga.config import StageContext
+from farga.fillmask.params import FillmaskContext
 from farga.fillmask.sources import genre_of
 
 
@@ -69,9 +69,9 @@ def mixture_rows(mixture: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
+def card_sections(ctx: FillmaskContext, facts: dict[str, Any]) -> dict[str, Card]:
     """The model and dataset cards: their headers (the Hub's metadata) here, their wording in templates/."""
-    context = run_context(ctx, facts)
+    context = run_context(ctx, facts, {"train": ctx.config.train, "data": ctx.config.data})
     registry, bar, fetched = facts["registry"], facts["bar"], context["fetched"]
     source = fetched["source"]
     held_out = set(context["prepared"].get("held_out", []))

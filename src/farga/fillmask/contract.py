@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import pandera.pandas as pa
 
-from farga.components import Facts
-from farga.config import StageContext
+from farga.facts import Facts
 from farga.fillmask.corpus import manifest
+from farga.fillmask.params import Contract, Data, FillmaskContext
 from farga.fillmask.prepare import CORPUS, SEEN, SPLITS, UNSEEN, assign_split, held_out_sources
 from farga.hashing import write_json
 from farga.validation import ContractReport, ContractViolation, check, check_frame
@@ -37,10 +35,9 @@ def schema(sources: list[str]) -> pa.DataFrameSchema:
     )
 
 
-def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]) -> ContractReport:
+def validate_corpus(frame: pd.DataFrame, sources: list[str], data: Data, rules: Contract) -> ContractReport:
     report = ContractReport("fillmask")
     check_frame(report, schema(sources), frame)
-    data = cfg["data"]
     held_out = set(held_out_sources(data, sources))
     unseen = frame.split.isin(UNSEEN)
     seen = frame[~unseen]
@@ -52,7 +49,7 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
 
     def shares() -> str | None:
         bad = []
-        for split, (low, high) in cfg["contract"]["split_share"].items():
+        for split, (low, high) in rules.split_share.items():
             share = float((seen.split == split).mean())
             if not low <= share <= high:
                 bad.append(f"{split} {share:.3f} outside [{low}, {high}]")
@@ -73,12 +70,12 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
         if not held_out:
             return None
         lines = int((frame.split == "unseen_test").sum())
-        need = int(cfg["contract"]["min_unseen_lines"].get(data["source"], 0))
+        need = rules.min_unseen_lines.get(data.source, 0)
         return f"{lines} unseen_test lines, fewer than {need}" if lines < need else None
 
     def enough_text() -> str | None:
         words = int(frame.text[frame.split == "train"].map(lambda t: len(t.split())).sum())
-        need = int(cfg["contract"]["min_train_words"])
+        need = rules.min_train_words
         return f"{words} training words, fewer than {need}" if words < need else None
 
     for name, predicate in (
@@ -94,10 +91,10 @@ def validate_corpus(frame: pd.DataFrame, sources: list[str], cfg: dict[str, Any]
     return report
 
 
-def validate(ctx: StageContext) -> Facts:
+def validate(ctx: FillmaskContext) -> Facts:
     frame = pd.read_parquet(ctx.paths.prepared / CORPUS)
     sources = [f["file"].removesuffix(".txt.gz") for f in manifest(ctx.paths.raw)["files"]]
-    report = validate_corpus(frame, sources, {"data": ctx.params["data"], "contract": ctx.params["contract"]})
+    report = validate_corpus(frame, sources, ctx.config.data, ctx.config.contract)
     report.render()
     write_json(ctx.paths.reports / "validation.json", report.as_dict())
     if not report.ok:

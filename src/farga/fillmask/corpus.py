@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from farga.components import Facts
-from farga.config import StageContext
 from farga.errors import FargaError
+from farga.facts import Facts
+from farga.fillmask.params import FillmaskContext
 from farga.fillmask.sources import SOURCES, by_file
 from farga.fillmask.synthetic import write_synthetic
 from farga.hashing import read_json, sha256_file, write_json
@@ -134,9 +134,9 @@ def verify(folder: Path, files: list[str], *, expected: bool) -> dict[str, Any]:
     }
 
 
-def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
-    cfg = ctx.params["data"]
-    source, raw = cfg["source"], ctx.paths.raw
+def fetch(ctx: FillmaskContext, archive: Path | None = None) -> Facts:
+    cfg = ctx.config.data
+    source, raw = cfg.source, ctx.paths.raw
     if raw.exists():
         shutil.rmtree(raw)
     raw.mkdir(parents=True)
@@ -148,7 +148,7 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
                 shutil.copyfile(origin / name, raw / name)
         label = str(origin)
     elif source == "synthetic":
-        files = write_synthetic(raw, cfg["synthetic"])
+        files = write_synthetic(raw, cfg.synthetic)
         label = "synthetic (generated Catalan-like sentences, see synthetic.py)"
     else:
         raise FetchError(f"unknown data.source {source!r}: use 'catalan' or 'synthetic'")
@@ -164,9 +164,9 @@ def manifest(raw: Path) -> dict[str, Any]:
     return facts
 
 
-def check(ctx: StageContext) -> Facts:
+def check(ctx: FillmaskContext) -> Facts:
     """Preflight for ``make run``: find the corpus before the pipeline starts."""
-    source = ctx.params["data"]["source"]
+    source = ctx.config.data.source
     if source != "catalan":
         return {"source": source, "corpus": None}
     return {"source": source, "corpus": str(locate(ctx.settings.root, None))}

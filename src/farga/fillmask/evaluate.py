@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from farga import cpu
-from farga.components import Facts
-from farga.config import StageContext
+from farga.facts import Facts
+from farga.fillmask.params import FillmaskContext
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import Example, accuracy, examples, groups_of, hits, report, top_k
@@ -31,8 +31,8 @@ from farga.hashing import read_json, write_json
 from farga.onnx_runtime import OnnxModel, has_float_twin
 
 REQUIRED = {"served_vs_trigram_top1": 1.2, "served_vs_trigram_top5": 1.13}
-# the evaluation's splits: the name metrics use, the prepared split, the params key of its size, a seed offset
-SPLITS = (("val", "val", "positions", 0), ("unseen", "unseen_test", "unseen_positions", 3))
+# the evaluation's splits: the name metrics use, the prepared split, a seed offset (sizes: params evaluate.*positions)
+SPLITS = (("val", "val", 0), ("unseen", "unseen_test", 3))
 TWIN_SLICE = 1000  # positions of the float twin scored at a time: (1000, 40,000 words) float32 is 160 MB
 
 
@@ -42,22 +42,21 @@ class Scored(NamedTuple):
     genres: dict[str, dict[str, np.ndarray]]  # the ``by_genre`` slice family
 
 
-def split_examples(ctx: StageContext, predictor: Predictor, split: str, size_key: str, offset: int) -> Scored:
+def split_examples(ctx: FillmaskContext, predictor: Predictor, split: str, size: int, offset: int) -> Scored:
     """Seeded positions of one split, clipped as the predictor reads them, with each one's genre."""
-    cfg = ctx.params["evaluate"]
     lines = load_split(ctx.paths.prepared, split)
-    items = examples(lines, int(cfg[size_key]), int(cfg["seed"]) + offset)
+    items = examples(lines, size, ctx.config.evaluate.seed + offset)
     items = [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
     sources = load_split(ctx.paths.prepared, split, column="source")
     genres = {"by_genre": groups_of([genre_of(sources[ex.line]) for ex in items])}
     return Scored(items, predictor.vocab.ids([ex.target for ex in items]), genres)
 
 
-def dev_examples(ctx: StageContext, predictor: Predictor, per_line: int, split: str = "dev") -> list[Example]:
+def dev_examples(ctx: FillmaskContext, predictor: Predictor, per_line: int, split: str = "dev") -> list[Example]:
     """``per_line`` words of every line of a dev split (``dev`` or ``unseen_dev``), for studies that fit
     something there (the evaluation's seed plus one: the draw training scores its epochs on)."""
     lines = load_split(ctx.paths.prepared, split)
-    items = examples(lines, len(lines), int(ctx.params["evaluate"]["seed"]) + 1, per_line=per_line)
+    items = examples(lines, len(lines), ctx.config.evaluate.seed + 1, per_line=per_line)
     return [ex.clipped(predictor.n_tokens_of, predictor.max_tokens) for ex in items]
 
 
@@ -112,19 +111,20 @@ def headline(name: str, scores: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def evaluated_splits(ctx: StageContext, predictor: Predictor) -> dict[str, Scored]:
+def evaluated_splits(ctx: FillmaskContext, predictor: Predictor) -> dict[str, Scored]:
     """The splits that have lines (``unseen`` has none when no source is held out)."""
     found = {}
-    for name, split, size_key, offset in SPLITS:
-        scored = split_examples(ctx, predictor, split, size_key, offset)
+    sizes = {"val": ctx.config.evaluate.positions, "unseen": ctx.config.evaluate.unseen_positions}
+    for name, split, offset in SPLITS:
+        scored = split_examples(ctx, predictor, split, sizes[name], offset)
         if scored.items:
             found[name] = scored
     return found
 
 
-def score(ctx: StageContext, model_dir: Path) -> Facts:
+def score(ctx: FillmaskContext, model_dir: Path) -> Facts:
     """The served figures of any exported model (the registry re-scores the champion with this)."""
-    predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
+    predictor = Predictor.load(model_dir, threads=ctx.config.train.threads)
     out: dict[str, Any] = {}
     for name, scored in evaluated_splits(ctx, predictor).items():
         served = predictions(predictor, components(predictor, scored.items), served_only=True)["served"]
@@ -132,14 +132,14 @@ def score(ctx: StageContext, model_dir: Path) -> Facts:
     return out
 
 
-def float_twin_scores(ctx: StageContext, predictor: Predictor, splits: dict[str, Scored]) -> dict[str, float]:
+def float_twin_scores(ctx: FillmaskContext, predictor: Predictor, splits: dict[str, Scored]) -> dict[str, float]:
     """The served mixture's top-1 with the float graph the int8 one was quantised from, on this
     machine: what int8 costs here ({} for a float export). Scored first and a slice at a time: a
     split's (positions, words) arrays are gigabytes, and the rest of the evaluation holds several."""
     model_dir = predictor.onnx.path.parent
     if not has_float_twin(model_dir):
         return {}
-    threads = int(ctx.params["train"]["threads"])
+    threads = ctx.config.train.threads
     twin = replace(predictor, onnx=OnnxModel.load(model_dir, threads=threads, precision="float"))
     out = {}
     for name, scored in splits.items():
@@ -179,12 +179,12 @@ def mixture_results(
     return out
 
 
-def evaluate(ctx: StageContext) -> Facts:
+def evaluate(ctx: FillmaskContext) -> Facts:
     from farga import tracking
     from farga.fillmask.plots import plot_comparison
 
     model_dir, reports = ctx.paths.models, ctx.paths.reports
-    predictor = Predictor.load(model_dir, threads=int(ctx.params["train"]["threads"]))
+    predictor = Predictor.load(model_dir, threads=ctx.config.train.threads)
     splits = evaluated_splits(ctx, predictor)
     twin_scores = float_twin_scores(ctx, predictor, splits)
     parts = {name: components(predictor, scored.items) for name, scored in splits.items()}

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from farga.fillmask.params import Network
+
 PAD, UNK, MASK = 0, 1, 2  # subword ids fixed by the tokenizer's special tokens, in this order
 NETWORK_FILE = "network.pt"
 
@@ -40,11 +42,8 @@ class ModelConfig:
     architecture: str = "mlm"  # mlm (one encoder reads <mask>) | cloze (two one-way towers, ``layers`` each)
 
     @classmethod
-    def from_params(cls, vocab_size: int, n_words: int, max_tokens: int, cfg: dict[str, Any]) -> ModelConfig:
-        keys = ("dim", "layers", "heads", "ffn", "dropout", "tied", "architecture")
-        if cfg.get("architecture", "mlm") not in ("mlm", "cloze"):
-            raise ValueError(f"train.model.architecture must be mlm or cloze, got {cfg['architecture']!r}")
-        return cls(vocab_size, n_words, max_tokens, **{k: cfg[k] for k in keys if k in cfg})
+    def from_params(cls, vocab_size: int, n_words: int, max_tokens: int, cfg: Network) -> ModelConfig:
+        return cls(vocab_size, n_words, max_tokens, **cfg.model_dump())
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from farga.config import StageContext
 from farga.params import ComponentParams, Strict, Thresholds
 
 Share = tuple[float, float]
@@ -124,3 +125,7 @@ class FillmaskParams(ComponentParams):
     train: Train
     evaluate: Evaluate
     behaviour: Behaviour
+
+
+FillmaskContext = StageContext[FillmaskParams]
+"""What every fillmask stage gets: its section of params.yaml as the model above."""

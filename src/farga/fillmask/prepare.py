@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from farga.components import Facts
-from farga.config import StageContext
 from farga.errors import FargaError
+from farga.facts import Facts
 from farga.fillmask.corpus import manifest, read_lines
+from farga.fillmask.params import Data, FillmaskContext
 from farga.hashing import read_json, write_json
 
 CORPUS = "corpus.parquet"
@@ -43,32 +43,32 @@ def bucket(digest: str) -> float:
     return int(digest[:8], 16) / 0x1_0000_0000
 
 
-def assign_split(digest: str, data: dict[str, Any], held_out: bool = False) -> str:
-    """The split of a line, from its hash and whether its source is held out (``data``: the params)."""
+def assign_split(digest: str, data: Data, held_out: bool = False) -> str:
+    """The split of a line, from its hash and whether its source is held out."""
     at = bucket(digest)
     if held_out:
-        return "unseen_dev" if at < float(data["unseen_dev_fraction"]) else "unseen_test"
-    if at < float(data["val_fraction"]):
+        return "unseen_dev" if at < data.unseen_dev_fraction else "unseen_test"
+    if at < data.val_fraction:
         return "val"
-    return "dev" if at < float(data["val_fraction"]) + float(data["dev_fraction"]) else "train"
+    return "dev" if at < data.val_fraction + data.dev_fraction else "train"
 
 
-def held_out_sources(data: dict[str, Any], sources: list[str]) -> list[str]:
+def held_out_sources(data: Data, sources: list[str]) -> list[str]:
     """The sources ``data.held_out`` keeps apart for this data source; a name the corpus lacks is an error
     (a typo would otherwise quietly train on the source meant to be unseen)."""
-    names = list(data["held_out"].get(data["source"], []))
+    names = list(data.held_out.get(data.source, []))
     unknown = sorted(set(names) - set(sources))
     if unknown:
         raise HeldOutError(
-            f"fillmask.data.held_out.{data['source']} names {unknown}, not sources of this corpus: {sorted(sources)}"
+            f"fillmask.data.held_out.{data.source} names {unknown}, not sources of this corpus: {sorted(sources)}"
         )
     if set(names) >= set(sources):
-        raise HeldOutError(f"fillmask.data.held_out.{data['source']} holds out every source: nothing would train")
+        raise HeldOutError(f"fillmask.data.held_out.{data.source} holds out every source: nothing would train")
     return names
 
 
-def prepare(ctx: StageContext) -> Facts:
-    cfg = ctx.params["data"]
+def prepare(ctx: FillmaskContext) -> Facts:
+    cfg = ctx.config.data
     raw, out = ctx.paths.raw, ctx.paths.prepared
     fetched = manifest(raw)
     sources = [entry["file"].removesuffix(".txt.gz") for entry in fetched["files"]]

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException
 
+from farga.components import ComponentService, component_router
 from farga.fillmask.predictor import Predictor, TooLongError
 from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
 from farga.fillmask.text import FUNCTION_WORDS, MASK, split
 from farga.serving import metrics
-from farga.serving.app import ComponentService, component_router
 from farga.serving.deps import Store, current_model, logged, model_slot
 from farga.serving.models import LoadedModel, ModelSlot
 from farga.serving.schemas import feedback_errors, feedback_link, predict_errors

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gzip
 import random
 from pathlib import Path
-from typing import Any
 
 from farga.fillmask import lexicon
+from farga.fillmask.params import Synthetic
 
 SYNTHETIC_FILE = "synthetic.txt.gz"
 UNSEEN_FILE = "synthetic_unseen.txt.gz"
@@ -74,11 +74,11 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def write_synthetic(folder: Path, cfg: dict[str, Any]) -> list[str]:
+def write_synthetic(folder: Path, cfg: Synthetic) -> list[str]:
     """Two sources from one draw, so no sentence is in both (the real corpus is de-duplicated across
     files): ``synthetic`` and, held out by default, ``synthetic_unseen``. The file names, in order."""
-    n, extra = int(cfg["sentences"]), int(cfg.get("unseen_sentences", 0))
-    lines = generate(n + extra, int(cfg["seed"]))
+    n, extra = cfg.sentences, cfg.unseen_sentences
+    lines = generate(n + extra, cfg.seed)
     write_lines(folder / SYNTHETIC_FILE, lines[:n])
     if not extra:
         return [SYNTHETIC_FILE]

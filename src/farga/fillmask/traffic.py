@@ -1,11 +1,11 @@
-"""What a load generator sends the fillmask service (farga.serving.loadgen)."""
+"""What a load generator sends the fillmask service (farga.loadgen)."""
 
 from __future__ import annotations
 
 import json
 import random
 
-from farga.components import Facts
+from farga.facts import Facts
 from farga.fillmask.schemas import FeedbackRequest, PredictResponse
 
 SENTENCES = [

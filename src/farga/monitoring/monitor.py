@@ -19,9 +19,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from farga import components
+from farga import components, params
+from farga.drift import KINDS, DriftConfig, detect
 from farga.hashing import write_json
-from farga.monitoring.drift import KINDS, DriftConfig, detect
 from farga.serving.models import ModelSource
 from farga.serving.settings import ServeSettings
 from farga.serving.store import FeedbackStore
@@ -89,14 +89,14 @@ class Gauges:
 
 
 class Monitor:
-    def __init__(self, component: str, settings: ServeSettings, params: dict[str, Any], out: Path):
+    def __init__(self, component: str, settings: ServeSettings, rules: params.Monitor, out: Path):
         comp = components.get(component)
         if not isinstance(comp, components.Drifts):
             raise components.lacking(component, "drift monitoring")
         self.component = comp
         self.settings = settings
-        self.cfg = DriftConfig.from_params(params)
-        self.window = int(params["window"])
+        self.cfg = DriftConfig.from_params(rules)
+        self.window = rules.window
         self.out = out
         self.store = FeedbackStore(settings.resolved_database_url())
         self.source = ModelSource(

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from farga import components, tracking
-from farga.config import StageContext
 from farga.errors import FargaError
 from farga.hashing import read_json
 from farga.http import request_json
@@ -48,7 +47,7 @@ def screen(component: str, settings: ServeSettings, store: FeedbackStore) -> tup
     comp = components.get(component)
     if not isinstance(comp, components.ScreensFeedback):
         raise components.lacking(component, "feedback screening")
-    ctx = StageContext.load(component, settings)
+    ctx = components.context(component, settings)
     version, model_dir, registered = champion(component, settings)
     verdicts = comp.screen_feedback(ctx, store, model_dir)
     return verdicts, version, registered

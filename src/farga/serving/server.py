@@ -28,7 +28,7 @@ def run(host: str, port: int, workers: int, components: str = "") -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="farga-metrics-")
     settings = ServeSettings()
     config = uvicorn.Config(
-        "farga.serving.app:create_app",
+        "farga.app:create_app",
         factory=True,
         http=CoalescingHttpToolsProtocol,  # a response leaves in one write: see farga.serving.protocol
         host=host,

@@ -93,14 +93,6 @@ class ServeSettings(Settings):
         trusted_networks(value)  # raises, naming the entry, for `*` or a value that is no address
         return value
 
-    def component_names(self) -> list[str]:
-        named = [c.strip() for c in self.components.split(",") if c.strip()]
-        if named:
-            return named
-        from farga import components
-
-        return [name for name in components.in_page_order() if isinstance(components.get(name), components.Serves)]
-
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.root / 'feedback.db').resolve()}"
 

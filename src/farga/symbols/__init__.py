@@ -10,16 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farga.components import Component, Facts
-from farga.symbols.params import SymbolsParams
+from farga.components import Component, Facts, ScaleRun
+from farga.symbols.params import SymbolsContext, SymbolsParams
 
 if TYPE_CHECKING:
-    from farga.behaviour import Case
     from farga.cards import Card
-    from farga.config import StageContext
+    from farga.checklist import Case
+    from farga.components import ComponentService
+    from farga.drift import Sample
     from farga.headline import Example, Headline
-    from farga.monitoring.drift import Sample
-    from farga.serving.app import ComponentService
     from farga.serving.settings import ServeSettings
     from farga.serving.store import FeedbackStore
 
@@ -29,52 +28,52 @@ class Symbols:
     summary = "handwritten math symbol -> LaTeX command (HASYv2, 369 classes)"
     params = SymbolsParams
 
-    def check(self, ctx: StageContext) -> Facts:
+    def check(self, ctx: SymbolsContext) -> Facts:
         from farga.symbols.acquire import check
 
         return check(ctx)
 
-    def fetch(self, ctx: StageContext, archive: Path | None) -> Facts:
+    def fetch(self, ctx: SymbolsContext, archive: Path | None) -> Facts:
         from farga.symbols.acquire import fetch
 
         return fetch(ctx, archive)
 
-    def prepare(self, ctx: StageContext) -> Facts:
+    def prepare(self, ctx: SymbolsContext) -> Facts:
         from farga.symbols.prepare import prepare
 
         return prepare(ctx)
 
-    def validate(self, ctx: StageContext) -> Facts:
+    def validate(self, ctx: SymbolsContext) -> Facts:
         from farga.symbols.contract import validate
 
         return validate(ctx)
 
-    def validate_feedback(self, ctx: StageContext, archive: Path) -> Facts:
+    def validate_feedback(self, ctx: SymbolsContext, archive: Path) -> Facts:
         from farga.symbols.contract import validate_feedback
 
         return validate_feedback(ctx, archive)
 
-    def train(self, ctx: StageContext) -> Facts:
+    def train(self, ctx: SymbolsContext) -> Facts:
         from farga.symbols.train import train
 
         return train(ctx)
 
-    def trial(self, ctx: StageContext, report: Callable[[int, float], None]) -> float:
+    def trial(self, ctx: SymbolsContext, report: Callable[[int, float], None]) -> float:
         from farga.symbols.train import trial
 
         return trial(ctx, report)
 
-    def evaluate(self, ctx: StageContext) -> Facts:
+    def evaluate(self, ctx: SymbolsContext) -> Facts:
         from farga.symbols.evaluate import evaluate
 
         return evaluate(ctx)
 
-    def score(self, ctx: StageContext, model_dir: Path) -> Facts:
+    def score(self, ctx: SymbolsContext, model_dir: Path) -> Facts:
         from farga.symbols.evaluate import score
 
         return score(ctx, model_dir)
 
-    def cards(self, ctx: StageContext, facts: Facts) -> dict[str, Card]:
+    def cards(self, ctx: SymbolsContext, facts: Facts) -> dict[str, Card]:
         from farga.symbols.cards import card_sections
 
         return card_sections(ctx, facts)
@@ -86,37 +85,34 @@ class Symbols:
 
         return service(settings, store)
 
-    def export_feedback(self, ctx: StageContext, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
+    def export_feedback(self, ctx: SymbolsContext, store: FeedbackStore, dest: Path, accepted_only: bool) -> Facts:
         from farga.symbols.feedback import export_feedback
-        from farga.symbols.params import Feedback
 
-        return export_feedback(store, dest, Feedback(**ctx.params["feedback"]), accepted_only)
+        return export_feedback(store, dest, ctx.config.feedback, accepted_only)
 
-    def waiting_classes(self, ctx: StageContext, store: FeedbackStore, sheets: Path) -> list[Facts]:
-        from farga.symbols.params import NewSymbols
+    def waiting_classes(self, ctx: SymbolsContext, store: FeedbackStore, sheets: Path) -> list[Facts]:
         from farga.symbols.review import waiting
 
-        return waiting(store, NewSymbols(**ctx.params["feedback"]["new_symbols"]), sheets)
+        return waiting(store, ctx.config.feedback.new_symbols, sheets)
 
     def approve_class(
-        self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, note: str, needs: str | None
+        self, ctx: SymbolsContext, store: FeedbackStore, label: str, decided_by: str, note: str, needs: str | None
     ) -> Facts:
-        from farga.symbols.params import NewSymbols
         from farga.symbols.review import approve
 
-        return approve(store, label, NewSymbols(**ctx.params["feedback"]["new_symbols"]), decided_by, needs, note)
+        return approve(store, label, ctx.config.feedback.new_symbols, decided_by, needs, note)
 
-    def refuse_class(self, ctx: StageContext, store: FeedbackStore, label: str, decided_by: str, why: str) -> Facts:
+    def refuse_class(self, ctx: SymbolsContext, store: FeedbackStore, label: str, decided_by: str, why: str) -> Facts:
         from farga.symbols.review import refuse
 
         return refuse(store, label, why, decided_by)
 
-    def screen_feedback(self, ctx: StageContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
+    def screen_feedback(self, ctx: SymbolsContext, store: FeedbackStore, model_dir: Path) -> list[Facts]:
         from farga.symbols.feedback import screen
 
-        return screen(store, model_dir, ctx.params["feedback"])
+        return screen(store, model_dir, ctx.config.feedback.quarantine)
 
-    def behaviour(self, ctx: StageContext, model_path: Path) -> list[Case]:
+    def behaviour(self, ctx: SymbolsContext, model_path: Path) -> list[Case]:
         from farga.symbols.behaviour import behaviour
 
         return behaviour(ctx, model_path)
@@ -148,6 +144,22 @@ class Symbols:
         from farga.symbols.traffic import feedback
 
         return feedback(answer)
+
+    @property
+    def scale_run(self) -> ScaleRun:
+        from farga.symbols.scaling import RUN
+
+        return RUN
+
+    def scale_params(self, section: Facts, epochs: int, threads: int) -> Facts:
+        from farga.symbols.scaling import scale_params
+
+        return scale_params(section, epochs, threads)
+
+    def training_rate(self, root: Path) -> tuple[float, float]:
+        from farga.symbols.scaling import training_rate
+
+        return training_rate(root)
 
     def bench(self, root: Path, seconds: int, workers: int) -> str:
         from farga.symbols.bench import bench

@@ -16,12 +16,12 @@ from typing import Any
 
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-from farga.components import Facts
-from farga.config import StageContext
 from farga.errors import FargaError
+from farga.facts import Facts
 from farga.hashing import sha256_file, write_json
 from farga.symbols import catalogue
 from farga.symbols.archive import HasyArchive, read_archive
+from farga.symbols.params import SymbolsContext
 from farga.symbols.synthetic import write_synthetic
 
 ZENODO_URL = "https://zenodo.org/record/259444/files/HASYv2.tar.bz2"
@@ -118,9 +118,9 @@ def verify(archive: HasyArchive, *, full_catalogue: bool) -> dict[str, Any]:
     }
 
 
-def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
-    cfg = ctx.params["data"]
-    source = cfg["source"]
+def fetch(ctx: SymbolsContext, archive: Path | None = None) -> Facts:
+    cfg = ctx.config.data
+    source = cfg.source
     raw = ctx.paths.raw
     if raw.exists():
         shutil.rmtree(raw)
@@ -131,7 +131,7 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
         shutil.copyfile(origin, target)
         origin_label = str(origin)
     elif source == "synthetic":
-        target = write_synthetic(raw / "synthetic.tar", cfg["synthetic"])
+        target = write_synthetic(raw / "synthetic.tar", cfg.synthetic)
         origin_label = "synthetic (matplotlib mathtext renders with handwriting-like distortion)"
     else:
         raise FetchError(f"unknown data.source {source!r}: use 'hasyv2' or 'synthetic'")
@@ -147,9 +147,9 @@ def fetch(ctx: StageContext, archive: Path | None = None) -> Facts:
     return info
 
 
-def check(ctx: StageContext) -> Facts:
+def check(ctx: SymbolsContext) -> Facts:
     """Preflight for ``make run``: find (or download) the archive before the pipeline starts."""
-    source = ctx.params["data"]["source"]
+    source = ctx.config.data.source
     if source != "hasyv2":
         return {"source": source, "archive": None}
     return {"source": source, "archive": str(locate_archive(ctx.settings.root, None))}

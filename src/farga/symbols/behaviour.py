@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from farga.behaviour import Case
-from farga.config import StageContext
+from farga.checklist import Case
 from farga.onnx_runtime import OnnxModel
 from farga.symbols import catalogue
+from farga.symbols.params import SymbolsContext
 from farga.symbols.prepare import load_split
 from farga.symbols.preprocess import fit_to_box, to_model_input
 
@@ -184,9 +184,9 @@ def directional(scorer: Scorer, inks: np.ndarray, truth: list[str]) -> list[Case
     return cases
 
 
-def behaviour(ctx: StageContext, model_path: Path) -> list[Case]:
+def behaviour(ctx: SymbolsContext, model_path: Path) -> list[Case]:
     """Every behavioural case for the model at ``model_path``, on the prepared data's test split."""
-    cfg = ctx.params["behaviour"]
+    rules = ctx.config.behaviour
     scorer = Scorer(OnnxModel.load(model_path))
     prepared = ctx.paths.prepared
     images, _, manifest = load_split(prepared, "test")
@@ -196,8 +196,8 @@ def behaviour(ctx: StageContext, model_path: Path) -> list[Case]:
     counts = np.unique(train_manifest.symbol_id.to_numpy(), return_counts=True)
     train_counts = {latex[int(i)]: int(n) for i, n in zip(*counts, strict=True)}
 
-    rng = np.random.default_rng(int(cfg["seed"]))
-    per_class = int(cfg["samples_per_class"])
+    rng = np.random.default_rng(rules.seed)
+    per_class = rules.samples_per_class
     directional_names = {name for pair in DIRECTIONAL for name in pair[:2]}
     symbol_ids = manifest.symbol_id.to_numpy()
     picked: list[int] = []
@@ -208,7 +208,7 @@ def behaviour(ctx: StageContext, model_path: Path) -> list[Case]:
     inks = images[picked]
     truth = [known[int(i)].latex for i in symbol_ids[picked]]
     return [
-        *minimum_functionality(scorer, train_counts, int(cfg["frequent_classes"])),
+        *minimum_functionality(scorer, train_counts, rules.frequent_classes),
         *invariance(scorer, inks, truth),
         *directional(scorer, inks, truth),
     ]

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from farga import cpu
+from farga.loadgen import sample_request
 from farga.loadtest import percentiles, wrk
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
-from farga.serving.loadgen import sample_request
 from farga.serving.process import running_server
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the

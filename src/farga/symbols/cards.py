@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from farga.cards import Card, model_and_dataset, model_header, pct, run_context
-from farga.config import StageContext
+from farga.symbols.params import SymbolsContext
 from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 
 
-def card_sections(ctx: StageContext, facts: dict[str, Any]) -> dict[str, Card]:
+def card_sections(ctx: SymbolsContext, facts: dict[str, Any]) -> dict[str, Card]:
     """The model and dataset cards: their headers (the Hub's metadata) here, their wording in templates/."""
-    context = run_context(ctx, facts)
+    context = run_context(ctx, facts, {"train": ctx.config.train, "data": ctx.config.data})
     registry, prepared, contract = context["registry"], context["prepared"], context["contract"]
     source = context["fetched"]["source"]
     dataset_name = "HASYv2" if source == "hasyv2" else "synthetic-hasy"

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from farga.components import Facts
-from farga.config import StageContext
+from farga.facts import Facts
 from farga.hashing import write_json
 from farga.symbols import catalogue
 from farga.symbols.archive import read_archive
+from farga.symbols.params import Contract, SymbolsContext
 from farga.symbols.prepare import IMAGES, MANIFEST, SCORED, WRITER_TEST, load_classes, load_split
 from farga.symbols.preprocess import ImageInputError, normalise_image
 from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
@@ -66,8 +66,9 @@ def declared_classes(classes: list[dict[str, Any]]) -> str | None:
 
 
 def validate_dataset(
-    manifest: pd.DataFrame, images: np.ndarray, classes: list[dict[str, Any]], cfg: dict[str, Any]
+    manifest: pd.DataFrame, images: np.ndarray, classes: list[dict[str, Any]], rules: Contract, full_catalogue: bool
 ) -> ContractReport:
+    """``full_catalogue``: every catalogue symbol must be a class (real data; a synthetic set draws a few)."""
     report = ContractReport("symbols")
     schema = manifest_schema(classes)
     check_frame(report, schema, manifest)
@@ -89,7 +90,7 @@ def validate_dataset(
         present = set(manifest.symbol_id)
         declared = {int(c["symbol_id"]) for c in classes}
         full = set(catalogue.by_id())
-        if cfg.get("require_full_catalogue", True) and not full <= declared:
+        if full_catalogue and not full <= declared:
             return f"classes declare {len(declared & full)} of the catalogue's {len(full)} symbols"
         if problem := declared_classes(classes):
             return problem
@@ -112,9 +113,7 @@ def validate_dataset(
         # a class learnt from users was admitted on its count of drawings (params: feedback.new_symbols),
         # most of which train; here it needs only to be trainable at all
         counts = manifest[manifest.split == "train"].groupby("symbol_id").size()
-        minimum = {
-            int(c["symbol_id"]): 1 if c.get("origin") == "users" else int(cfg["min_train_per_class"]) for c in classes
-        }
+        minimum = {int(c["symbol_id"]): 1 if c.get("origin") == "users" else rules.min_train_per_class for c in classes}
         counts = counts.reindex(list(minimum), fill_value=0)
         low = counts[counts < pd.Series(minimum)]
         if low.empty:
@@ -125,7 +124,7 @@ def validate_dataset(
         shares = manifest.split.value_counts(normalize=True).reindex(SPLITS, fill_value=0.0)
         problems = [
             f"{split} holds {shares[split]:.1%} (allowed {lo:.0%}-{hi:.0%})"
-            for split, (lo, hi) in cfg["split_share"].items()
+            for split, (lo, hi) in rules.split_share.items()
             if not lo <= shares[split] <= hi
         ]
         return "; ".join(problems) or None
@@ -152,14 +151,14 @@ def validate_dataset(
     return report
 
 
-def validate(ctx: StageContext) -> Facts:
+def validate(ctx: SymbolsContext) -> Facts:
     prepared = ctx.paths.prepared
     manifest = pd.read_parquet(prepared / MANIFEST)
     images = np.load(prepared / IMAGES, mmap_mode="r")
     classes = load_classes(prepared)
-    cfg = dict(ctx.params["contract"])
-    cfg.setdefault("require_full_catalogue", ctx.params["data"]["source"] == "hasyv2")
-    report = validate_dataset(manifest, np.asarray(images), classes, cfg)
+    rules, source = ctx.config.contract, ctx.config.data.source
+    full = source == "hasyv2" if rules.require_full_catalogue is None else rules.require_full_catalogue
+    report = validate_dataset(manifest, np.asarray(images), classes, rules, full)
     write_json(ctx.paths.reports / "validation.json", report.as_dict())
     report.render()
     if not report.ok:
@@ -226,7 +225,7 @@ def feedback_report(archive: Path, prepared: Path) -> ContractReport:
     return report
 
 
-def validate_feedback(ctx: StageContext, archive: Path) -> Facts:
+def validate_feedback(ctx: SymbolsContext, archive: Path) -> Facts:
     report = feedback_report(archive, ctx.paths.prepared)
     write_json(ctx.paths.reports / "feedback_validation.json", report.as_dict())
     report.render()

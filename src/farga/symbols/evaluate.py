@@ -16,13 +16,13 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from farga import cpu, energy, tracking
 from farga.calibration import measure
-from farga.components import Facts
-from farga.config import StageContext
+from farga.facts import Facts
 from farga.hashing import read_json, write_json
 from farga.onnx_runtime import OnnxModel, has_float_twin
 from farga.plots import plot_bars, plot_confusion
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
+from farga.symbols.params import SymbolsContext
 from farga.symbols.prepare import FEEDBACK_TEST, WRITER_TEST, load_split
 
 
@@ -113,7 +113,7 @@ def writer_scores(model: OnnxModel, prepared: Path) -> dict[str, Any]:
     return {f"{WRITER_TEST}_{k}": v for k, v in scores.items()}
 
 
-def score(ctx: StageContext, model_dir: Path) -> Facts:
+def score(ctx: SymbolsContext, model_dir: Path) -> Facts:
     """Any exported model directory, scored on the current test set and held-out feedback (the registry gate)."""
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model = OnnxModel.load(model_dir)
@@ -123,7 +123,7 @@ def score(ctx: StageContext, model_dir: Path) -> Facts:
     return {f"test_{k}": v for k, v in scores.items()} | held_out
 
 
-def evaluate(ctx: StageContext) -> Facts:
+def evaluate(ctx: SymbolsContext) -> Facts:
     images, _, manifest = load_split(ctx.paths.prepared, "test")
     model_dir, reports = ctx.paths.models, ctx.paths.reports
     reports.mkdir(parents=True, exist_ok=True)

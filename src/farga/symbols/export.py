@@ -21,6 +21,7 @@ from farga.onnx_runtime import set_metadata
 from farga.quantize import quantize_int8
 from farga.symbols import catalogue
 from farga.symbols.model import SymbolCNN
+from farga.symbols.params import Export
 from farga.symbols.preprocess import SPEC, to_model_input
 
 OPSET = 17
@@ -99,7 +100,7 @@ def attach_monitoring(
     files: dict[str, Path],
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
-    cfg: dict[str, Any],
+    cfg: Export,
     seed: int,
 ) -> dict[str, Any]:
     """What ships with the served model besides the graph: its "not sure" threshold, fitted on
@@ -114,7 +115,7 @@ def attach_monitoring(
     from farga.symbols.monitoring import REFERENCE, build_reference
 
     model_path = files["model"]
-    target = float(cfg["unsure_target_precision"])
+    target = cfg.unsure_target_precision
     if "float_model" in files:
         twin = OnnxModel.load(files["float_model"])
         twin_probs = infer(twin, val[0])[0]
@@ -126,7 +127,7 @@ def attach_monitoring(
     correct = symbol_ids(model)[probs.argmax(1)] == val[1]
     calibration = fit_threshold(probs.max(1), correct, target)
     set_metadata(model_path, {"farga.calibration": calibration})
-    reference = build_reference(model, train, (val[0], probs, embedding), int(cfg["reference_samples"]), seed)
+    reference = build_reference(model, train, (val[0], probs, embedding), cfg.reference_samples, seed)
     np.savez_compressed(model_path.parent / REFERENCE, allow_pickle=False, **reference)
     return {
         "calibration": calibration,

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from farga.components import Facts
+from farga.facts import Facts
 from farga.serving import ledger
 from farga.serving.store import FeedbackStore, Prediction
 from farga.symbols import catalogue
 from farga.symbols.archive import HasyArchive, write_archive
 from farga.symbols.monitoring import screen_feedback
-from farga.symbols.params import Feedback
+from farga.symbols.params import Feedback, Quarantine
 from farga.symbols.user_symbols import USER_SYMBOLS, Named, admission, write_user_symbols
 
 FEEDBACK_WRITER = 0
@@ -107,7 +107,7 @@ def export_feedback(store: FeedbackStore, dest: Path, rules: Feedback, accepted_
     return result
 
 
-def screen(store: FeedbackStore, model_dir: Path, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+def screen(store: FeedbackStore, model_dir: Path, rules: Quarantine) -> list[dict[str, Any]]:
     """Screen every feedback not reviewed yet: accept it, or quarantine it for a person to review. A
     command outside the catalogue that TeX renders as a catalogue symbol is judged as that symbol."""
     from farga.symbols.aliases import record_aliases
@@ -115,7 +115,7 @@ def screen(store: FeedbackStore, model_dir: Path, cfg: dict[str, Any]) -> list[d
     pending = [p for p in store.labelled(NAME, review=None) if p.model_input is not None]
     aliases = record_aliases(store, {str(p.feedback_label) for p in pending})
     labels = [aliases.get(str(p.feedback_label), str(p.feedback_label)) for p in pending]
-    verdicts = screen_feedback(model_dir, [bytes(p.model_input or b"") for p in pending], labels, cfg["quarantine"])
+    verdicts = screen_feedback(model_dir, [bytes(p.model_input or b"") for p in pending], labels, rules)
     store.set_review(
         NAME,
         {

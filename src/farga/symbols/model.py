@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from farga.symbols.params import Network
+
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -23,12 +25,11 @@ class CNNConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_params(cls, n_classes: int, params: dict[str, Any]) -> CNNConfig:
-        channels = tuple(int(c) for c in params["channels"])
-        convs = tuple(int(c) for c in params["convs_per_stage"])
+    def from_params(cls, n_classes: int, params: Network) -> CNNConfig:
+        channels, convs = tuple(params.channels), tuple(params.convs_per_stage)
         if len(channels) != len(convs):
             raise ValueError("model.channels and model.convs_per_stage must have the same length")
-        return cls(n_classes, channels, convs, int(params["hidden"]), float(params["dropout"]))
+        return cls(n_classes, channels, convs, params.hidden, params.dropout)
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from farga.monitoring.drift import Sample
+from farga.drift import Sample
 from farga.onnx_runtime import OnnxModel, model_file
 from farga.serving.store import FeedbackStore, PredictionRecord
 from farga.symbols import catalogue
 from farga.symbols.inference import infer, symbol_ids
+from farga.symbols.params import Quarantine
 from farga.symbols.preprocess import INK_THRESHOLD
 
 REFERENCE = "reference.npz"
@@ -145,9 +146,7 @@ def drift_samples(model_dir: Path, inputs: list[bytes]) -> tuple[Sample, Sample]
     return reference, current
 
 
-def screen_feedback(
-    model_dir: Path, inputs: list[bytes], labels: list[str], cfg: dict[str, Any]
-) -> list[dict[str, Any]]:
+def screen_feedback(model_dir: Path, inputs: list[bytes], labels: list[str], rules: Quarantine) -> list[dict[str, Any]]:
     """Flag labels that both the model and the nearest training drawings strongly contradict.
 
     A label is suspicious when the model gives it less than ``max_model_probability`` and at most
@@ -163,7 +162,7 @@ def screen_feedback(
     probs, embedding = infer(model, decode(inputs))
     index = {int(i): n for n, i in enumerate(symbol_ids(model))}
     known = {s.latex: s for s in catalogue.with_learnt(model.labels).values()}
-    k = min(int(cfg["neighbours"]), len(ref["train_symbol_id"]))
+    k = min(rules.neighbours, len(ref["train_symbol_id"]))
 
     def unit(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32)
@@ -178,7 +177,7 @@ def screen_feedback(
         sid = known[label].symbol_id
         p = float(probs[row, index[sid]]) if sid in index else 0.0
         share = float((ref["train_symbol_id"][nearest[row]] == sid).mean())
-        suspicious = p < float(cfg["max_model_probability"]) and share <= float(cfg["max_neighbour_share"])
+        suspicious = p < rules.max_model_probability and share <= rules.max_neighbour_share
         reason = (
             f"model gives {label} p={p:.3f}; {share:.0%} of the {k} nearest training drawings are {label}"
             if suspicious

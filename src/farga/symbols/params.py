@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from farga.params import ComponentParams, Strict, Thresholds
+from farga.config import StageContext
+from farga.params import ComponentParams, Monitor, Strict, Thresholds
 
 Share = tuple[float, float]
 Level = Annotated[float, Field(gt=0, lt=1)]
@@ -141,21 +142,6 @@ class Feedback(Strict):
     new_symbols: NewSymbols = NewSymbols()
 
 
-class Monitor(Strict):
-    window: int = Field(ge=1)
-    """The latest predictions judged by `farga ops monitor`."""
-    min_samples: int = Field(ge=1)
-    """Fewer are reported, not judged."""
-    alpha: float = Field(gt=0, lt=1)
-    """Significance of each drift test."""
-    distance: float = Field(ge=0)
-    """Minimum effect: Wasserstein in reference sd; Jensen-Shannon for the class mix."""
-    auc: float = Field(ge=0.5, le=1)
-    """Embedding drift: a classifier tells reference from current with this ROC AUC."""
-    share: float = Field(ge=0, le=1)
-    """Input drift: this share of the six input features drifted."""
-
-
 class SymbolsParams(ComponentParams):
     data: Data
     contract: Contract
@@ -163,3 +149,7 @@ class SymbolsParams(ComponentParams):
     behaviour: Behaviour
     feedback: Feedback
     monitor: Monitor
+
+
+SymbolsContext = StageContext[SymbolsParams]
+"""What every symbols stage gets: its section of params.yaml as the model above."""

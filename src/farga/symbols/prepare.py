@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from rich.progress import track
 
-from farga.components import Facts
-from farga.config import StageContext
+from farga.facts import Facts
 from farga.hashing import read_json, sha256_file, write_json
 from farga.symbols.archive import read_archive
+from farga.symbols.params import SymbolsContext
 from farga.symbols.preprocess import INK_THRESHOLD, normalise_image
 from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 
@@ -67,15 +67,15 @@ def held_out_writers(writers: pd.Series, fraction: float, seed: int, pools: list
     return {int(w) for w in writers.unique() if int(w) not in pools and draw(int(w)) < fraction}
 
 
-def raw_archive_path(ctx: StageContext) -> Path:
+def raw_archive_path(ctx: SymbolsContext) -> Path:
     info = read_json(ctx.paths.raw / "fetch.json")
     return ctx.paths.raw / str(info["file"])
 
 
-def prepare(ctx: StageContext) -> Facts:
-    cfg = ctx.params["data"]
-    fold, val_fraction, seed = int(cfg["fold"]), float(cfg["val_fraction"]), int(cfg["seed"])
-    holdout_fraction = float(ctx.params["feedback"]["holdout_fraction"])
+def prepare(ctx: SymbolsContext) -> Facts:
+    cfg = ctx.config.data
+    fold, val_fraction, seed = cfg.fold, cfg.val_fraction, cfg.seed
+    holdout_fraction = ctx.config.feedback.holdout_fraction
     archive = read_archive(raw_archive_path(ctx))
     if fold not in archive.folds:
         raise ValueError(f"fold {fold} is not in the archive (has {sorted(archive.folds)})")
@@ -104,14 +104,12 @@ def prepare(ctx: StageContext) -> Facts:
         )
     manifest = manifest.rename(columns={"user_id": "writer"}).astype({"symbol_id": int, "writer": int})
     manifest["label"] = manifest.symbol_id.map(class_index)
-    holdout = cfg["writer_holdout"]
-    unseen = held_out_writers(
-        manifest.writer, float(holdout["fraction"][cfg["source"]]), int(holdout["seed"]), list(holdout["pools"])
-    )
+    holdout = cfg.writer_holdout
+    unseen = held_out_writers(manifest.writer, holdout.fraction[cfg.source], holdout.seed, list(holdout.pools))
     # the fold's test drawings stay the paper's; the held-out writers' training drawings become theirs
     manifest.loc[(manifest.split == "train") & manifest.writer.isin(unseen), "split"] = WRITER_TEST
 
-    manifest["source"] = ctx.params["data"]["source"]
+    manifest["source"] = cfg.source
     raw_images = dict(archive.images)
     if feedback is not None:
         manifest = pd.concat([manifest, feedback[0].assign(label=feedback[0].symbol_id.map(class_index))])

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from farga.components import Facts
 from farga.errors import FargaError
+from farga.facts import Facts
 from farga.serving import ledger
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue, tex

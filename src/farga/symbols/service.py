@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Response, UploadFil
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
+from farga.components import ComponentService, component_router
 from farga.serving import metrics
-from farga.serving.app import ComponentService, component_router
 from farga.serving.deps import Client, Store, current_model, logged, model_slot
 from farga.serving.errors import forward_to
 from farga.serving.models import LoadedModel, ModelSlot

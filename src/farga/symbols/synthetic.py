@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from scipy import ndimage
 
 from farga.symbols import catalogue
 from farga.symbols.archive import HasyArchive, write_archive
+from farga.symbols.params import Synthetic
 from farga.symbols.preprocess import fit_to_box
 
 GLYPH_PX = 96
@@ -79,21 +79,21 @@ def distort(glyph: np.ndarray, rng: np.random.Generator, strength: float = 1.0) 
     return fit_to_box(np.clip(ink * 255, 0, 255).astype(np.uint8))
 
 
-def generate(cfg: dict[str, Any], *, progress: bool = True) -> HasyArchive:
+def generate(cfg: Synthetic, *, progress: bool = True) -> HasyArchive:
     """A HASYv2-layout dataset: ``samples_per_class`` per symbol (of ``classes`` drawn at random, or of the
     LaTeX commands listed in ``symbols``), ``writers`` pseudo-writers
     (each with its own distortion strength), folds by sample index like the paper's 10-fold protocol."""
-    rng = np.random.default_rng(int(cfg.get("seed", 0)))
+    rng = np.random.default_rng(cfg.seed)
     symbols = list(catalogue.symbols())
-    n_classes = int(cfg.get("classes", 0) or len(symbols))
-    if cfg.get("symbols"):  # these symbols exactly (tests that need particular classes)
+    n_classes = cfg.classes or len(symbols)
+    if cfg.symbols:  # these symbols exactly (tests that need particular classes)
         known = catalogue.by_latex()
-        symbols = [known[name] for name in cfg["symbols"]]
+        symbols = [known[name] for name in cfg.symbols]
     elif n_classes < len(symbols):
         chosen = sorted(rng.choice(len(symbols), size=n_classes, replace=False))
         symbols = [symbols[i] for i in chosen]
-    per_class = int(cfg.get("samples_per_class", 40))
-    n_writers = int(cfg.get("writers", 8))
+    per_class = cfg.samples_per_class
+    n_writers = cfg.writers
     strengths = np.linspace(0.6, 1.4, n_writers)
     images: dict[str, np.ndarray] = {}
     rows: list[tuple[str, int, str, int, int]] = []
@@ -125,5 +125,5 @@ def generate(cfg: dict[str, Any], *, progress: bool = True) -> HasyArchive:
     return HasyArchive(labels.drop(columns="k"), symbols_frame, folds, images)
 
 
-def write_synthetic(path: Path, cfg: dict[str, Any], *, progress: bool = True) -> Path:
+def write_synthetic(path: Path, cfg: Synthetic, *, progress: bool = True) -> Path:
     return write_archive(path, generate(cfg, progress=progress))

@@ -1,8 +1,8 @@
-"""What a load generator sends the symbols service (farga.serving.loadgen, the benchmarks)."""
+"""What a load generator sends the symbols service (farga.loadgen, the benchmarks)."""
 
 from __future__ import annotations
 
-from farga.components import Facts
+from farga.facts import Facts
 from farga.symbols.schemas import FeedbackRequest, PredictResponse
 
 # the drawing the benchmarks and the soak send: an A, two strokes

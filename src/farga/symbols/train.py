@@ -19,65 +19,17 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler, TensorDataset
 from tqdm import tqdm
 
-from farga import energy, tracking
-from farga.components import Facts
-from farga.config import StageContext
-from farga.distributed import Checkpoint, Workers, fingerprint, training_run, workers
+from farga.distributed import Checkpoint, Workers, fingerprint, workers
 from farga.errors import FargaError
-from farga.hashing import read_json, sha256_file, write_json
-from farga.plots import plot_learning_curves
+from farga.facts import Facts
+from farga.hashing import read_json
 from farga.reproducibility import seed_everything
+from farga.symbols.augment import augment
 from farga.symbols.export import attach_monitoring, export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN, n_params
+from farga.symbols.params import SymbolsContext, Train
 from farga.symbols.prepare import load_classes, load_split
-
-
-def augment(x: torch.Tensor, cfg: dict[str, Any], gen: torch.Generator) -> torch.Tensor:
-    """Another writer, pen and device for each drawing of a batch (plain torch: no torchvision here).
-
-    Geometry: rotation, scale, shear and shift, plus a smooth elastic field (Simard et al., 2003).
-    Pen: the warped ink is blurred and binarised again at a random level, as the service binarises
-    what a canvas or a renderer anti-aliased: a low level draws a heavier pen, a high one a finer
-    pen. Broken strokes: a few drawings lose a small patch of ink, as a fast stroke on a tablet does."""
-    n, side = x.shape[0], x.shape[-1]
-
-    def uniform(limit: float, centre: float = 0.0) -> torch.Tensor:
-        return centre + (torch.rand(n, generator=gen) * 2 - 1) * limit
-
-    angle = uniform(math.radians(float(cfg["rotate_deg"])))
-    scale = 1 + uniform(float(cfg["scale"]))
-    tx, ty = uniform(float(cfg["shift"])), uniform(float(cfg["shift"]))
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    shear = uniform(float(cfg.get("shear", 0.0)))
-    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    if cfg.get("elastic", 0.0):  # displacement in grid units (the side spans 2): a field smooth over a quarter
-        field = (torch.rand(n, 2, 4, 4, generator=gen) * 2 - 1) * 2 * float(cfg["elastic"])
-        grid = grid + F.interpolate(field, size=(side, side), mode="bicubic", align_corners=False).permute(0, 2, 3, 1)
-    x = F.grid_sample(x, grid, align_corners=False)
-    if cfg.get("pen"):
-        low, high = cfg["pen"]
-        blurred = F.conv2d(x, _BLUR.to(x.dtype), padding=_BLUR.shape[-1] // 2)
-        redrawn = (blurred >= uniform((high - low) / 2, (high + low) / 2).view(n, 1, 1, 1)).to(x.dtype)
-        kept = redrawn.flatten(1).sum(1) >= 0.5 * (x >= 0.5).flatten(1).sum(1)  # a fine pen may not erase it
-        kept &= torch.rand(n, generator=gen) < float(cfg.get("pen_share", 1.0))
-        x = torch.where(kept.view(n, 1, 1, 1), redrawn, x)
-    if cfg.get("breaks", 0.0):  # a 3x3 gap centred on an ink pixel of the chosen drawings
-        broken = torch.rand(n, generator=gen) < float(cfg["breaks"])
-        at = torch.multinomial(x.flatten(1) + 1e-6, 1, generator=gen)
-        hole = torch.zeros_like(x).flatten(1).scatter_(1, at, 1.0).view_as(x)
-        hole = F.max_pool2d(hole, 3, stride=1, padding=1) * broken.view(n, 1, 1, 1)
-        x = x * (1 - hole)
-    return x
-
-
-def _gaussian(sigma: float, radius: int) -> torch.Tensor:
-    taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2) / (2 * sigma**2))
-    kernel = taps[:, None] * taps[None, :]
-    return (kernel / kernel.sum()).view(1, 1, 2 * radius + 1, 2 * radius + 1)
-
-
-_BLUR = _gaussian(0.8, 2)  # about a pixel of a 32 px drawing: the width a pen varies by
+from farga.training import training
 
 
 def to_input(batch: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -107,8 +59,8 @@ def fit(
     model: SymbolCNN,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
-    cfg: dict[str, Any],
-    on_epoch: Any = None,
+    cfg: Train,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
     checkpoint: Checkpoint | None = None,
     weights: np.ndarray | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
@@ -121,7 +73,7 @@ def fit(
     ``weights``, an epoch is as many drawings drawn with replacement in proportion to them."""
     workers = checkpoint.workers if checkpoint is not None else Workers()
     x_train, y_train = torch.as_tensor(train[0]), torch.as_tensor(train[1])
-    seed, epochs, batch = int(cfg["seed"]), int(cfg["epochs"]), int(cfg["batch_size"])
+    seed, epochs, batch = cfg.seed, cfg.epochs, cfg.batch_size
     if batch % workers.world:
         raise FargaError(f"train.batch_size {batch} does not split evenly over {workers.world} training processes")
     local_batch = batch // workers.world
@@ -133,10 +85,8 @@ def fit(
     )
     steps = epochs * math.ceil(len(shard) / local_batch)
     net = workers.wrap(model.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
-    opt = torch.optim.AdamW(net.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=float(cfg["lr"]), total_steps=steps, pct_start=float(cfg["warmup_fraction"])
-    )
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=cfg.warmup_fraction)
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
     resumed = checkpoint.load() if checkpoint is not None else None
@@ -168,9 +118,9 @@ def fit(
             if len(idx) < 2:  # batch norm cannot train on one drawing: a last batch of one is left out
                 continue
             x = to_input(x_train[idx])
-            if cfg["augment"]["enabled"]:
-                x = augment(x, cfg["augment"], aug).contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(net(x), y_train[idx], label_smoothing=float(cfg["label_smoothing"]))
+            if cfg.augment.enabled:
+                x = augment(x, cfg.augment, aug).contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(net(x), y_train[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
@@ -226,110 +176,91 @@ def _stream(*key: int) -> int:
     return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
-def calibration_images(images: np.ndarray, cfg: dict[str, Any]) -> np.ndarray | None:
+def calibration_images(images: np.ndarray, cfg: Train) -> np.ndarray | None:
     """A seeded sample of training images to calibrate int8 activation ranges (None: serve float)."""
-    export = cfg.get("export", {})
-    if export.get("quantize", "none") == "none":
+    if cfg.export.quantize == "none":
         return None
-    if export["quantize"] != "int8":
-        raise ValueError(f"train.export.quantize must be int8 or none, got {export['quantize']!r}")
-    n = min(int(export["calibration_samples"]), len(images))
-    pick = np.random.default_rng(int(cfg["seed"])).choice(len(images), size=n, replace=False)
+    n = min(cfg.export.calibration_samples, len(images))
+    pick = np.random.default_rng(cfg.seed).choice(len(images), size=n, replace=False)
     return images[np.sort(pick)]
 
 
 Split = tuple[np.ndarray, np.ndarray, pd.DataFrame]  # images, labels, their manifest rows
 
 
-def start(ctx: StageContext) -> tuple[list[dict[str, Any]], Split, Split, SymbolCNN]:
+def start(ctx: SymbolsContext) -> tuple[list[dict[str, Any]], Split, Split, SymbolCNN]:
     """Seeded, the prepared classes, training and validation splits, and a fresh network: what a
     pipeline run and a tuning trial both begin with, in the order that keeps a run reproducible."""
-    cfg = ctx.params["train"]
-    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    cfg = ctx.config.train
+    seed_everything(cfg.seed, cfg.threads)
     classes = load_classes(ctx.paths.prepared)
     train, val = load_split(ctx.paths.prepared, "train"), load_split(ctx.paths.prepared, "val")
-    return classes, train, val, SymbolCNN(CNNConfig.from_params(len(classes), cfg["model"]))
+    return classes, train, val, SymbolCNN(CNNConfig.from_params(len(classes), cfg.model))
 
 
-def draw_weights(ctx: StageContext, rows: pd.DataFrame) -> np.ndarray | None:
+def draw_weights(ctx: SymbolsContext, rows: pd.DataFrame) -> np.ndarray | None:
     """Each training drawing's chance to be drawn (None: every drawing once per epoch)."""
-    pool_weight = float(ctx.params["train"].get("pool_weight", 1.0))
+    pool_weight = ctx.config.train.pool_weight
     if pool_weight == 1.0:
         return None
-    pools = rows.writer.isin(ctx.params["data"]["writer_holdout"]["pools"]).to_numpy()
+    pools = rows.writer.isin(ctx.config.data.writer_holdout.pools).to_numpy()
     return np.where(pools, pool_weight, 1.0)
 
 
-def trial(ctx: StageContext, report: Callable[[int, float], None]) -> float:
+def trial(ctx: SymbolsContext, report: Callable[[int, float], None]) -> float:
     """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
     _, (x_train, y_train, rows), (x_val, y_val, _), model = start(ctx)
     _, history = fit(
         model,
         (x_train, y_train),
         (x_val, y_val),
-        ctx.params["train"],
+        ctx.config.train,
         lambda row: report(int(row["epoch"]), row["val_top1"]),
         weights=draw_weights(ctx, rows),
     )
     return max(row["val_top1"] for row in history)
 
 
-def train(ctx: StageContext) -> Facts:
+def train(ctx: SymbolsContext) -> Facts:
     with workers() as joined:
         return _train(ctx, joined)
 
 
-def _train(ctx: StageContext, joined: Workers) -> Facts:
-    cfg = ctx.params["train"]
-    prepared, out = ctx.paths.prepared, ctx.paths.models
+def _train(ctx: SymbolsContext, joined: Workers) -> Facts:
+    cfg = ctx.config.train
     classes, (x_train, y_train, train_rows), (x_val, y_val, val_rows), model = start(ctx)
-    prepared_facts = read_json(prepared / "prepare.json")
-    data_sha, feedback_sha = prepared_facts["source_sha256"], prepared_facts.get("feedback_sha256")
-    source = ctx.params["data"]["source"]
+    prepared_facts = read_json(ctx.paths.prepared / "prepare.json")
+    data_sha, feedback_sha = str(prepared_facts["source_sha256"]), prepared_facts.get("feedback_sha256")
+    source = ctx.config.data.source
     checkpoint = Checkpoint(
-        ctx.settings.checkpoints(ctx.component), fingerprint(cfg, ctx.params["data"], data_sha, feedback_sha), joined
+        ctx.settings.checkpoints(ctx.component),
+        fingerprint(cfg.model_dump(mode="json"), ctx.config.data.model_dump(mode="json"), data_sha, feedback_sha),
+        joined,
     )
     weights = draw_weights(ctx, train_rows)
     if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
         fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights)
         return {"rank": joined.rank, "workers": joined.world}
     resumed = checkpoint.load()
-
-    opened = training_run(ctx.settings, ctx.component, f"train-{source}", checkpoint, resumed, epoch_metrics, "epoch")
-    with opened as (run, checkpoint):
+    tags = {"data.source": source, "data.feedback_sha256": str(feedback_sha)}
+    logged = {"train": cfg, "data": ctx.config.data}
+    with training(
+        ctx, checkpoint, resumed, data_sha=data_sha, logged=logged, tags=tags, step="epoch", epoch_metrics=epoch_metrics
+    ) as shell:
         import mlflow
 
         def log_epoch(row: dict[str, float]) -> None:
             mlflow.log_metrics(epoch_metrics(row), step=int(row["epoch"]))
 
-        mlflow.set_tags(
-            {
-                "component": ctx.component,
-                "stage": "train",
-                "data.source": source,
-                "data.sha256": data_sha,
-                "data.feedback_sha256": str(feedback_sha),
-                "profile": ctx.params.get("profile", "full"),
-            }
-        )
-        mlflow.log_params(tracking.flatten({"train": cfg, "data": ctx.params["data"]}))
         mlflow.log_params({"model.parameters": n_params(model), "data.train_size": len(x_train)})
-
-        started = time.perf_counter()
-        with energy.track("train") as used:
-            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, checkpoint, weights)
-        train_seconds = time.perf_counter() - started
-        mlflow.log_metrics(energy.as_metrics(used))
-        mlflow.set_tag("energy.caveat", energy.CAVEAT)
+        with shell.measured():
+            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, shell.checkpoint, weights)
         model.load_state_dict(state)
-
+        shell.curves(history)
+        out = ctx.paths.models
         out.mkdir(parents=True, exist_ok=True)
-        reports = ctx.paths.reports
-        reports.mkdir(parents=True, exist_ok=True)
-        curves = plot_learning_curves(history, reports / "learning_curves.png")
-        mlflow.log_artifact(str(curves), artifact_path="plots")
         provenance = {
-            "run_id": run.info.run_id,
+            "run_id": shell.run_id,
             "data_sha256": data_sha,
             "data_source": source,
             "feedback_sha256": feedback_sha,
@@ -339,22 +270,20 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
             files,
             (x_train, train_rows.symbol_id.to_numpy()),
             (x_val, val_rows.symbol_id.to_numpy()),
-            cfg["export"],
-            int(cfg["seed"]),
+            cfg.export,
+            cfg.seed,
         )
         mlflow.log_metrics(
             {f"unsure_val_{k}": v for k, v in monitoring["calibration"].items() if k != "n" and v is not None}
         )
         extra = [files["labels"], files["preprocessing"], *monitoring["files"].values()]
-        model_uri = tracking.log_served_model(files, extra, ["onnxruntime", "numpy"], provenance)
+        published = shell.publish(files, extra, ["onnxruntime", "numpy"], provenance)
         best = max(history, key=lambda r: r["val_top1"])
-        summary = {
-            "run_id": run.info.run_id,
-            "model_uri": model_uri,
-            "model_sha256": sha256_file(files["model"]),
-            "quantization": cfg.get("export", {}).get("quantize", "none"),
+        summary: Facts = {
+            **published,
+            "quantization": cfg.export.quantize,
             "parameters": n_params(model),
-            "train_seconds": round(train_seconds, 1),
+            "train_seconds": round(shell.seconds, 1),
             "workers": joined.world,
             "resumed_after_epoch": len(resumed["history"]) if resumed else 0,
             "best_epoch": int(best["epoch"]),
@@ -364,10 +293,7 @@ def _train(ctx: StageContext, joined: Workers) -> Facts:
             "data_source": source,
             "data_sha256": data_sha,
             "feedback_sha256": feedback_sha,
-            "energy": used,
+            "energy": shell.energy,
         }
-        mlflow.log_metrics({"train_seconds": train_seconds, "best_val_top1": best["val_top1"]})
-    write_json(out / "run.json", summary)
-    write_json(ctx.paths.reports / "history.json", history)
-    checkpoint.clear()
-    return summary
+        mlflow.log_metrics({"train_seconds": shell.seconds, "best_val_top1": best["val_top1"]})
+    return shell.finish(summary, history)

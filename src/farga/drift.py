@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from farga.params import Monitor
+
 KINDS = ("input", "embedding", "prediction", "confidence")
 
 
@@ -48,8 +50,8 @@ class DriftConfig:
     seed: int = 0
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> DriftConfig:
-        return cls(**{k: type(getattr(cls, k))(v) for k, v in params.items() if k in cls.__dataclass_fields__})
+    def from_params(cls, rules: Monitor) -> DriftConfig:
+        return cls(rules.alpha, rules.distance, rules.auc, rules.share, rules.min_samples)  # seed: its own
 
 
 def numeric(reference: np.ndarray, current: np.ndarray, cfg: DriftConfig) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from farga import components
+from farga.components import ComponentService
 from farga.serving import errors, metrics
 from farga.serving.deps import pseudonym_key
 from farga.serving.identity import ClientIdentityMiddleware
 from farga.serving.limits import BodyLimitMiddleware, Rate, RateLimitMiddleware, ResponseHeadersMiddleware
-from farga.serving.models import ModelSlot
 from farga.serving.settings import ServeSettings
 from farga.serving.shutdown import DRAINING
 from farga.serving.store import FeedbackStore, StoreUnavailableError
@@ -38,20 +37,6 @@ from farga.serving.store import FeedbackStore, StoreUnavailableError
 log = logging.getLogger("farga.serving")
 MISSING_MODEL_RETRY_S = 5.0
 STATIC = Path(str(files("farga.serving").joinpath("static")))
-
-
-@dataclass
-class ComponentService:
-    name: str
-    summary: str
-    router: APIRouter
-    slot: ModelSlot
-    static: Path | None = None
-
-
-def component_router(name: str) -> APIRouter:
-    """The router a component's routes go on: under /v1/<name>, bodies read by the shared guard."""
-    return APIRouter(prefix=f"/v1/{name}", tags=[name], route_class=errors.GuardedRoute)
 
 
 def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any]:
@@ -68,6 +53,15 @@ def reload_slot(service: ComponentService, force: bool = False) -> dict[str, Any
     return result
 
 
+def served_components(settings: ServeSettings) -> list[str]:
+    """FARGA_COMPONENTS as named, in that order; else every installed component with a service, each
+    where it asks to be (its ``page_order``)."""
+    named = [c.strip() for c in settings.components.split(",") if c.strip()]
+    if named:
+        return named
+    return [name for name in components.in_page_order() if isinstance(components.get(name), components.Serves)]
+
+
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
     # a registry that does not answer fails a poll in seconds, not after MLflow's minutes of retries
@@ -81,7 +75,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         keep_inputs=settings.keep_inputs,
     )
     services: dict[str, ComponentService] = {}
-    for name in settings.component_names():
+    for name in served_components(settings):
         component = components.get(name)
         if not isinstance(component, components.Serves):
             raise components.lacking(name, "service to serve")
