@@ -8,16 +8,22 @@ from farga.cards import pct
 from farga.hashing import read_json
 from farga.headline import Headline, served_int8, synthetic_warning, trained_on
 
-# The anchor: Thoma, "The HASYv2 dataset" (arXiv:1701.08380), table 4, its best CNN over the ten folds.
-PAPER_BEST_CNN = 0.810
+# The anchor: the strongest public figures on the split reported here, HASYv2's fold 1 (Thoma, "Analysis
+# and optimization of convolutional neural network architectures", arXiv:1707.09725, 2017): one network,
+# and an ensemble of ten. The HASYv2 paper's 81.0% (arXiv:1701.08380, table 4) is a mean over ten folds.
+FOLD1_ONE_NETWORK, FOLD1_ENSEMBLE, PAPER_TEN_FOLD_MEAN = 0.8535, 0.8603, 0.810
 
 
 def headline(reports: Path) -> Headline:
     m = read_json(reports / "metrics.json")
     writers = m["test_by_writer"]
     real = trained_on(reports) == "HASYv2"
+    anchor = (
+        f"{FOLD1_ONE_NETWORK:.2%} one network, {FOLD1_ENSEMBLE:.2%} ten (Thoma 2017, fold 1); "
+        f"the HASYv2 paper's {pct(PAPER_TEN_FOLD_MEAN)} is a ten-fold mean"
+    )
     rows: list[tuple[str, ...]] = [
-        ("top-1", f"**{pct(m['test_top1'])}**", f"{pct(PAPER_BEST_CNN)}: the HASYv2 paper's best CNN" if real else ""),
+        ("top-1", f"**{pct(m['test_top1'])}**", anchor if real else ""),
         ("top-5", pct(m["test_top5"]), ""),
         ("top-1 up to a confusable group", pct(m["test_top1_up_to_confusable"]), "e.g. `O`/`0`/`\\circ` as one"),
     ]
