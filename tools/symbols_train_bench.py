@@ -34,8 +34,7 @@ STAGES = ("input", "augment", "forward", "backward", "optimiser")
 def batches(n: int, size: int, classes: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [
-        ((rng.random((size, 32, 32)) > 0.85).astype(np.uint8) * 255, rng.integers(0, classes, size))
-        for _ in range(n)
+        ((rng.random((size, 32, 32)) > 0.85).astype(np.uint8) * 255, rng.integers(0, classes, size)) for _ in range(n)
     ]
 
 
