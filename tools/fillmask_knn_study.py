@@ -30,13 +30,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
 from farga.fillmask.evaluate import dev_examples, split_examples
+from farga.fillmask.fit import example_batch
 from farga.fillmask.model import NETWORK_FILE, FillMaskModel, load_network
+from farga.fillmask.precision import resolve_precision
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import Example, top_k
-from farga.fillmask.train import example_batch, resolve_precision
 from farga.fillmask.windows import Window, batches, length_groups, windows
 
 CANDIDATES = 50  # per model
@@ -145,12 +147,12 @@ def main() -> None:
     parser.add_argument("--dev-words", type=int, default=4, help="masked words per dev sentence")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N words of each split (a dry run)")
     args = parser.parse_args()
-    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
-    threads = int(ctx.params["train"]["threads"])
+    ctx = components.context("fillmask", Settings(root=Path.cwd()))
+    threads = ctx.config.train.threads
     torch.set_num_threads(threads)
     predictor = Predictor.load(ctx.paths.models, threads=threads)
     network = load_network(ctx.paths.models / NETWORK_FILE)
-    bf16 = resolve_precision(str(ctx.params["train"].get("precision", "fp32")), network.cfg.dim) == "bf16"
+    bf16 = resolve_precision(ctx.config.train.precision, network.cfg.dim) == "bf16"
     started = time.perf_counter()
 
     lines = load_split(ctx.paths.prepared, "train")

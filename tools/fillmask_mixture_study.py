@@ -22,7 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm import tqdm
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
 from farga.fillmask.evaluate import SPLITS, dev_examples, split_examples
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.scoring import Example, hits, top_k
@@ -110,11 +111,12 @@ def main() -> None:
     parser.add_argument("--dev-words", type=int, default=4, help="masked words per dev sentence")
     parser.add_argument("--fit-on", choices=("unseen_dev", "dev"), default="unseen_dev", help="the split fitted on")
     args = parser.parse_args()
-    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
-    predictor = Predictor.load(ctx.paths.models, threads=int(ctx.params["train"]["threads"]))
+    ctx = components.context("fillmask", Settings(root=Path.cwd()))
+    predictor = Predictor.load(ctx.paths.models, threads=ctx.config.train.threads)
     dev = score(predictor, dev_examples(ctx, predictor, args.dev_words, args.fit_on), args.fit_on)
-    for _, split, size_key, offset in SPLITS:
-        items = split_examples(ctx, predictor, split, size_key, offset).items
+    sizes = {"val": ctx.config.evaluate.positions, "unseen": ctx.config.evaluate.unseen_positions}
+    for name, split, offset in SPLITS:
+        items = split_examples(ctx, predictor, split, sizes[name], offset).items
         if items:
             report(dev, score(predictor, items, split), args.fit_on, split)
 

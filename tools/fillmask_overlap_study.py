@@ -22,7 +22,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
 from farga.fillmask.prepare import CORPUS
 from farga.fillmask.scoring import examples
 from farga.fillmask.text import split
@@ -36,7 +37,7 @@ def grams(words: list[str]) -> list[tuple[str, ...]]:
 
 
 def main() -> None:
-    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
+    ctx = components.context("fillmask", Settings(root=Path.cwd()))
     frame = pd.read_parquet(ctx.paths.prepared / CORPUS, columns=["text", "source", "split"])
     train = {g for line in frame.text[frame.split == "train"] for g in grams(split(line))}
     val = frame[frame.split == "val"]
@@ -47,8 +48,8 @@ def main() -> None:
             rows[key][0] += 1
             rows[key][1] += found >= 0.5
             rows[key][2] += found >= 0.8
-    ev = ctx.params["evaluate"]
-    masked = examples(val.text.tolist(), int(ev["positions"]), int(ev["seed"]))
+    ev = ctx.config.evaluate
+    masked = examples(val.text.tolist(), ev.positions, ev.seed)
     seen = np.mean([tuple((EDGE + ex.words + EDGE)[ex.position : ex.position + 5]) in train for ex in masked])
 
     table = Table(title="validation lines whose word 5-grams occur in the training split")

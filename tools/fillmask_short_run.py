@@ -13,7 +13,6 @@ Run from a checkout whose fillmask data is prepared (data/prepared/fillmask), e.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -21,25 +20,15 @@ from typing import Any
 import numpy as np
 import yaml
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
+from farga.fillmask.fit import fit
+from farga.fillmask.precision import resolve_precision
 from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import examples
-from farga.fillmask.train import build, fit
+from farga.fillmask.train import build
 from farga.reproducibility import seed_everything
-
-
-def override(cfg: dict[str, Any], assignment: str) -> None:
-    """``a.b=value`` (a YAML value) into ``cfg``; a key params.yaml does not have is an error."""
-    path, sep, value = assignment.partition("=")
-    if not sep:
-        raise SystemExit(f"--set {assignment!r}: expected key.path=value")
-    *parents, leaf = path.split(".")
-    node = cfg
-    for key in parents:
-        node = node[key]
-    if leaf not in node:
-        raise SystemExit(f"--set {assignment!r}: fillmask.train has no {path}")
-    node[leaf] = yaml.safe_load(value)
+from farga.tuning import with_values
 
 
 def main() -> None:
@@ -49,17 +38,22 @@ def main() -> None:
     parser.add_argument("--dev-words", type=int, default=1500, help="dev words scored after each epoch")
     parser.add_argument("--set", action="append", default=[], help="fillmask.train override, e.g. model.dim=192")
     args = parser.parse_args()
-    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
-    cfg = copy.deepcopy(ctx.params["train"])
+    ctx = components.context("fillmask", Settings(root=Path.cwd()))
+    sets: dict[str, Any] = {}
     for assignment in args.set:
-        override(cfg, assignment)
-    cfg["epochs"], cfg["max_minutes"] = 100, args.minutes  # the budget decides
-    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+        path, sep, value = assignment.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {assignment!r}: expected key.path=value")
+        sets[f"train.{path}"] = yaml.safe_load(value)
+    sets |= {"train.epochs": 100, "train.max_minutes": args.minutes}  # the budget decides
+    cfg = with_values(ctx.config, sets).train  # a key the params lack, or a value they refuse, stops here
+    seed_everything(cfg.seed, cfg.threads)
     lines = load_split(ctx.paths.prepared, "train")
     keep = np.random.default_rng(5).choice(len(lines), int(len(lines) * args.fraction), replace=False)
     built = build([lines[i] for i in sorted(keep)], cfg)
-    dev = examples(load_split(ctx.paths.prepared, "dev"), args.dev_words, int(ctx.params["evaluate"]["seed"]) + 1)
-    _, history = fit(built.model, built.data, dev, built.cache, built.vocab, cfg)
+    dev = examples(load_split(ctx.paths.prepared, "dev"), args.dev_words, ctx.config.evaluate.seed + 1)
+    precision = resolve_precision(cfg.precision, built.model.cfg.dim)
+    _, history = fit(built.model, built.data, dev, built.cache, built.vocab, cfg, precision)
     print(json.dumps({"set": args.set, "minutes": args.minutes, "fraction": args.fraction, "epochs": history}))
 
 

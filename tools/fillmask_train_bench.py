@@ -24,16 +24,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from farga.config import Settings, StageContext
+from farga import components
+from farga.config import Settings
+from farga.fillmask.fit import make_optimizer, train_step
+from farga.fillmask.loss import StepLoss, rival_proposal
+from farga.fillmask.precision import product_seconds, resolve_precision
 from farga.fillmask.prepare import load_split
-from farga.fillmask.train import (
-    build,
-    make_optimizer,
-    product_seconds,
-    resolve_precision,
-    rival_proposal,
-    train_step,
-)
+from farga.fillmask.train import build
 from farga.fillmask.windows import batches
 from farga.reproducibility import seed_everything
 
@@ -44,31 +41,26 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--profile", action="store_true", help="then profile the timed steps once more")
     args = parser.parse_args()
-    ctx = StageContext.load("fillmask", Settings(root=Path.cwd()))
-    cfg = ctx.params["train"]
-    seed_everything(int(cfg["seed"]), int(cfg["threads"]))
+    ctx = components.context("fillmask", Settings(root=Path.cwd()))
+    cfg = ctx.config.train
+    seed_everything(cfg.seed, cfg.threads)
     train_lines = load_split(ctx.paths.prepared, "train")
     print(f"building the tokenizer, vocabulary and windows from {len(train_lines):,} training lines ...")
     built = build(train_lines, cfg)
-    predict = float(cfg["predict_fraction"]) if built.model.cloze else None  # as fit() draws them
-    stream = batches(
-        built.data,
-        int(cfg["batch_tokens"]),
-        float(cfg["mask_fraction"]),
-        np.random.default_rng(0),
-        predict,
-    )
+    predict = cfg.predict_fraction if built.model.cloze else None  # as fit() draws them
+    stream = batches(built.data, cfg.batch_tokens, cfg.mask_fraction, np.random.default_rng(0), predict)
     chosen = [batch for batch, _ in zip(stream, range(args.warmup + args.steps), strict=False)]
-    proposal, draws, dim = rival_proposal(built.vocab), int(cfg["sampled_softmax"]), built.model.cfg.dim
+    proposal, draws, dim = rival_proposal(built.vocab), cfg.sampled_softmax, built.model.cfg.dim
     rows = []
     for precision in ("fp32", "bf16"):
         model = copy.deepcopy(built.model)  # the same starting weights for both
         opt = make_optimizer(model, cfg)
-        torch.manual_seed(int(cfg["seed"]))  # the same rivals drawn
+        loss_fn = StepLoss(model, proposal, draws, precision == "bf16")
+        torch.manual_seed(cfg.seed)  # the same rivals drawn
         seconds = []
         for i, batch in enumerate(tqdm(chosen, desc=precision, unit="step")):
             started = time.perf_counter()
-            train_step(model, opt, batch, proposal, draws, precision == "bf16")
+            train_step(loss_fn, opt, batch)
             if i >= args.warmup:
                 seconds.append(time.perf_counter() - started)
         tokens = sum(b[0].numel() for b in chosen[args.warmup :])
@@ -81,7 +73,7 @@ def main() -> None:
                 product_seconds(torch.float32 if precision == "fp32" else torch.bfloat16, dim, reps=20) * 1e3,
             )
         )
-    print(f"\n{args.steps} steps after {args.warmup} warm-up, {cfg['threads']} threads, network dim {dim}\n")
+    print(f"\n{args.steps} steps after {args.warmup} warm-up, {cfg.threads} threads, network dim {dim}\n")
     print("| precision | s/step (median) | s/step (mean) | padded tokens/s | 2048 x dim x 4dim product |")
     print("|---|---|---|---|---|")
     for precision, median, mean, rate, ms in rows:

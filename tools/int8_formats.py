@@ -34,14 +34,14 @@ def quantise(float_graph: Path, out: Path) -> list[Path]:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from farga.config import StageContext
+    from farga import components
     from farga.quantize import quantize_int8
     from farga.symbols.prepare import load_split
     from farga.symbols.preprocess import to_model_input
     from farga.symbols.train import calibration_images
 
-    ctx = StageContext.load("symbols")
-    images = calibration_images(load_split(ctx.paths.prepared, "train")[0], ctx.params["train"])
+    ctx = components.context("symbols")
+    images = calibration_images(load_split(ctx.paths.prepared, "train")[0], ctx.config.train)
     assert images is not None, "train.export.quantize is none: nothing to compare"
 
     def feeds() -> list[dict[str, np.ndarray]]:

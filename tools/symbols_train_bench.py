@@ -49,7 +49,7 @@ def timed_steps(
     compile_s = 0.0
     if compiled:
         started = time.perf_counter()
-        step_model = torch.compile(model)  # type: ignore[assignment]
+        step_model = torch.compile(model)
         x = torch.zeros(cfg.batch_size, 1, 32, 32).contiguous(memory_format=memory)
         step_model(x).sum().backward()  # type: ignore[no-untyped-call]
         opt.zero_grad(set_to_none=True)

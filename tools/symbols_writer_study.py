@@ -14,7 +14,6 @@ variant; the figures are the float network's (the served int8 model scores withi
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from dataclasses import replace
@@ -22,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from farga.config import StageContext
+from farga import components
 from farga.symbols.prepare import WRITER_TEST, load_split
 from farga.symbols.train import draw_weights, evaluate_split, fit, start
+from farga.tuning import with_values
 
 GEOMETRY = {"shear": 0.15, "elastic": 0.04}
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -50,18 +50,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def with_train(params: dict[str, Any], sets: dict[str, Any], epochs: int) -> dict[str, Any]:
-    out = copy.deepcopy(params)
-    out["train"]["epochs"] = epochs
-    for dotted, value in sets.items():
-        *path, last = dotted.split(".")
-        node = out["train"]
-        for key in path:
-            node = node[key]
-        node[last] = value
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -69,19 +57,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="train.seed (default: params.yaml's)")
     parser.add_argument("--small", action="store_true", help="the quick profile's network (about 4x faster)")
     args = parser.parse_args()
-    base = StageContext.load("symbols")
+    base = components.context("symbols")
+    small = base.config.profiles["quick"]["train"]["model"] if args.small else {}
     for name in args.variant:
-        params = with_train(base.params, VARIANTS[name], args.epochs)
-        if args.seed is not None:
-            params["train"]["seed"] = args.seed
-        if args.small:
-            params["train"]["model"] |= base.all_params["symbols"]["profiles"]["quick"]["train"]["model"]
-        ctx = replace(base, params=params)
+        sets = {"train.epochs": args.epochs, **{f"train.{k}": v for k, v in VARIANTS[name].items()}}
+        sets |= {f"train.model.{k}": v for k, v in small.items()}
+        sets |= {"train.seed": args.seed} if args.seed is not None else {}
+        ctx = replace(base, config=with_values(base.config, sets))
+        cfg = ctx.config.train
         _, (x_train, y_train, rows), val, model = start(ctx)
         started = time.perf_counter()
-        state, history = fit(model, (x_train, y_train), val[:2], params["train"], weights=draw_weights(ctx, rows))
+        state, history = fit(model, (x_train, y_train), val[:2], cfg, weights=draw_weights(ctx, rows))
         model.load_state_dict(state)
-        scores: dict[str, Any] = {"variant": name, "epochs": args.epochs, "seed": params["train"]["seed"]}
+        scores: dict[str, Any] = {"variant": name, "epochs": args.epochs, "seed": cfg.seed}
         for split in ("val", "test", WRITER_TEST):
             images, labels, _ = load_split(ctx.paths.prepared, split)
             scores |= {f"{split}_{k}": round(v, 4) for k, v in evaluate_split(model, images, labels).items()}

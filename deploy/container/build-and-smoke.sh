@@ -43,7 +43,8 @@ else
 import shutil, sys, tempfile
 from pathlib import Path
 import yaml
-from farga.config import Settings, StageContext, component_params, quiet_environment
+from farga import components
+from farga.config import Settings, quiet_environment
 from farga.pipeline import run_stage
 quiet_environment(force=True)
 params = yaml.safe_load(Path("params.yaml").read_text())
@@ -67,7 +68,7 @@ with tempfile.TemporaryDirectory() as tmp:
     root = Path(tmp)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     for name, keep in files.items():
-        ctx = StageContext(name, Settings(root=root), component_params(params, name), params)
+        ctx = components.context(name, Settings(root=root))
         for stage in ("fetch", "prepare", "validate", "train"):
             run_stage(stage, ctx)
         for file in keep:
