@@ -100,6 +100,16 @@ class Component(Protocol):
 
 
 @runtime_checkable
+class TrainsInParts(Protocol):
+    """A model made of several networks, each trained by its own run of the train stage (one DVC
+    ``foreach`` stage, each within the stage budget), then joined by ``train`` into the served one."""
+
+    def parts(self, ctx: Ctx) -> list[str]: ...
+
+    def train_part(self, ctx: Ctx, part: str) -> Facts: ...
+
+
+@runtime_checkable
 class Checks(Protocol):
     def check(self, ctx: Ctx) -> Facts:
         """Can the data be obtained? A preflight before a long pipeline."""

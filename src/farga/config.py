@@ -136,6 +136,11 @@ class ComponentPaths:
 
     root: Path
     name: str
+    part: str | None = None
+    """One network of a model trained in parts: its own models/<name>-parts/<part> and reports/<name>/<part>."""
+
+    def of_part(self, part: str) -> ComponentPaths:
+        return ComponentPaths(self.root, self.name, part)
 
     @property
     def raw(self) -> Path:
@@ -152,11 +157,13 @@ class ComponentPaths:
 
     @property
     def models(self) -> Path:
-        return self.root / "models" / self.name
+        models = self.root / "models"
+        return models / self.name if self.part is None else models / f"{self.name}-parts" / self.part
 
     @property
     def reports(self) -> Path:
-        return self.root / "reports" / self.name
+        reports = self.root / "reports" / self.name
+        return reports if self.part is None else reports / self.part
 
     @property
     def metrics(self) -> Path:

@@ -48,6 +48,12 @@ def track(task: str, country: str | None = None) -> Iterator[dict[str, Any]]:
         )
 
 
+def summed(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one task as one (a model trained in parts): energy, emissions and time add up."""
+    added = ("energy_kwh", "emissions_kg_co2eq", "duration_s")
+    return {**results[0], **{key: sum(float(r[key]) for r in results) for key in added}}
+
+
 def as_metrics(result: dict[str, Any]) -> dict[str, float]:
     task = result["task"]
     return {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from farga import components, tracking
 from farga.components import Ctx
+from farga.errors import FargaError
 from farga.facts import Facts
 from farga.hashing import read_json, write_json
 
@@ -47,8 +48,16 @@ def register(ctx: Ctx) -> Facts:
     return facts
 
 
-def run_stage(stage: str, ctx: Ctx, archive: Path | None = None) -> Facts:
+def run_stage(stage: str, ctx: Ctx, archive: Path | None = None, part: str | None = None) -> Facts:
     component = components.get(ctx.component)
+    if part is not None:
+        if stage != "train":
+            raise FargaError(f"only training goes by parts, not {stage}")
+        if not isinstance(component, components.TrainsInParts):
+            raise components.lacking(ctx.component, "model trained in parts")
+        if part not in (known := component.parts(ctx)):
+            raise FargaError(f"{ctx.component} has no part {part!r}; its parts: {', '.join(known)}")
+        return component.train_part(ctx, part)
     match stage:
         case "fetch":
             return component.fetch(ctx, archive)

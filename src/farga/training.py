@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from farga import energy, tracking
-from farga.config import StageContext
+from farga.config import ComponentPaths, StageContext
 from farga.distributed import Checkpoint, training_run
 from farga.facts import Facts
 from farga.hashing import sha256_file, write_json
@@ -34,6 +34,8 @@ class Shell:
     ctx: StageContext[Any]
     run_id: str
     checkpoint: Checkpoint
+    paths: ComponentPaths
+    """The component's folders, or one part's (a model trained in parts)."""
     seconds: float = 0.0
     energy: Facts = field(default_factory=dict)
 
@@ -53,7 +55,7 @@ class Shell:
     def curves(self, history: History) -> None:
         import mlflow
 
-        reports = self.ctx.paths.reports
+        reports = self.paths.reports
         reports.mkdir(parents=True, exist_ok=True)
         mlflow.log_artifact(str(plot_learning_curves(history, reports / "learning_curves.png")), artifact_path="plots")
 
@@ -67,10 +69,12 @@ class Shell:
             "model_sha256": sha256_file(files["model"]),
         }
 
-    def finish(self, summary: Facts, history: History) -> Facts:
-        """``run.json`` beside the model, ``history.json`` in the reports; the checkpoint is spent."""
-        write_json(self.ctx.paths.models / "run.json", summary)
-        write_json(self.ctx.paths.reports / "history.json", history)
+    def finish(self, summary: Facts, history: History | None = None) -> Facts:
+        """``run.json`` beside the model, ``history.json`` in the reports (a run that trained); the
+        checkpoint is spent."""
+        write_json(self.paths.models / "run.json", summary)
+        if history is not None:
+            write_json(self.paths.reports / "history.json", history)
         self.checkpoint.clear()
         return summary
 
@@ -86,13 +90,16 @@ def training(
     tags: Mapping[str, str],
     step: str,
     epoch_metrics: Callable[[dict[str, Any]], dict[str, float]],
+    part: str | None = None,
 ) -> Iterator[Shell]:
     """Rank 0's run of a training: ``logged`` names the params blocks it records (as written),
-    ``step`` the history's key that MLflow steps by, ``epoch_metrics`` a history row's metrics."""
+    ``step`` the history's key that MLflow steps by, ``epoch_metrics`` a history row's metrics;
+    ``part``, the network of a model trained in parts that this run trains (tagged, its own folders)."""
     import mlflow
 
     source = str(tags["data.source"])
-    opened = training_run(ctx.settings, ctx.component, f"train-{source}", checkpoint, resumed, epoch_metrics, step)
+    name = f"train-{source}" if part is None else f"train-{source}-{part}"
+    opened = training_run(ctx.settings, ctx.component, name, checkpoint, resumed, epoch_metrics, step)
     with opened as (run, named):
         mlflow.set_tags(
             {
@@ -101,7 +108,9 @@ def training(
                 "data.sha256": data_sha,
                 **tags,
                 "profile": ctx.config.profile,
+                **({} if part is None else {"part": part}),
             }
         )
         mlflow.log_params(tracking.flatten({name: block.as_written() for name, block in logged.items()}))
-        yield Shell(ctx, run.info.run_id, named)
+        paths = ctx.paths if part is None else ctx.paths.of_part(part)
+        yield Shell(ctx, run.info.run_id, named, paths)

@@ -22,13 +22,13 @@ def fail(verb: str, component: str, exc: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def run_stage_verb(stage: str, component: str, archive: Path | None = None) -> None:
+def run_stage_verb(stage: str, component: str, archive: Path | None = None, part: str | None = None) -> None:
     """A pipeline stage as a verb: its facts on stdout (for scripts), its progress on stderr."""
     from farga.pipeline import run_stage
 
     try:
         ctx = components.context(component)
-        result = run_stage(stage, ctx, archive)
+        result = run_stage(stage, ctx, archive, part)
     except (FargaError, FileNotFoundError) as exc:
         raise fail(stage, component, exc) from exc
     console.print(f"[green]{stage} {component}: done[/green]")

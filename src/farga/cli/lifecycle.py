@@ -67,8 +67,15 @@ def validate(component: ComponentArg) -> None:
 
 
 @app.command()
-def train(component: ComponentArg) -> None:
-    """Train the model, log it to MLflow and export it to ONNX.
+def train(
+    component: ComponentArg,
+    part: Annotated[
+        str | None,
+        typer.Option(help="one network of a model trained in parts (the stage's foreach); without it, the model"),
+    ] = None,
+) -> None:
+    """Train the model, log it to MLflow and export it to ONNX. A model made of several networks
+    trains each that is missing or stale, then joins them.
 
     With FARGA_TRAIN_PROCESSES (or FARGA_TRAIN_NODES) above 1, under torchrun with DistributedDataParallel
     (docs/scale.md)."""
@@ -76,12 +83,12 @@ def train(component: ComponentArg) -> None:
     from farga.config import Settings
 
     try:
-        status = distributed.launch(Settings(), ["train", component])
+        status = distributed.launch(Settings(), ["train", component, *(["--part", part] if part else [])])
     except FargaError as exc:
         raise fail("train", component, exc) from exc
     if status is not None:
         raise typer.Exit(code=status)
-    run_stage_verb("train", component)
+    run_stage_verb("train", component, part=part)
 
 
 @app.command()

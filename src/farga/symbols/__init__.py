@@ -54,9 +54,17 @@ class Symbols:
         return validate_feedback(ctx, archive)
 
     def train(self, ctx: SymbolsContext) -> Facts:
-        from farga.symbols.train import train
+        from farga.symbols.join import train
 
         return train(ctx)
+
+    def parts(self, ctx: SymbolsContext) -> list[str]:
+        return list(ctx.config.train.specialists)
+
+    def train_part(self, ctx: SymbolsContext, part: str) -> Facts:
+        from farga.symbols.train import train_part
+
+        return train_part(ctx, part)
 
     def trial(self, ctx: SymbolsContext, report: Callable[[int, float], None]) -> float:
         from farga.symbols.train import trial

@@ -20,7 +20,7 @@ from farga.hashing import write_json
 from farga.onnx_runtime import set_metadata
 from farga.quantize import quantize_int8
 from farga.symbols import catalogue
-from farga.symbols.model import SymbolCNN
+from farga.symbols.model import Joined, SymbolCNN
 from farga.symbols.params import Export
 from farga.symbols.preprocess import SPEC, to_model_input
 
@@ -28,7 +28,7 @@ OPSET = 17
 
 
 class Exported(nn.Module):
-    def __init__(self, model: SymbolCNN):
+    def __init__(self, model: SymbolCNN | Joined):
         super().__init__()
         self.model = model
 
@@ -63,7 +63,7 @@ def label_map(classes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def export_onnx(
-    model: SymbolCNN,
+    model: SymbolCNN | Joined,
     classes: list[dict[str, Any]],
     out: Path,
     provenance: dict[str, Any],

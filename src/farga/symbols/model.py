@@ -7,7 +7,7 @@ then a fully connected head. Channels-last memory layout roughly halves CPU trai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -66,6 +66,35 @@ class SymbolCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.head(self.embedding(x))
         return logits
+
+
+class Joined(nn.Module):
+    """Specialists as one network, the shape the export expects: the embedding is theirs side by
+    side, the head the weighted sum of their log-probabilities (a weighted geometric mean once the
+    served softmax normalises it)."""
+
+    def __init__(self, networks: list[SymbolCNN], weights: list[float]):
+        super().__init__()
+        self.networks = nn.ModuleList(networks)
+        self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32))
+        self.sizes = [n.cfg.hidden for n in networks]
+
+    @property
+    def members(self) -> list[SymbolCNN]:
+        return cast(list[SymbolCNN], list(self.networks))
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([n.embedding(x) for n in self.members], dim=1)
+
+    def head(self, embedding: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(embedding, self.sizes, dim=1)
+        scores = [torch.log_softmax(n.head(e), dim=1) for n, e in zip(self.members, parts, strict=True)]
+        weights = cast(torch.Tensor, self.weights)
+        out: torch.Tensor = (torch.stack(scores) * weights[:, None, None]).sum(0)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(x))
 
 
 def n_params(model: nn.Module) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from farga.config import StageContext
 from farga.params import ComponentParams, Monitor, Strict, Thresholds
 
 Share = tuple[float, float]
 Level = Annotated[float, Field(gt=0, lt=1)]
+PartName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$")]
+"""A specialist's name: a DVC stage's key and a folder name (models/symbols-<name>)."""
 
 
 class Synthetic(Strict):
@@ -85,6 +87,18 @@ class Export(Strict):
     """Training drawings kept with the model as the drift reference."""
 
 
+class Specialist(Strict):
+    """One network of the served model, with its own recipe: each is trained by its own run of the
+    train stage and the served model weighs their log-probabilities (docs/experiments/2026-12-07-*)."""
+
+    seed: int
+    pool_weight: float = Field(gt=0)
+    """How often a drawing of an anonymous pool (data.writer_holdout.pools) is drawn, relative to one by an
+    identified writer: below 1, the pool's 91% of HASYv2 dominates each epoch less."""
+    pen_share: float = Field(ge=0, le=1)
+    """Share of drawings redrawn with another pen (train.augment.pen): 0, none."""
+
+
 class Train(Strict):
     seed: int
     threads: int = Field(ge=1)
@@ -102,6 +116,16 @@ class Train(Strict):
     augment: Augment
     model: Network
     export: Export
+    specialists: dict[PartName, Specialist] = Field(min_length=1)
+    """The served model's networks by name; their log-probabilities are weighed on validation."""
+    join_step: float = Field(default=0.05, gt=0, le=1)
+    """The weights' grid on the simplex, searched for the best mean validation top-1 over both crowds."""
+
+    def of(self, part: str) -> Train:
+        """The recipe of one specialist: this one with its seed, pool weight and pen share."""
+        s = self.specialists[part]
+        augment = self.augment.model_copy(update={"pen_share": s.pen_share})
+        return self.model_copy(update={"seed": s.seed, "pool_weight": s.pool_weight, "augment": augment})
 
 
 class Behaviour(Strict):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,10 +24,9 @@ from tqdm import tqdm
 from farga.distributed import Checkpoint, Workers, fingerprint, workers
 from farga.errors import FargaError
 from farga.facts import Facts
-from farga.hashing import read_json
+from farga.hashing import read_json, sha256_file
 from farga.reproducibility import seed_everything
 from farga.symbols.augment import augment
-from farga.symbols.export import attach_monitoring, export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN, n_params
 from farga.symbols.params import SymbolsContext, Train
 from farga.symbols.prepare import load_classes, load_split
@@ -176,6 +177,9 @@ def _stream(*key: int) -> int:
     return int(np.random.SeedSequence(list(key)).generate_state(1)[0])
 
 
+NETWORK = "network.pt"
+
+
 def calibration_images(images: np.ndarray, cfg: Train) -> np.ndarray | None:
     """A seeded sample of training images to calibrate int8 activation ranges (None: serve float)."""
     if cfg.export.quantize == "none":
@@ -188,64 +192,74 @@ def calibration_images(images: np.ndarray, cfg: Train) -> np.ndarray | None:
 Split = tuple[np.ndarray, np.ndarray, pd.DataFrame]  # images, labels, their manifest rows
 
 
-def start(ctx: SymbolsContext) -> tuple[list[dict[str, Any]], Split, Split, SymbolCNN]:
+def start(ctx: SymbolsContext, cfg: Train) -> tuple[list[dict[str, Any]], Split, Split, SymbolCNN]:
     """Seeded, the prepared classes, training and validation splits, and a fresh network: what a
     pipeline run and a tuning trial both begin with, in the order that keeps a run reproducible."""
-    cfg = ctx.config.train
     seed_everything(cfg.seed, cfg.threads)
     classes = load_classes(ctx.paths.prepared)
     train, val = load_split(ctx.paths.prepared, "train"), load_split(ctx.paths.prepared, "val")
     return classes, train, val, SymbolCNN(CNNConfig.from_params(len(classes), cfg.model))
 
 
-def draw_weights(ctx: SymbolsContext, rows: pd.DataFrame) -> np.ndarray | None:
+def draw_weights(cfg: Train, pools: list[int], rows: pd.DataFrame) -> np.ndarray | None:
     """Each training drawing's chance to be drawn (None: every drawing once per epoch)."""
-    pool_weight = ctx.config.train.pool_weight
-    if pool_weight == 1.0:
+    if cfg.pool_weight == 1.0:
         return None
-    pools = rows.writer.isin(ctx.config.data.writer_holdout.pools).to_numpy()
-    return np.where(pools, pool_weight, 1.0)
+    return np.where(rows.writer.isin(pools).to_numpy(), cfg.pool_weight, 1.0)
 
 
 def trial(ctx: SymbolsContext, report: Callable[[int, float], None]) -> float:
-    """One `farga tune` trial: the pipeline's training on its prepared data, nothing exported."""
-    _, (x_train, y_train, rows), (x_val, y_val, _), model = start(ctx)
+    """One `farga tune` trial: the first specialist's training on the prepared data, nothing exported."""
+    cfg = ctx.config.train.of(next(iter(ctx.config.train.specialists)))
+    _, (x_train, y_train, rows), (x_val, y_val, _), model = start(ctx, cfg)
     _, history = fit(
         model,
         (x_train, y_train),
         (x_val, y_val),
-        ctx.config.train,
+        cfg,
         lambda row: report(int(row["epoch"]), row["val_top1"]),
-        weights=draw_weights(ctx, rows),
+        weights=draw_weights(cfg, ctx.config.data.writer_holdout.pools, rows),
     )
     return max(row["val_top1"] for row in history)
 
 
-def train(ctx: SymbolsContext) -> Facts:
+def recipe(ctx: SymbolsContext, part: str) -> str:
+    """What a specialist is made from: its training params and the prepared data's hashes."""
+    facts = read_json(ctx.paths.prepared / "prepare.json")
+    cfg = ctx.config.train.of(part).model_dump(mode="json", exclude={"specialists", "join_step", "export"})
+    data = ctx.config.data.model_dump(mode="json")
+    return fingerprint(cfg, data, facts["source_sha256"], facts.get("feedback_sha256"))
+
+
+def train_part(ctx: SymbolsContext, part: str) -> Facts:
     with workers() as joined:
-        return _train(ctx, joined)
+        return _train(ctx, joined, part)
 
 
-def _train(ctx: SymbolsContext, joined: Workers) -> Facts:
-    cfg = ctx.config.train
-    classes, (x_train, y_train, train_rows), (x_val, y_val, val_rows), model = start(ctx)
+def _train(ctx: SymbolsContext, joined: Workers, part: str) -> Facts:
+    cfg = ctx.config.train.of(part)
+    classes, (x_train, y_train, train_rows), (x_val, y_val, _), model = start(ctx, cfg)
     prepared_facts = read_json(ctx.paths.prepared / "prepare.json")
     data_sha, feedback_sha = str(prepared_facts["source_sha256"]), prepared_facts.get("feedback_sha256")
-    source = ctx.config.data.source
-    checkpoint = Checkpoint(
-        ctx.settings.checkpoints(ctx.component),
-        fingerprint(cfg.model_dump(mode="json"), ctx.config.data.model_dump(mode="json"), data_sha, feedback_sha),
-        joined,
-    )
-    weights = draw_weights(ctx, train_rows)
-    if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
+    made_of = recipe(ctx, part)
+    checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component) / part, made_of, joined)
+    weights = draw_weights(cfg, ctx.config.data.writer_holdout.pools, train_rows)
+    if not joined.main:  # a helper: its gradients count, rank 0 reports and saves
         fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights)
         return {"rank": joined.rank, "workers": joined.world}
     resumed = checkpoint.load()
-    tags = {"data.source": source, "data.feedback_sha256": str(feedback_sha)}
+    tags = {"data.source": ctx.config.data.source, "data.feedback_sha256": str(feedback_sha)}
     logged = {"train": cfg, "data": ctx.config.data}
     with training(
-        ctx, checkpoint, resumed, data_sha=data_sha, logged=logged, tags=tags, step="epoch", epoch_metrics=epoch_metrics
+        ctx,
+        checkpoint,
+        resumed,
+        data_sha=data_sha,
+        logged=logged,
+        tags=tags,
+        step="epoch",
+        epoch_metrics=epoch_metrics,
+        part=part,
     ) as shell:
         import mlflow
 
@@ -255,45 +269,42 @@ def _train(ctx: SymbolsContext, joined: Workers) -> Facts:
         mlflow.log_params({"model.parameters": n_params(model), "data.train_size": len(x_train)})
         with shell.measured():
             state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, shell.checkpoint, weights)
-        model.load_state_dict(state)
         shell.curves(history)
-        out = ctx.paths.models
+        out = shell.paths.models
         out.mkdir(parents=True, exist_ok=True)
-        provenance = {
-            "run_id": shell.run_id,
-            "data_sha256": data_sha,
-            "data_source": source,
-            "feedback_sha256": feedback_sha,
-        }
-        files = export_onnx(model, classes, out, provenance, calibration_images(x_train, cfg))
-        monitoring = attach_monitoring(
-            files,
-            (x_train, train_rows.symbol_id.to_numpy()),
-            (x_val, val_rows.symbol_id.to_numpy()),
-            cfg.export,
-            cfg.seed,
-        )
-        mlflow.log_metrics(
-            {f"unsure_val_{k}": v for k, v in monitoring["calibration"].items() if k != "n" and v is not None}
-        )
-        extra = [files["labels"], files["preprocessing"], *monitoring["files"].values()]
-        published = shell.publish(files, extra, ["onnxruntime", "numpy"], provenance)
+        network = out / NETWORK
+        torch.save({"config": asdict(model.cfg), "state": state, "classes": classes}, network)
+        mlflow.log_artifact(str(network), artifact_path="network")
         best = max(history, key=lambda r: r["val_top1"])
         summary: Facts = {
-            **published,
-            "quantization": cfg.export.quantize,
+            "run_id": shell.run_id,
+            "part": part,
+            "recipe": made_of,
+            "network_sha256": sha256_file(network),
             "parameters": n_params(model),
             "train_seconds": round(shell.seconds, 1),
             "workers": joined.world,
             "resumed_after_epoch": len(resumed["history"]) if resumed else 0,
+            "epochs": len(history),
             "best_epoch": int(best["epoch"]),
             "val_top1": best["val_top1"],
             "val_top5": best["val_top5"],
-            "unsure_threshold": monitoring["calibration"],
-            "data_source": source,
             "data_sha256": data_sha,
             "feedback_sha256": feedback_sha,
             "energy": shell.energy,
         }
         mlflow.log_metrics({"train_seconds": shell.seconds, "best_val_top1": best["val_top1"]})
     return shell.finish(summary, history)
+
+
+def load_network(folder: Path) -> SymbolCNN:
+    """A specialist as its training saved it (``network.pt``), in evaluation mode."""
+    saved = torch.load(folder / NETWORK, weights_only=True)
+    config = saved["config"]
+    model = SymbolCNN(
+        CNNConfig(
+            **{**config, "channels": tuple(config["channels"]), "convs_per_stage": tuple(config["convs_per_stage"])}
+        )
+    )
+    model.load_state_dict(saved["state"])
+    return model.eval()
