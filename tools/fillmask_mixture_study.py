@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from farga import components
 from farga.config import Settings
-from farga.fillmask.evaluate import SPLITS, dev_examples, split_examples
+from farga.fillmask.evaluate import SPLITS, dev_examples, evaluated_splits
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.scoring import Example, hits, top_k
 
@@ -114,11 +114,9 @@ def main() -> None:
     ctx = components.context("fillmask", Settings(root=Path.cwd()))
     predictor = Predictor.load(ctx.paths.models, threads=ctx.config.train.threads)
     dev = score(predictor, dev_examples(ctx, predictor, args.dev_words, args.fit_on), args.fit_on)
-    sizes = {"val": ctx.config.evaluate.positions, "unseen": ctx.config.evaluate.unseen_positions}
-    for name, split, offset in SPLITS:
-        items = split_examples(ctx, predictor, split, sizes[name], offset).items
-        if items:
-            report(dev, score(predictor, items, split), args.fit_on, split)
+    splits = {name: split for name, split, _ in SPLITS}
+    for name, scored in evaluated_splits(ctx, predictor).items():
+        report(dev, score(predictor, scored.items, splits[name]), args.fit_on, splits[name])
 
 
 def report(dev: dict[str, np.ndarray], val: dict[str, np.ndarray], fit_on: str, split: str) -> None:

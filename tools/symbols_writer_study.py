@@ -5,7 +5,8 @@ Run from a checkout whose symbols data is prepared (`dvc repro symbols-validate`
 
     .venv/bin/python tools/symbols_writer_study.py [--small] --epochs 3 --variant base --variant pen ...
 
-A variant is a name in VARIANTS: params.yaml's `symbols.train` with a few keys set. Every variant
+A variant is a name in VARIANTS: params.yaml's `symbols.train`, as its first specialist trains, with a
+few keys set. Every variant
 trains the same network from the same seed for the same epochs, so the rows differ by the knob
 alone (and by the noise of one seed: docs/experiments/ gives the spread). Prints one JSON line per
 variant; the figures are the float network's (the served int8 model scores within 0.1 point).
@@ -64,10 +65,12 @@ def main() -> None:
         sets |= {f"train.model.{k}": v for k, v in small.items()}
         sets |= {"train.seed": args.seed} if args.seed is not None else {}
         ctx = replace(base, config=with_values(base.config, sets))
-        cfg = ctx.config.train
-        _, (x_train, y_train, rows), val, model = start(ctx)
+        first = next(iter(ctx.config.train.specialists))
+        cfg = ctx.config.train.of(first).model_copy(update={k: v for k, v in VARIANTS[name].items() if "." not in k})
+        _, (x_train, y_train, rows), val, model = start(ctx, cfg)
         started = time.perf_counter()
-        state, history = fit(model, (x_train, y_train), val[:2], cfg, weights=draw_weights(ctx, rows))
+        weights = draw_weights(cfg, ctx.config.data.writer_holdout.pools, rows)
+        state, history = fit(model, (x_train, y_train), val[:2], cfg, weights=weights)
         model.load_state_dict(state)
         scores: dict[str, Any] = {"variant": name, "epochs": args.epochs, "seed": cfg.seed}
         for split in ("val", "test", WRITER_TEST):

@@ -61,7 +61,7 @@ def test_an_unchanged_pipeline_is_a_no_op(repo: Path):
     out = sh("dvc", "repro", cwd=repo)
     # the feedback export too: it is refreshed by `farga ops retrain`, not by every repro
     assert ran(out) == []
-    assert "Stage 'symbols-train' didn't change, skipping" in out
+    assert "Stage 'symbols-train@pool' didn't change, skipping" in out
 
 
 def test_a_fresh_clone_pulls_the_results_and_reruns_nothing(repo: Path, tmp_path: Path):
@@ -94,8 +94,9 @@ def test_mlflow_holds_the_run_metrics_and_artifacts(repo: Path):
     assert "test_top1" in run.data.metrics
     assert "val_top1" in run.data.metrics
     assert run.data.tags["data.source"] == "synthetic"
-    history = mlflow.MlflowClient().get_metric_history(run_id, "val_top1")
-    assert len(history) == 2  # one point per epoch
+    # each specialist's own run: one point per epoch
+    part_run = json.loads((repo / "models" / "symbols-parts" / "pool" / "run.json").read_text())["run_id"]
+    assert len(mlflow.MlflowClient().get_metric_history(part_run, "val_top1")) == 2
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "evaluation")}
     assert "evaluation/confusion.png" in artifacts
 
@@ -103,7 +104,8 @@ def test_mlflow_holds_the_run_metrics_and_artifacts(repo: Path):
 def test_a_param_change_reruns_only_what_depends_on_it(repo: Path):
     out = sh("dvc", "exp", "run", "-S", "symbols.register.margin=0.5", cwd=repo)
     assert "Running stage 'symbols-register'" in out
-    assert "Running stage 'symbols-train'" not in out
+    assert "Running stage 'symbols-train" not in out
+    assert "Running stage 'symbols-join'" not in out
     registry = json.loads((repo / "reports" / "symbols" / "registry.json").read_text())
     assert registry["version"] == "2"
     assert not registry["promoted"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from farga.cards import Card, model_and_dataset, model_header, pct, run_context
+from farga.symbols.headline import FOLD1_ENSEMBLE, FOLD1_ONE_NETWORK, PAPER_TEN_FOLD_MEAN
 from farga.symbols.params import SymbolsContext
 from farga.symbols.user_symbols import USER_SYMBOLS, read_user_symbols
 
@@ -25,6 +26,18 @@ def card_sections(ctx: SymbolsContext, facts: dict[str, Any]) -> dict[str, Card]
         families=[(f, pct(v)) for f, v in facts["test_by_family"].items()],
         source=source,
         dataset_name=dataset_name,
+        specialists=[
+            (
+                f"`{part}`",
+                f"seed {spec.seed}, pool drawn x{spec.pool_weight:g}, heavier pen on {spec.pen_share:.0%}",
+                f"{run['weight']:.2f}",
+                f"{run['epochs']} epochs (best {run['best_epoch']}), {run['train_seconds'] / 60:.1f} min",
+                " / ".join(pct(run["val_top1_by_crowd"].get(c)) for c in ("pool", "writers")),
+            )
+            for part, spec in ctx.config.train.specialists.items()
+            for run in [facts["run"]["specialists"][part]]
+        ],
+        anchor={"one": FOLD1_ONE_NETWORK, "ensemble": FOLD1_ENSEMBLE, "paper": PAPER_TEN_FOLD_MEAN},
     )
     header = model_header(
         "symbols",

@@ -57,20 +57,28 @@ def as_facts(scores: dict[str, float]) -> Facts:
     return {k: v for k, v in scores.items()}
 
 
+def crowd_loss(log_probs: np.ndarray, labels: np.ndarray, crowds: dict[str, np.ndarray]) -> float:
+    """The mean over crowds of the cross-entropy of the normalised mix."""
+    normalised = log_probs - np.logaddexp.reduce(log_probs, axis=1, keepdims=True)
+    loss = -normalised[np.arange(len(labels)), labels]
+    return float(np.mean([loss[mask].mean() for mask in crowds.values() if mask.any()]))
+
+
 def fit_weights(
     log_probs: list[np.ndarray], labels: np.ndarray, crowds: dict[str, np.ndarray], step: float
 ) -> tuple[tuple[float, ...], list[Facts]]:
-    """The grid point with the best mean top-1 over the crowds (the first on a tie), and every point's scores."""
+    """The grid point with the best mean top-1 over the crowds (on a tie, the lower mean loss), and
+    every point's scores."""
     points = simplex(len(log_probs), step)
     scored: list[Facts] = []
-    means: list[float] = []
+    keys: list[tuple[float, float]] = []
     for weights in points:
-        per_crowd = crowd_top1(
-            np.asarray(sum(w * lp for w, lp in zip(weights, log_probs, strict=True))), labels, crowds
-        )
-        means.append(float(np.mean(list(per_crowd.values()))))
-        scored.append({"weights": list(weights), "mean": means[-1], **as_facts(per_crowd)})
-    best = max(range(len(points)), key=lambda i: (means[i], -i))
+        mixed = np.asarray(sum(w * lp for w, lp in zip(weights, log_probs, strict=True)))
+        per_crowd, loss = crowd_top1(mixed, labels, crowds), crowd_loss(mixed, labels, crowds)
+        mean = float(np.mean(list(per_crowd.values())))
+        keys.append((mean, -loss))
+        scored.append({"weights": list(weights), "mean": mean, "loss": loss, **as_facts(per_crowd)})
+    best = max(range(len(points)), key=keys.__getitem__)
     return points[best], scored
 
 
@@ -100,7 +108,8 @@ def join(ctx: SymbolsContext, parts: list[str]) -> Facts:
     crowds = {"pool": pool, "writers": ~pool}
     log_probs = [torch.log_softmax(predict_logits(n, x_val), 1).numpy() for n in networks]
     weights, grid = fit_weights(log_probs, y_val, crowds, cfg.join_step)
-    model = Joined(networks, list(weights)).eval()
+    kept = [i for i, w in enumerate(weights) if w > 0]  # a specialist weighed 0 costs no request any time
+    model = Joined([networks[i] for i in kept], [weights[i] for i in kept]).eval()
     facts = read_json(ctx.paths.prepared / "prepare.json")
     data_sha, feedback_sha = str(facts["source_sha256"]), facts.get("feedback_sha256")
     checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component) / "join", "join")

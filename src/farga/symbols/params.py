@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, field_validator
 
 from farga.config import StageContext
 from farga.params import ComponentParams, Monitor, Strict, Thresholds
 
 Share = tuple[float, float]
 Level = Annotated[float, Field(gt=0, lt=1)]
-PartName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$")]
-"""A specialist's name: a DVC stage's key and a folder name (models/symbols-<name>)."""
 
 
 class Synthetic(Strict):
@@ -63,7 +62,7 @@ class Augment(Strict):
     elastic: float = Field(default=0.0, ge=0, lt=0.5, description="largest smooth displacement, share of the side")
     pen: tuple[Level, Level] | None = None
     """Blur and binarise again at a level drawn from this range: low draws heavier, high finer. None: off."""
-    pen_share: float = Field(default=1.0, ge=0, le=1, description="share of drawings redrawn with another pen")
+    pen_share: float = Field(default=1.0, ge=0, le=1, description="set by each specialist (train.specialists)")
     breaks: float = Field(default=0.0, ge=0, le=1, description="share of drawings that lose a 3x3 patch of ink")
 
 
@@ -111,15 +110,23 @@ class Train(Strict):
     """Share of the one-cycle schedule spent warming up."""
     label_smoothing: float = Field(ge=0, lt=1)
     pool_weight: float = Field(default=1.0, gt=0)
-    """How often a drawing of an anonymous pool (data.writer_holdout.pools) is drawn, relative to one by an
-    identified writer: below 1, the pool's 91% of HASYv2 dominates each epoch less."""
+    """Set by each specialist (train.specialists)."""
     augment: Augment
     model: Network
     export: Export
-    specialists: dict[PartName, Specialist] = Field(min_length=1)
-    """The served model's networks by name; their log-probabilities are weighed on validation."""
+    specialists: dict[str, Specialist] = Field(min_length=1)
+    """The served model's networks by name (each a `symbols-train@<name>` stage); their log-probabilities
+    are weighed on validation."""
     join_step: float = Field(default=0.05, gt=0, le=1)
     """The weights' grid on the simplex, searched for the best mean validation top-1 over both crowds."""
+
+    @field_validator("specialists")
+    @classmethod
+    def _names(cls, value: dict[str, Specialist]) -> dict[str, Specialist]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9]*", name):
+                raise ValueError(f"specialist name {name!r}: lower-case letters and digits (a stage key and a folder)")
+        return value
 
     def of(self, part: str) -> Train:
         """The recipe of one specialist: this one with its seed, pool weight and pen share."""

@@ -22,10 +22,9 @@ def scale_params(section: Facts, epochs: int, threads: int) -> Facts:
     merged = deep_merge(
         section, {"profile": "full", "data": generated, "train": {"epochs": epochs, "threads": threads}}
     )
-    train = merged["train"]
-    assert isinstance(train, dict) and isinstance(specialists := train["specialists"], dict)
-    first = next(iter(specialists))
-    return merged | {"train": train | {"specialists": {first: specialists[first]}}}
+    first, recipe = next(iter(merged["train"]["specialists"].items()))
+    merged["train"]["specialists"] = {first: recipe}
+    return merged
 
 
 def training_rate(root: Path) -> tuple[float, float]:
