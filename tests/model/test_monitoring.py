@@ -42,10 +42,16 @@ def test_the_model_carries_its_threshold_and_drift_reference(trained_project: Pa
     _, _, val = load_split(trained_project / "data" / "prepared" / "symbols", "val")
     assert len(reference["confidence"]) == len(val)  # every validation drawing, fewer than reference_samples
     assert {f"feature_{f}" for f in FEATURES} <= set(reference)
-    assert reference["embedding"].shape == (len(val), 32)  # the tiny test net's hidden size
+    assert reference["embedding"].shape == (len(val), served_width(model_dir))
     assert set(reference["train_symbol_id"]) <= {s.symbol_id for s in catalogue.symbols()}
     metrics = json.loads((trained_project / "reports" / "symbols" / "metrics.json").read_text())
     assert 0.0 <= metrics["test_sure_coverage"] <= 1.0  # the threshold measured on the test set
+
+
+def served_width(model_dir: Path) -> int:
+    """The embedding's width: the tiny test net's hidden size (32) for each specialist in the served graph."""
+    specialists = json.loads((model_dir / "run.json").read_text())["specialists"].values()
+    return 32 * sum(1 for s in specialists if s["weight"] > 0)
 
 
 def test_the_registry_copy_of_the_model_has_the_reference_too(trained_project: Path, tmp_path: Path):
@@ -53,7 +59,7 @@ def test_the_registry_copy_of_the_model_has_the_reference_too(trained_project: P
     from farga.config import Settings
 
     _, path = tracking.download_champion(Settings(root=trained_project), "symbols", tmp_path)
-    assert load_reference(path)["embedding"].shape[1] == 32
+    assert load_reference(path)["embedding"].shape[1] == served_width(trained_project / "models" / "symbols")
     assert OnnxModel.load(path).calibration == OnnxModel.load(trained_project / "models" / "symbols").calibration
 
 
