@@ -35,11 +35,11 @@ from farga.config import Settings
 from farga.fillmask.evaluate import dev_examples, split_examples
 from farga.fillmask.fit import example_batch
 from farga.fillmask.model import NETWORK_FILE, FillMaskModel, load_network
-from farga.fillmask.precision import resolve_precision
 from farga.fillmask.predictor import Predictor
 from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import Example, top_k
 from farga.fillmask.windows import Window, batches, length_groups, windows
+from farga.precision import resolve_precision
 
 CANDIDATES = 50  # per model
 LAMBDAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)

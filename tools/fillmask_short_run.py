@@ -23,10 +23,10 @@ import yaml
 from farga import components
 from farga.config import Settings
 from farga.fillmask.fit import fit
-from farga.fillmask.precision import resolve_precision
 from farga.fillmask.prepare import load_split
 from farga.fillmask.scoring import examples
 from farga.fillmask.train import build
+from farga.precision import resolve_precision
 from farga.reproducibility import seed_everything
 from farga.tuning import with_values
 

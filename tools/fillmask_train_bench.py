@@ -28,10 +28,10 @@ from farga import components
 from farga.config import Settings
 from farga.fillmask.fit import make_optimizer, train_step
 from farga.fillmask.loss import StepLoss, rival_proposal
-from farga.fillmask.precision import product_seconds, resolve_precision
 from farga.fillmask.prepare import load_split
 from farga.fillmask.train import build
 from farga.fillmask.windows import batches
+from farga.precision import product_seconds, resolve_precision
 from farga.reproducibility import seed_everything
 
 

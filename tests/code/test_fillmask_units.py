@@ -13,13 +13,13 @@ from farga.fillmask.model import MASK as MASK_ID
 from farga.fillmask.model import PAD, FillMaskModel, ModelConfig, attention, load_network, save_network
 from farga.fillmask.ngram import BOS, EOS, NgramModel, context
 from farga.fillmask.params import Network, Train
-from farga.fillmask.precision import resolve_precision
 from farga.fillmask.schemas import FeedbackRequest, PredictRequest
 from farga.fillmask.scoring import Example, accuracy, examples, groups_of, hits, report, slices
 from farga.fillmask.sources import SOURCES, genre_of
 from farga.fillmask.text import MASK, is_word, split
 from farga.fillmask.vocab import SubwordCache, WordVocab, train_tokenizer
 from farga.fillmask.windows import Window, batches, encode
+from farga.precision import resolve_precision
 from support import REPO, config_of
 
 pytestmark = pytest.mark.code

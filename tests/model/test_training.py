@@ -12,7 +12,7 @@ from farga.symbols.export import export_onnx
 from farga.symbols.model import CNNConfig, SymbolCNN
 from farga.symbols.params import Augment, Network, Train
 from farga.symbols.prepare import load_classes, load_split
-from farga.symbols.train import fit, seed_everything, to_input
+from farga.symbols.train import evaluate_split, fit, kept, seed_everything, to_input
 from support import REPO, config_of, run_on_avx2_cpu
 
 pytestmark = pytest.mark.model
@@ -71,6 +71,35 @@ def test_fit_returns_the_best_epoch_and_a_history(prepared_project: Path):
     assert [r["epoch"] for r in history] == [1, 2, 3]
     assert set(state) == set(model.state_dict())
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_the_kept_state_scores_what_its_history_says_with_averaged_weights_in_bf16(prepared_project: Path):
+    """With a moving average of the weights the best state may be either; whichever fit kept must be
+    the one its history names (the summary and the card report it). Under bf16 autocast it still learns."""
+    prepared = prepared_project / "data/prepared/symbols"
+    val = load_split(prepared, "val")[:2]
+    seed_everything(1, 2)
+    model = SymbolCNN(CNNConfig.from_params(12, TINY))
+    state, history = fit(model, load_split(prepared, "train")[:2], val, train_cfg(epochs=4, ema=0.9), precision="bf16")
+    # the average starts at the end of the warm-up (30% of 4 epochs): scored from epoch 2 on
+    assert ["ema_val_top1" in row for row in history] == [False, True, True, True]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    fresh = SymbolCNN(CNNConfig.from_params(12, TINY))
+    fresh.load_state_dict(state)
+    assert evaluate_split(fresh, *val)["top1"] == pytest.approx(kept(history)["top1"])
+
+
+def test_kept_prefers_the_first_best_and_the_raw_weights_on_a_tie():
+    row = {"val_top5": 0.9, "ema_val_top5": 0.95}
+    history = [
+        {"epoch": 1, "val_top1": 0.5, "ema_val_top1": 0.6, **row},
+        {"epoch": 2, "val_top1": 0.7, "ema_val_top1": 0.7, **row},
+        {"epoch": 3, "val_top1": 0.6, "ema_val_top1": 0.7, **row},
+    ]
+    assert kept(history) == {"epoch": 2, "averaged": 0.0, "top1": 0.7, "top5": 0.9}
+    history[2]["ema_val_top1"] = 0.71
+    assert kept(history) == {"epoch": 3, "averaged": 1.0, "top1": 0.71, "top5": 0.95}
+    assert kept([{"epoch": 1, "val_top1": 0.4, "val_top5": 0.8}])["averaged"] == 0.0  # no average kept
 
 
 def test_a_last_batch_of_one_drawing_does_not_stop_training(prepared_project: Path):

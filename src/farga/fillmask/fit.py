@@ -18,10 +18,10 @@ from farga.distributed import ALONE, Checkpoint, Workers
 from farga.fillmask.loss import StepLoss, rival_proposal
 from farga.fillmask.model import MASK, FillMaskModel, ModelConfig
 from farga.fillmask.params import Train
-from farga.fillmask.precision import Precision
 from farga.fillmask.scoring import Example, accuracy
 from farga.fillmask.vocab import SubwordCache, WordVocab
 from farga.fillmask.windows import Batch, Row, Window, batch_rows, collate, encode, length_groups
+from farga.precision import Precision
 
 
 def example_batch(items: list[Example], cache: SubwordCache, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,6 @@ from farga.fillmask.mixture import choose_ngram_weight
 from farga.fillmask.model import NETWORK_FILE, UNK, FillMaskModel, ModelConfig, n_params, save_network
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel
 from farga.fillmask.params import FillmaskContext, Train
-from farga.fillmask.precision import Precision, resolve_precision
 from farga.fillmask.predictor import METADATA_KEY
 from farga.fillmask.prepare import load_split, prepared_facts
 from farga.fillmask.scoring import examples
@@ -31,6 +30,7 @@ from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordV
 from farga.fillmask.windows import Window, windows
 from farga.hashing import sha256_bytes, write_json
 from farga.onnx_runtime import set_metadata
+from farga.precision import precision_here
 from farga.reproducibility import seed_everything
 from farga.training import training
 
@@ -71,19 +71,6 @@ def train(ctx: FillmaskContext) -> Facts:
         return _train(ctx, joined)
 
 
-def precision_here(checkpoint: Checkpoint, resumed: dict[str, Any] | None, cfg: Train, dim: int) -> Precision:
-    """A restart goes on at the precision its checkpoint was trained at: ``auto`` measures anew, and on a
-    loaded machine may choose otherwise (MLflow then refuses the resumed run's changed parameter)."""
-    joined = checkpoint.workers
-    chosen = checkpoint.folder / "precision.txt"
-    earlier = chosen.read_text().strip() if resumed is not None and chosen.exists() else None
-    precision = joined.from_main(earlier or resolve_precision(cfg.precision, dim))
-    if joined.main:
-        chosen.parent.mkdir(parents=True, exist_ok=True)
-        chosen.write_text(precision)
-    return "bf16" if precision == "bf16" else "fp32"
-
-
 def _train(ctx: FillmaskContext, joined: Workers) -> Facts:
     cfg, evaluate = ctx.config.train, ctx.config.evaluate
     seed_everything(cfg.seed, cfg.threads)
@@ -99,7 +86,7 @@ def _train(ctx: FillmaskContext, joined: Workers) -> Facts:
         ctx.settings.checkpoints(ctx.component), fingerprint(cfg.model_dump(mode="json"), data_sha), joined
     )
     resumed = checkpoint.load() if joined.main else None
-    precision = precision_here(checkpoint, resumed, cfg, model_cfg.dim)
+    precision = precision_here(checkpoint, resumed, cfg.precision, model_cfg.dim)
     minutes = ctx.settings.checkpoint_minutes
     if not joined.main:  # a helper: its gradients count, rank 0 reports and exports
         fit(model, data, dev, cache, vocab, cfg, precision, None, checkpoint, minutes)

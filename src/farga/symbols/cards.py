@@ -31,7 +31,8 @@ def card_sections(ctx: SymbolsContext, facts: dict[str, Any]) -> dict[str, Card]
                 f"`{part}`",
                 f"seed {spec.seed}, pool drawn x{spec.pool_weight:g}, heavier pen on {spec.pen_share:.0%}",
                 f"{run['weight']:.2f}",
-                f"{run['epochs']} epochs (best {run['best_epoch']}), {run['train_seconds'] / 60:.1f} min",
+                f"{run['epochs']} epochs in {run.get('precision', 'fp32')} (kept: epoch {run['best_epoch']}"
+                f"{', averaged weights' if run.get('best_is_average') else ''}), {run['train_seconds'] / 60:.1f} min",
                 " / ".join(pct(run["val_top1_by_crowd"].get(c)) for c in ("pool", "writers")),
             )
             for part, spec in ctx.config.train.specialists.items()

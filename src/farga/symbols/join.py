@@ -169,6 +169,8 @@ def join(ctx: SymbolsContext, parts: list[str]) -> Facts:
                     "run_id": runs[part]["run_id"],
                     "epochs": runs[part]["epochs"],
                     "best_epoch": runs[part]["best_epoch"],
+                    "best_is_average": runs[part].get("best_is_average", False),
+                    "precision": runs[part].get("precision", "fp32"),
                     "train_seconds": runs[part]["train_seconds"],
                     "val_top1": runs[part]["val_top1"],
                     "val_top1_by_crowd": as_facts(alone[part]),

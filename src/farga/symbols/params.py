@@ -109,6 +109,12 @@ class Train(Strict):
     warmup_fraction: float = Field(gt=0, lt=1)
     """Share of the one-cycle schedule spent warming up."""
     label_smoothing: float = Field(ge=0, lt=1)
+    precision: Literal["auto", "bf16", "fp32"] = "fp32"
+    """auto: bfloat16 autocast where this CPU multiplies bfloat16 clearly faster (AMX: a step 2.2x
+    faster), else float32 (docs/experiments/2026-12-07-symbols-train-step.md)."""
+    ema: float = Field(default=0.0, ge=0, lt=1)
+    """Decay per step of an exponential moving average of the weights, scored beside them after every
+    epoch (the better of the two may be kept); 0: none."""
     pool_weight: float = Field(default=1.0, gt=0)
     """Set by each specialist (train.specialists)."""
     augment: Augment

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DistributedSampler, TensorDataset
 from tqdm import tqdm
 
@@ -25,6 +26,7 @@ from farga.distributed import Checkpoint, Workers, fingerprint, workers
 from farga.errors import FargaError
 from farga.facts import Facts
 from farga.hashing import read_json, sha256_file
+from farga.precision import Precision, precision_here, resolve_precision
 from farga.reproducibility import seed_everything
 from farga.symbols.augment import augment
 from farga.symbols.model import CNNConfig, SymbolCNN, n_params
@@ -64,8 +66,13 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
     checkpoint: Checkpoint | None = None,
     weights: np.ndarray | None = None,
+    precision: Precision = "fp32",
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
     """The training loop. Returns the best state (by validation top-1) and the per-epoch history.
+
+    In bf16 the forward pass and loss run under autocast (weights, optimiser and validation stay float32).
+    With ``cfg.ema`` a moving average of the weights is kept per step and scored beside them after every
+    epoch: the best state may be either (the row's ``ema_*`` figures say which won).
 
     On several workers each global batch is the one a single process would take, split between
     them (DistributedSampler over the epoch's order), and DDP averages their gradients: the same
@@ -88,11 +95,17 @@ def fit(
     net = workers.wrap(model.to(memory_format=torch.channels_last))  # type: ignore[call-overload]
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=cfg.warmup_fraction)
+    # the average starts at the peak of the learning rate: weights from before it are too far apart to average
+    ema = get_ema_multi_avg_fn(cfg.ema)  # type: ignore[no-untyped-call]
+    averaged = AveragedModel(model, multi_avg_fn=ema, use_buffers=True) if cfg.ema else None
+    warm = int(cfg.warmup_fraction * steps)
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] = (-1.0, {})
     resumed = checkpoint.load() if checkpoint is not None else None
     if resumed is not None:
         model.load_state_dict(resumed["model"])
+        if averaged is not None:
+            averaged.load_state_dict(resumed["averaged"])
         opt.load_state_dict(resumed["optimizer"])
         sched.load_state_dict(resumed["scheduler"])
         gen.set_state(resumed["generator"])
@@ -121,11 +134,15 @@ def fit(
             x = to_input(x_train[idx])
             if cfg.augment.enabled:
                 x = augment(x, cfg.augment, aug).contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(net(x), y_train[idx], label_smoothing=cfg.label_smoothing)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y_train[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
+            if averaged is not None and sched.last_epoch >= warm:
+                averaged.update_parameters(model)
             total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}")
@@ -141,13 +158,21 @@ def fit(
                 "lr": float(sched.get_last_lr()[0]),
                 "epoch_seconds": time.perf_counter() - started,
             }
+            candidates: list[tuple[float, torch.nn.Module]] = [(scores["top1"], model)]
+            if averaged is not None and int(averaged.n_averaged) > 0:
+                smooth = evaluate_split(averaged.module, *val)
+                row |= {f"ema_val_{k}": v for k, v in smooth.items()}
+                candidates.append((smooth["top1"], averaged.module))
             history.append(row)
             tqdm.write(
                 f"epoch {epoch}/{epochs}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
-                f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}  ({row['epoch_seconds']:.0f}s)"
+                f"val top-1 {row['val_top1']:.2%}  top-5 {row['val_top5']:.2%}"
+                + (f"  averaged {row['ema_val_top1']:.2%}" if "ema_val_top1" in row else "")
+                + f"  ({row['epoch_seconds']:.0f}s)"
             )
-            if scores["top1"] > best[0]:
-                best = (scores["top1"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+            top1, winner = max(candidates, key=lambda c: c[0])
+            if top1 > best[0]:
+                best = (top1, {k: v.detach().clone() for k, v in winner.state_dict().items()})
         else:
             history.append({"epoch": epoch})
         if checkpoint is not None and epoch < epochs:
@@ -157,6 +182,7 @@ def fit(
                     "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(),
                     "generator": gen.get_state(),
+                    "averaged": averaged.state_dict() if averaged is not None else None,
                     "history": history,
                     "best_top1": best[0],
                     "best_state": best[1],
@@ -165,6 +191,18 @@ def fit(
         if workers.main and on_epoch is not None:  # after the checkpoint: a restart logs what this did not
             on_epoch(history[-1])
     return best[1], history
+
+
+def kept(history: list[dict[str, float]]) -> dict[str, float]:
+    """The epoch whose state ``fit`` kept and its validation figures: the first best top-1, the raw
+    weights before their average on a tie (``averaged`` 1.0 where the average won)."""
+    best = {"top1": -1.0}
+    for row in history:
+        for prefix, averaged in (("val_", 0.0), ("ema_val_", 1.0)):
+            if row.get(f"{prefix}top1", -1.0) > best["top1"]:
+                best = {"epoch": row["epoch"], "averaged": averaged, "top1": row[f"{prefix}top1"]}
+                best["top5"] = row[f"{prefix}top5"]
+    return best
 
 
 def epoch_metrics(row: dict[str, Any]) -> dict[str, float]:
@@ -219,8 +257,9 @@ def trial(ctx: SymbolsContext, report: Callable[[int, float], None]) -> float:
         cfg,
         lambda row: report(int(row["epoch"]), row["val_top1"]),
         weights=draw_weights(cfg, ctx.config.data.writer_holdout.pools, rows),
+        precision=resolve_precision(cfg.precision),
     )
-    return max(row["val_top1"] for row in history)
+    return kept(history)["top1"]
 
 
 def recipe(ctx: SymbolsContext, part: str) -> str:
@@ -244,10 +283,11 @@ def _train(ctx: SymbolsContext, joined: Workers, part: str) -> Facts:
     made_of = recipe(ctx, part)
     checkpoint = Checkpoint(ctx.settings.checkpoints(ctx.component) / part, made_of, joined)
     weights = draw_weights(cfg, ctx.config.data.writer_holdout.pools, train_rows)
+    resumed = checkpoint.load() if joined.main else None
+    precision = precision_here(checkpoint, resumed, cfg.precision)
     if not joined.main:  # a helper: its gradients count, rank 0 reports and saves
-        fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights)
+        fit(model, (x_train, y_train), (x_val, y_val), cfg, checkpoint=checkpoint, weights=weights, precision=precision)
         return {"rank": joined.rank, "workers": joined.world}
-    resumed = checkpoint.load()
     tags = {"data.source": ctx.config.data.source, "data.feedback_sha256": str(feedback_sha)}
     logged = {"train": cfg, "data": ctx.config.data}
     with training(
@@ -266,16 +306,20 @@ def _train(ctx: SymbolsContext, joined: Workers, part: str) -> Facts:
         def log_epoch(row: dict[str, float]) -> None:
             mlflow.log_metrics(epoch_metrics(row), step=int(row["epoch"]))
 
-        mlflow.log_params({"model.parameters": n_params(model), "data.train_size": len(x_train)})
+        mlflow.log_params(
+            {"model.parameters": n_params(model), "data.train_size": len(x_train), "train.precision_used": precision}
+        )
         with shell.measured():
-            state, history = fit(model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, shell.checkpoint, weights)
+            state, history = fit(
+                model, (x_train, y_train), (x_val, y_val), cfg, log_epoch, shell.checkpoint, weights, precision
+            )
         shell.curves(history)
         out = shell.paths.models
         out.mkdir(parents=True, exist_ok=True)
         network = out / NETWORK
         torch.save({"config": asdict(model.cfg), "state": state, "classes": classes}, network)
         mlflow.log_artifact(str(network), artifact_path="network")
-        best = max(history, key=lambda r: r["val_top1"])
+        best = kept(history)
         summary: Facts = {
             "run_id": shell.run_id,
             "part": part,
@@ -286,14 +330,16 @@ def _train(ctx: SymbolsContext, joined: Workers, part: str) -> Facts:
             "workers": joined.world,
             "resumed_after_epoch": len(resumed["history"]) if resumed else 0,
             "epochs": len(history),
+            "precision": precision,
             "best_epoch": int(best["epoch"]),
-            "val_top1": best["val_top1"],
-            "val_top5": best["val_top5"],
+            "best_is_average": bool(best["averaged"]),
+            "val_top1": best["top1"],
+            "val_top5": best["top5"],
             "data_sha256": data_sha,
             "feedback_sha256": feedback_sha,
             "energy": shell.energy,
         }
-        mlflow.log_metrics({"train_seconds": shell.seconds, "best_val_top1": best["val_top1"]})
+        mlflow.log_metrics({"train_seconds": shell.seconds, "best_val_top1": best["top1"]})
     return shell.finish(summary, history)
 
 
