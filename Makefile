@@ -84,7 +84,7 @@ demo: setup  ## `make run` for someone with neither data set: generated stand-in
 serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the page is at /)
 	$(BIN)/farga serve --host 127.0.0.1 --port 8000 --workers 2
 
-pipeline: setup  ## dvc repro with params.yaml as it is (full profiles: ~75 min for symbols, ~60 for fillmask, 2 cores)
+pipeline: setup  ## dvc repro with params.yaml as it is (full profiles, 2 cores: symbols ~53 min with AMX, ~2 h on AVX2 only; fillmask ~60)
 	$(BIN)/dvc repro
 
 bench: setup system-deps  ## serving benchmark: writes docs/performance.md

@@ -15,9 +15,10 @@ network and of the joined graph, and the joined graph averaged over one-pixel sh
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ import torch
 
 from farga import components, cpu
 from farga.hashing import read_json
+from farga.loadtest import in_turns
 from farga.onnx_runtime import OnnxModel
 from farga.symbols.behaviour import behaviour
 from farga.symbols.evaluate import score
@@ -58,18 +60,15 @@ def scored(ctx: SymbolsContext, model: SymbolCNN | Joined, folder: Path) -> dict
 
 
 def p50_ms(folders: dict[str, Path], images: np.ndarray, repeats: int = 3000) -> dict[str, float]:
-    """Each model's median latency at batch 1, the models taking turns request by request, so that
-    whatever else the machine does falls on all of them alike."""
-    models = {name: OnnxModel.load(folder, threads=1) for name, folder in folders.items()}
-    inputs = [to_model_input(images[i % len(images)][None]) for i in range(repeats)]
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for i, x in enumerate(inputs):
-        for name, model in models.items():
-            started = time.perf_counter()
-            model.run(x)
-            if i >= 100:  # warm-up
-                times[name].append(time.perf_counter() - started)
-    return {name: float(np.median(t) * 1000) for name, t in times.items()}
+    """Each model's median latency at batch 1 on the same test drawings, the models taking turns."""
+    inputs = [to_model_input(images[i % len(images)][None]) for i in range(256)]
+
+    def runner(model: OnnxModel) -> Callable[[], object]:
+        feed = itertools.cycle(inputs)
+        return lambda: model.run(next(feed))
+
+    runners = {name: runner(OnnxModel.load(folder, threads=1)) for name, folder in folders.items()}
+    return {name: p["p50_ms"] for name, p in in_turns(runners, repeats, warmup=100).items()}
 
 
 def shifted_top1(model: Joined, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Load from outside the service: ``wrk`` on loopback, and the percentiles every benchmark reports.
+"""Load from outside the service: ``wrk`` on loopback; the percentiles every benchmark reports, and
+in-process latencies timed in turns.
 
 wrk is a C load generator with one thread: on two cores a second would take CPU from the server
 under test, and a Python client would take more than the services answer. Components' benchmarks,
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,45 @@ import numpy as np
 def percentiles(samples_s: list[float]) -> dict[str, float]:
     ms = np.array(samples_s) * 1000
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def in_turns(runners: Mapping[str, Callable[[], object]], runs: int, warmup: int = 200) -> dict[str, dict[str, float]]:
+    """Each runner's latency percentiles in process, the runners taking turns call by call, so that
+    whatever else the machine does in the meantime falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for i in range(warmup + runs):
+        for name, fn in runners.items():
+            started = time.perf_counter()
+            fn()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - started)
+    return {name: percentiles(samples) for name, samples in times.items()}
+
+
+def stage_sums(metrics_text: str, route: str) -> dict[str, tuple[float, float]]:
+    """(seconds, requests) of each stage of ``route`` in a /metrics page (``farga_request_stage_seconds``)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != "farga_request_stage_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route") == route and sample.name.endswith(("_sum", "_count")):
+                slot = sums.setdefault(sample.labels["stage"], [0.0, 0.0])
+                slot[sample.name.endswith("_count")] += sample.value
+    return {stage: (seconds, n) for stage, (seconds, n) in sums.items()}
+
+
+def stage_means_ms(before: str, after: str, route: str) -> dict[str, float]:
+    """Mean milliseconds per request of each stage of ``route`` between two /metrics pages."""
+    start, end = stage_sums(before, route), stage_sums(after, route)
+    means = {}
+    for stage, (seconds, n) in end.items():
+        was_s, was_n = start.get(stage, (0.0, 0.0))
+        if n > was_n:
+            means[stage] = 1000 * (seconds - was_s) / (n - was_n)
+    return means
 
 
 def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int, workdir: Path) -> dict[str, Any]:

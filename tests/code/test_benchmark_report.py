@@ -2,6 +2,7 @@
 
 import pytest
 
+from farga.loadtest import in_turns, stage_means_ms
 from farga.symbols.benchmark import markdown, targets
 
 pytestmark = pytest.mark.code
@@ -50,3 +51,30 @@ def test_the_markdown_names_the_command_and_every_level():
     assert "`farga bench symbols --seconds 8 --workers 2`" in text
     assert "| farga_image_c8 | 12.00 ms | 25.00 ms | 900 | 0 |" in text
     assert "| throughput >= 3x the baseline at concurrency 8 | 2.7x | **no** |" in text
+
+
+def test_in_process_latencies_are_timed_in_turns_after_a_warm_up():
+    """Runners alternate call by call (load on the machine falls on all alike); warm-up calls are not timed."""
+    calls: list[str] = []
+    report = in_turns({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, runs=5, warmup=2)
+    assert calls == ["a", "b"] * 7
+    assert set(report) == {"a", "b"}
+    assert all(0 <= r["p50_ms"] <= r["p99_ms"] for r in report.values())
+
+
+def test_stage_means_are_read_from_two_metrics_pages_for_one_route():
+    def page(parse_s: float, parse_n: int, other_n: int) -> str:
+        return "\n".join(
+            [
+                "# HELP farga_request_stage_seconds Time a request spent in each stage",
+                "# TYPE farga_request_stage_seconds histogram",
+                f'farga_request_stage_seconds_sum{{route="/v1/a",stage="parse"}} {parse_s}',
+                f'farga_request_stage_seconds_count{{route="/v1/a",stage="parse"}} {parse_n}',
+                f'farga_request_stage_seconds_sum{{route="/v1/b",stage="parse"}} {other_n}',
+                f'farga_request_stage_seconds_count{{route="/v1/b",stage="parse"}} {other_n}',
+                "",
+            ]
+        )
+
+    assert stage_means_ms(page(0.5, 10, 3), page(0.8, 110, 90), "/v1/a") == pytest.approx({"parse": 3.0})
+    assert stage_means_ms(page(0.5, 10, 3), page(0.5, 10, 90), "/v1/a") == {}  # no request in between

@@ -11,16 +11,16 @@ import io
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from farga import cpu
 from farga.loadgen import sample_request
-from farga.loadtest import percentiles, wrk
+from farga.loadtest import in_turns, stage_means_ms, wrk
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
 from farga.serving.process import running_server
 
@@ -63,18 +63,8 @@ def in_process(model_path: Path, runs: int = 3000) -> dict[str, dict[str, float]
     eager = EagerOnnx(str(float_graph(model_path))).eval()
     torch.set_num_threads(1)
     runners.append(("pytorch eager float, 1 thread", lambda: eager(torch.from_numpy(x))))
-    results = {}
-    for name, fn in runners:
-        with torch.no_grad():
-            for _ in range(200):
-                fn()
-            times = []
-            for _ in range(runs):
-                t = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t)
-        results[name] = percentiles(times)
-    return results
+    with torch.no_grad():
+        return in_turns(dict(runners), runs)
 
 
 def png_body() -> tuple[bytes, str]:
@@ -105,6 +95,7 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
         "seconds_per_level": seconds,
         "in_process": in_process(model_path),
         "http": {},
+        "stages": {},
     }
     png, png_type = png_body()
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,16 +106,16 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
             "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db",
         }
         with running_server(root, workers=workers, env=env) as url:
+            route = "/v1/symbols/predict"
             for c in levels:
-                report["http"][f"farga_strokes_c{c}"] = wrk(
-                    f"{url}/v1/symbols/predict",
-                    sample_request("symbols"),
-                    "application/json",
-                    c,
-                    seconds,
-                    work,
-                )
-                report["http"][f"farga_image_c{c}"] = wrk(f"{url}/v1/symbols/predict", png, png_type, c, seconds, work)
+                for kind, (body, content_type) in {
+                    "strokes": (sample_request("symbols"), "application/json"),
+                    "image": (png, png_type),
+                }.items():
+                    before = httpx.get(f"{url}/metrics").text
+                    report["http"][f"farga_{kind}_c{c}"] = wrk(f"{url}{route}", body, content_type, c, seconds, work)
+                    after = httpx.get(f"{url}/metrics").text
+                    report["stages"][f"farga_{kind}_c{c}"] = stage_means_ms(before, after, route)
         # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)
         baseline = [
             sys.executable,
@@ -175,6 +166,7 @@ def markdown(report: dict[str, Any], command: str) -> str:
             for k, v in report["http"].items()
         ],
     ]
+    lines += stage_table(report.get("stages", {}))
     ratios = []
     for key in report["http"]:
         if key.startswith("farga_image_c"):
@@ -198,6 +190,41 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+STAGE_ORDER = ("middleware", "parse", "validate", "render", "decode", "inference", "log", "serialise", "respond")
+
+
+def stage_table(stages: dict[str, dict[str, float]]) -> list[str]:
+    """Where a request's time goes in the service, per load level: the mean of each stage's timer
+    (``farga_request_stage_seconds``, every request) over the level. Time queued before the service
+    reads a request (in the kernel, in uvicorn) is in no stage: the client's latency minus their sum."""
+    if not stages:
+        return []
+    names = [s for s in STAGE_ORDER if any(s in row for row in stages.values())]
+    names += sorted({s for row in stages.values() for s in row} - set(names))
+    return [
+        "",
+        "## Where a request's time goes",
+        "",
+        "Mean milliseconds per request in each stage, timed inside the service on every request "
+        "(`farga_request_stage_seconds`) over the level's load: middleware (limits, client identity, the "
+        "body read), JSON parsing, validation (with multipart parsing for an upload), rendering strokes or "
+        "decoding the image, inference (preprocessing, the network, top-k), logging the prediction, "
+        "serialising the answer, and handing it back through the middleware. Time a request waits before "
+        "the service reads it is in no stage.",
+        "",
+        "| request, concurrency | " + " | ".join(names) + " | in the service |",
+        "|---|" + "---|" * (len(names) + 1),
+        *[
+            table_row([key, *[f"{row[n]:.3f}" if n in row else "" for n in names], f"{sum(row.values()):.3f}"])
+            for key, row in stages.items()
+        ],
+    ]
+
+
+def table_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def precision_advice(in_process: dict[str, dict[str, float]]) -> list[str]:
