@@ -1,6 +1,7 @@
 """Helpers for the API tests: requests, images, settings and metric parsing."""
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -48,3 +49,20 @@ def metric(text: str, name: str, **labels: str) -> float:
         if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def stage_times(client: TestClient, route: str, send: Callable[[], httpx.Response]) -> tuple[dict[str, float], float]:
+    """One request's ``farga_request_stage_seconds`` observations on ``route`` (count per stage, from
+    /metrics before and after) and the sum of its stages' seconds over its whole latency."""
+    before = client.get("/metrics").text
+    assert send().status_code == 200
+    after = client.get("/metrics").text
+
+    def grew(name: str, **labels: str) -> float:
+        return metric(after, name, route=route, **labels) - metric(before, name, route=route, **labels)
+
+    ours = [line for line in after.splitlines() if f'route="{route}"' in line and 'stage="' in line]
+    stages = {line.split('stage="')[1].split('"')[0] for line in ours}
+    counts = {s: grew("farga_request_stage_seconds_count", stage=s) for s in stages}
+    spent = sum(grew("farga_request_stage_seconds_sum", stage=s) for s in stages)
+    return {s: n for s, n in counts.items() if n}, spent / grew("farga_http_request_duration_seconds_sum")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import metric
+from api_support import metric, stage_times
 from farga.serving.store import FeedbackStore
 
 pytestmark = pytest.mark.api
@@ -137,6 +137,12 @@ def test_metrics_count_fillmask_predictions_by_word_class(client: TestClient):
     )
     assert counted == was + 1
     assert metric(after, "farga_prediction_confidence_count", component="fillmask") >= 1
+
+
+def test_a_fillmask_request_s_time_is_accounted_for_stage_by_stage(client: TestClient):
+    counts, share = stage_times(client, "/v1/fillmask/predict", lambda: predict(client))
+    assert counts == dict.fromkeys(["middleware", "parse", "validate", "inference", "log", "respond"], 1.0)
+    assert 0.9 < share <= 1.0
 
 
 def test_what_users_type_never_grows_the_word_cache(client: TestClient):

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydantic import SecretStr
 
-from api_support import ADMIN_KEY, CROSS, drawing, metric, png, predict, settings_for
+from api_support import ADMIN_KEY, CROSS, drawing, metric, png, predict, settings_for, stage_times
 from farga.app import create_app
 from farga.serving.store import FeedbackStore
 from farga.symbols import catalogue
@@ -234,6 +234,25 @@ def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
     for name, labels in keys:
         assert metric(after, name, **labels) - metric(before, name, **labels) == 1, name
     assert metric(after, "farga_model_loaded", component="symbols") == 1
+
+
+@pytest.mark.parametrize(
+    ("route", "send", "own"),
+    [
+        ("/v1/symbols/predict", lambda c: predict(c), ["parse", "validate", "render"]),
+        (
+            "/v1/symbols/predict/image",
+            lambda c: c.post("/v1/symbols/predict/image", files={"image": ("x.png", png(drawing()), "image/png")}),
+            ["validate", "decode"],
+        ),
+    ],
+)
+def test_a_request_s_time_is_accounted_for_stage_by_stage(client: TestClient, route: str, send, own: list[str]):
+    """Every stage of a prediction is observed once per request, and together they are its latency
+    (the stages run back to back on the latency middleware's clock: no gap is left unaccounted)."""
+    counts, share = stage_times(client, route, lambda: send(client))
+    assert counts == dict.fromkeys(["middleware", *own, "inference", "log", "serialise", "respond"], 1.0)
+    assert 0.9 < share <= 1.0
 
 
 def test_admin_reload_needs_the_key(client: TestClient):

@@ -65,7 +65,7 @@ def abuse_report() -> Iterator[None]:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tool("pdflatex", "make system-deps installs TeX Live")
     tool("pdftoppm", "make system-deps installs poppler-utils")
-    return dvc_project(tmp_path_factory.mktemp("abuse"), abuse_params())
+    return dvc_project(tmp_path_factory.mktemp("abuse"), abuse_params(), None, "symbols-register")  # symbols only
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +79,12 @@ def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "FARGA_RATE_FEEDBACK_PER_S": "0.5",
         "FARGA_RATE_FEEDBACK_BURST": str(BURST),
         "FARGA_RELOAD_INTERVAL_S": "1",
+        "FARGA_COMPONENTS": "symbols",  # the project trained no other
     }
     server = ServerProcess(project, env=env).start()
     balancer = nginx(REPO / TEMPLATE, tmp_path_factory.mktemp("nginx"), [f"127.0.0.1:{server.port}"]).start()
     # the same store and registry without rate limits: what a flood that is let through does to the model
-    unlimited = ServerProcess(project, env={"FARGA_RELOAD_INTERVAL_S": "1"}).start()
+    unlimited = ServerProcess(project, env={"FARGA_RELOAD_INTERVAL_S": "1", "FARGA_COMPONENTS": "symbols"}).start()
     try:
         yield {"server": server, "nginx": balancer, "open": unlimited, "root": project}
     finally:

@@ -58,11 +58,16 @@ def scenario_params() -> dict[str, Any]:
 def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     prometheus = tool("prometheus", "apt-get install prometheus (make system-deps)")
     tool("pdflatex", "make system-deps installs TeX Live: a taught symbol must compile before it becomes a class")
-    root = dvc_project(tmp_path_factory.mktemp("loop"), scenario_params())
+    root = dvc_project(tmp_path_factory.mktemp("loop"), scenario_params(), None, "symbols-register")  # symbols only
     tmp = tmp_path_factory.mktemp("loop-run")
     ports = {"api": free_port(), "monitor": free_port(), "prometheus": free_port()}
     # the scenario sends hundreds of drawings from one address: the per-client rate limits are off
-    env = {"FARGA_ROOT": str(root), "FARGA_API_KEY": ADMIN_KEY, "FARGA_RELOAD_INTERVAL_S": "2"}
+    env = {
+        "FARGA_ROOT": str(root),
+        "FARGA_API_KEY": ADMIN_KEY,
+        "FARGA_RELOAD_INTERVAL_S": "2",
+        "FARGA_COMPONENTS": "symbols",
+    }
     env |= {"FARGA_RATE_PREDICT_PER_S": "0", "FARGA_RATE_FEEDBACK_PER_S": "0"}
     procs = Processes(tmp)
     api = f"http://127.0.0.1:{ports['api']}"

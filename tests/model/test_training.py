@@ -188,3 +188,16 @@ def test_the_int8_file_computes_the_same_on_cpus_with_and_without_int8_dot_produ
     avx2 = run_on_avx2_cpu(models / "model.onnx", {"image": inputs}, tmp_path)["probabilities"]
     assert (native.argmax(1) == avx2.argmax(1)).all()
     assert np.abs(native - avx2).max() < 1e-3
+
+
+def test_the_benchmark_s_naive_baseline_computes_the_served_float_graph(trained_project: Path):
+    """The baseline of `farga bench` runs the served model's own float graph op by op in PyTorch eager
+    (joined specialists included): a throughput comparison of the same network, not of another one."""
+    from farga.symbols.bench_baseline import EagerOnnx
+
+    graph = trained_project / "models" / "symbols" / "model_fp32.onnx"
+    x = (np.random.default_rng(0).random((4, 1, 32, 32)) > 0.85).astype(np.float32)
+    with torch.no_grad():
+        eager = EagerOnnx(str(graph)).eval()(torch.from_numpy(x)).numpy()
+    served = OnnxModel.load(graph).run(x)["probabilities"]
+    np.testing.assert_allclose(eager, served, atol=1e-5)

@@ -11,7 +11,7 @@ from farga.components import ComponentService, component_router
 from farga.fillmask.predictor import Predictor, TooLongError
 from farga.fillmask.schemas import FeedbackRequest, FeedbackResponse, PredictRequest, PredictResponse
 from farga.fillmask.text import FUNCTION_WORDS, MASK, split
-from farga.serving import metrics
+from farga.serving import metrics, stages
 from farga.serving.deps import Store, current_model, logged, model_slot
 from farga.serving.models import LoadedModel, ModelSlot
 from farga.serving.schemas import feedback_errors, feedback_link, predict_errors
@@ -52,6 +52,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
         ),
     )
     def predict(body: PredictRequest, loaded: Model, store: Store) -> dict[str, Any]:
+        stages.mark("validate")
         predictor: Predictor = loaded.model
         try:
             (log_probs,) = predictor.log_probs([split(body.text)])
@@ -63,6 +64,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
             ) from None
         masks = [{"candidates": predictor.candidates(lp, body.top_k)} for lp in log_probs]
         top = [m["candidates"][0] for m in masks]
+        stages.mark("inference")
         prediction_id = logged(
             store,
             loaded,
@@ -79,6 +81,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
             word_class = "function_word" if c["token"].lower() in FUNCTION_WORDS else "content_word"
             metrics.PREDICTIONS.labels(NAME, loaded.version, word_class).inc()
             metrics.CONFIDENCE.labels(NAME).observe(c["score"])
+        stages.mark("log")  # FastAPI validates and serialises the answer after this: "respond"
         return {"prediction_id": prediction_id, "model": loaded.info, "masks": masks}
 
     @router.post(

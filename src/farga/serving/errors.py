@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from farga.serving import store
+from farga.serving import stages, store
 
 log = logging.getLogger("farga.serving")
 MAX_JSON_DEPTH = 16  # the deepest body any route takes is 4 (strokes -> stroke -> point -> field)
@@ -154,6 +154,7 @@ class GuardedRoute(APIRoute):
                 content_type = request.headers.get("content-type", "")
                 if is_json(content_type):
                     request._json = parse_json(await request.body())  # Request.json() returns it
+                    stages.mark(stages.PARSE)
                 elif takes_json:
                     target = forwards.get(content_type.split(";")[0].strip().lower())
                     if target is not None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from farga.serving import stages
 from farga.serving.errors import error_response
 from farga.serving.shutdown import DRAINING
 
@@ -30,6 +31,7 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            stages.mark(stages.MIDDLEWARE)
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -70,6 +72,7 @@ class BodyLimitMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()  # after the body: wait for the client's disconnect, as uvicorn does
 
+        stages.mark(stages.MIDDLEWARE)
         await self.app(scope, replay, send)
 
 

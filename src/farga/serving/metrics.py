@@ -21,6 +21,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from farga.serving import stages
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 REQUEST_LATENCY = Histogram(
@@ -80,7 +82,8 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 
 class LatencyMiddleware:
-    """Pure ASGI middleware: one histogram observation per request, labelled by route template."""
+    """Pure ASGI middleware: one histogram observation per request, labelled by route template, and
+    the request's clock (``stages``) started and closed."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -90,6 +93,7 @@ class LatencyMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        clock = stages.start()
         status = {"code": 500}
 
         async def send_wrapper(message: Message) -> None:
@@ -102,6 +106,7 @@ class LatencyMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
+            stages.finish(clock, path)
             REQUEST_LATENCY.labels(path, scope.get("method", ""), str(status["code"])).observe(
                 time.perf_counter() - started
             )

@@ -39,6 +39,7 @@ class EagerOnnx(torch.nn.Module):
         for node in self.graph.node:
             a = {at.name: onnx.helper.get_attribute_value(at) for at in node.attribute}
             ins = [values[i] for i in node.input if i]
+            out: torch.Tensor | tuple[torch.Tensor, ...]
             if node.op_type == "Identity":
                 out = ins[0]
             elif node.op_type == "Conv":
@@ -65,9 +66,33 @@ class EagerOnnx(torch.nn.Module):
             elif node.op_type == "Softmax":
                 out = torch.softmax(ins[0], dim=a.get("axis", -1))
             else:
-                raise NotImplementedError(f"the baseline cannot run ONNX op {node.op_type}")
-            values[node.output[0]] = out
+                out = joining_op(node.op_type, ins, a)
+            for name, value in zip(node.output, out if isinstance(out, tuple) else (out,), strict=True):
+                values[name] = value
         return values[self.graph.output[0].name]
+
+
+def joining_op(op: str, ins: list[torch.Tensor], a: dict[str, Any]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The ops that join several networks' outputs in one graph (``symbols.model.Joined``), opset 13+:
+    axes and split sizes come as inputs."""
+    if op == "Constant":
+        return torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
+    if op == "Concat":
+        return torch.cat(ins, dim=a["axis"])
+    if op == "Split":
+        return torch.split(ins[0], ins[1].tolist(), dim=a.get("axis", 0))
+    if op == "Unsqueeze":
+        out = ins[0]
+        for axis in sorted(ins[1].tolist()):
+            out = out.unsqueeze(axis)
+        return out
+    if op == "LogSoftmax":
+        return torch.log_softmax(ins[0], dim=a.get("axis", -1))
+    if op == "Mul":
+        return ins[0] * ins[1]
+    if op == "ReduceSum":
+        return ins[0].sum(dim=ins[1].tolist(), keepdim=bool(a.get("keepdims", 1)))
+    raise NotImplementedError(f"the baseline cannot run ONNX op {op}")
 
 
 app = FastAPI(title="naive baseline")

@@ -212,7 +212,9 @@ def stage_table(stages: dict[str, dict[str, float]]) -> list[str]:
         "body read), JSON parsing, validation (with multipart parsing for an upload), rendering strokes or "
         "decoding the image, inference (preprocessing, the network, top-k), logging the prediction, "
         "serialising the answer, and handing it back through the middleware. Time a request waits before "
-        "the service reads it is in no stage.",
+        "the service reads it is in no stage. Under load the middleware column is mostly waiting: a worker "
+        "computes one request at a time on its event loop, so a request's body is read when the requests "
+        "ahead of it are done; the other columns are each request's own work.",
         "",
         "| request, concurrency | " + " | ".join(names) + " | in the service |",
         "|---|" + "---|" * (len(names) + 1),
@@ -239,21 +241,24 @@ def precision_advice(in_process: dict[str, dict[str, float]]) -> list[str]:
 
 
 def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """The serving issue's bar, checked against this run's figures."""
-    http, served = report["http"], next(iter(report["in_process"].values()))
-    p50 = served["p50_ms"]
-    rows = [("in-process p50 <= 0.3 ms (served model, 1 thread)", f"{p50:.3f} ms", p50 <= 0.3)]
+    """The serving bar (issue 34, on the earlier latency targets), checked against this run's figures."""
+    http = report["http"]
+    rows = []
     for kind in ("strokes", "image"):
         if (c1 := http.get(f"farga_{kind}_c1")) is not None:
             rows.append((f"HTTP p50 <= 5 ms at concurrency 1 ({kind})", f"{c1['p50_ms']:.2f} ms", c1["p50_ms"] <= 5))
-        if (c8 := http.get(f"farga_{kind}_c8")) is not None:
-            rows.append((f"HTTP p99 <= 20 ms at concurrency 8 ({kind})", f"{c8['p99_ms']:.2f} ms", c8["p99_ms"] <= 20))
+    if (c8 := http.get("farga_strokes_c8")) is not None:
+        rows.append(("HTTP p99 <= 12 ms at concurrency 8 (strokes)", f"{c8['p99_ms']:.2f} ms", c8["p99_ms"] <= 12))
+    if (strokes := http.get("farga_strokes_c32")) and (image := http.get("farga_image_c32")):
+        ratio = strokes["rps"] / image["rps"]
+        rows.append(("strokes throughput >= image throughput at concurrency 32", f"{ratio:.2f}x", ratio >= 1))
     for key, value in http.items():
         base = http.get(key.replace("farga_image", "baseline_image"))
         if key.startswith("farga_image_c") and base:
             level, ratio = int(key[13:]), value["rps"] / base["rps"]
-            if level < CAPACITY_FROM:  # one request at a time: requests/s is 1 / latency; not slower than it
-                rows.append((f"throughput >= the baseline's at concurrency {level}", f"{ratio:.1f}x", ratio >= 1))
-            else:
-                rows.append((f"throughput >= 3x the baseline at concurrency {level}", f"{ratio:.1f}x", ratio >= 3))
+            # one request at a time, requests/s is 1 / latency; under load, the capacity of 2 cores
+            need = 1.2 if level < CAPACITY_FROM else 4.0
+            rows.append(
+                (f"throughput >= {need:g}x the baseline at concurrency {level}", f"{ratio:.1f}x", ratio >= need)
+            )
     return rows

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from farga.components import ComponentService, component_router
-from farga.serving import metrics
+from farga.serving import metrics, stages
 from farga.serving.deps import Client, Store, current_model, logged, model_slot
 from farga.serving.errors import forward_to
 from farga.serving.models import LoadedModel, ModelSlot
@@ -133,6 +133,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
 
     def answer(loaded: LoadedModel, store: FeedbackStore, ink: np.ndarray, top_k: int, **logged_input: Any) -> Response:
         candidates = predictor.candidates(loaded, ink, top_k)
+        stages.mark("inference")
         prediction_id = logged(
             store,
             loaded,
@@ -149,6 +150,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
         metrics.CONFIDENCE.labels(NAME).observe(candidates[0]["score"])
         if not sure:
             metrics.UNSURE.labels(NAME).inc()
+        stages.mark("log")
         # serialised here: FastAPI would validate the response against PredictResponse once more
         body = {
             "prediction_id": prediction_id,
@@ -157,7 +159,9 @@ def build_router(slot: ModelSlot) -> APIRouter:
             "sure": sure,
             "threshold": threshold,
         }
-        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        serialised = json.dumps(body, separators=(",", ":"))
+        stages.mark("serialise")
+        return Response(serialised, media_type="application/json")
 
     @router.post(
         "/predict",
@@ -173,10 +177,12 @@ def build_router(slot: ModelSlot) -> APIRouter:
         openapi_extra=forward_to({"multipart/form-data": IMAGE_ROUTE}),
     )
     async def predict(body: StrokesRequest, loaded: Model, store: Store) -> Response:
+        stages.mark("validate")
         try:
             ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
+        stages.mark("render")
         strokes = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
         return answer(loaded, store, ink, body.top_k, kind="strokes", input_json=strokes, blob=None)
 
@@ -191,11 +197,13 @@ def build_router(slot: ModelSlot) -> APIRouter:
         ),
     )
     async def predict_image(form: Annotated[ImageForm, File()], loaded: Model, store: Store) -> Response:
+        stages.mark("validate")
         blob = await form.image.read()
         try:
             ink = normalise_image(decode_image(blob))
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
+        stages.mark("decode")
         return answer(loaded, store, ink, form.top_k, kind="image", input_json=None, blob=blob)
 
     @router.post(
