@@ -9,6 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from farga.loadtest import stage_deltas
 from farga.serving.settings import ServeSettings
 
 ADMIN_KEY = "test-admin-key"  # pragma: allowlist secret - the tests' own throwaway admin key
@@ -57,12 +58,8 @@ def stage_times(client: TestClient, route: str, send: Callable[[], httpx.Respons
     before = client.get("/metrics").text
     assert send().status_code == 200
     after = client.get("/metrics").text
-
-    def grew(name: str, **labels: str) -> float:
-        return metric(after, name, route=route, **labels) - metric(before, name, route=route, **labels)
-
-    ours = [line for line in after.splitlines() if f'route="{route}"' in line and 'stage="' in line]
-    stages = {line.split('stage="')[1].split('"')[0] for line in ours}
-    counts = {s: grew("farga_request_stage_seconds_count", stage=s) for s in stages}
-    spent = sum(grew("farga_request_stage_seconds_sum", stage=s) for s in stages)
-    return {s: n for s, n in counts.items() if n}, spent / grew("farga_http_request_duration_seconds_sum")
+    grown = stage_deltas(before, after, route)
+    latency = metric(after, "farga_http_request_duration_seconds_sum", route=route) - metric(
+        before, "farga_http_request_duration_seconds_sum", route=route
+    )
+    return {s: n for s, (_, n) in grown.items()}, sum(seconds for seconds, _ in grown.values()) / latency

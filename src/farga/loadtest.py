@@ -51,15 +51,21 @@ def stage_sums(metrics_text: str, route: str) -> dict[str, tuple[float, float]]:
     return {stage: (seconds, n) for stage, (seconds, n) in sums.items()}
 
 
-def stage_means_ms(before: str, after: str, route: str) -> dict[str, float]:
-    """Mean milliseconds per request of each stage of ``route`` between two /metrics pages."""
+def stage_deltas(before: str, after: str, route: str) -> dict[str, tuple[float, float]]:
+    """(seconds, requests) of each stage of ``route`` between two /metrics pages; stages no request
+    went through in between are left out."""
     start, end = stage_sums(before, route), stage_sums(after, route)
-    means = {}
+    deltas = {}
     for stage, (seconds, n) in end.items():
         was_s, was_n = start.get(stage, (0.0, 0.0))
         if n > was_n:
-            means[stage] = 1000 * (seconds - was_s) / (n - was_n)
-    return means
+            deltas[stage] = (seconds - was_s, n - was_n)
+    return deltas
+
+
+def stage_means_ms(before: str, after: str, route: str) -> dict[str, float]:
+    """Mean milliseconds per request of each stage of ``route`` between two /metrics pages."""
+    return {stage: 1000 * seconds / n for stage, (seconds, n) in stage_deltas(before, after, route).items()}
 
 
 def wrk(url: str, body: bytes, content_type: str, connections: int, seconds: int, workdir: Path) -> dict[str, Any]:

@@ -21,8 +21,8 @@ def plot_learning_curves(history: Sequence[dict[str, float]], path: Path) -> Pat
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
     ax_acc.plot(epochs, [r["val_top1"] for r in history], "o-", label="top-1")
     ax_acc.plot(epochs, [r["val_top5"] for r in history], "o-", label="top-5")
-    if any("ema_val_top1" in r for r in history):  # the weights' moving average, once it has started
-        averaged = [(r["epoch"], r["ema_val_top1"]) for r in history if "ema_val_top1" in r]
+    averaged = [(r["epoch"], r["ema_val_top1"]) for r in history if "ema_val_top1" in r]
+    if averaged:  # the weights' moving average, once it has started
         ax_acc.plot(*zip(*averaged, strict=True), "s--", label="top-1, averaged weights")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy", ylim=(0, 1))
     for ax in (ax_loss, ax_acc):

@@ -131,9 +131,14 @@ def build_router(slot: ModelSlot) -> APIRouter:
         NAME, {"prediction_id": "$response.body#/prediction_id", "latex": "$response.body#/candidates/0/latex"}
     )
 
-    def answer(loaded: LoadedModel, store: FeedbackStore, ink: np.ndarray, top_k: int, **logged_input: Any) -> Response:
-        candidates = predictor.candidates(loaded, ink, top_k)
-        stages.mark("inference")
+    def answer(
+        loaded: LoadedModel,
+        store: FeedbackStore,
+        ink: np.ndarray,
+        candidates: list[dict[str, Any]],
+        **logged_input: Any,
+    ) -> Response:
+        """Log the prediction, count it, and serialise the answer (the route has timed its inference)."""
         prediction_id = logged(
             store,
             loaded,
@@ -183,8 +188,10 @@ def build_router(slot: ModelSlot) -> APIRouter:
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         stages.mark("render")
-        strokes = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]
-        return answer(loaded, store, ink, body.top_k, kind="strokes", input_json=strokes, blob=None)
+        candidates = predictor.candidates(loaded, ink, body.top_k)
+        stages.mark("inference")
+        strokes = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]  # the log's copy
+        return answer(loaded, store, ink, candidates, kind="strokes", input_json=strokes, blob=None)
 
     @router.post(
         "/predict/image",
@@ -204,7 +211,9 @@ def build_router(slot: ModelSlot) -> APIRouter:
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         stages.mark("decode")
-        return answer(loaded, store, ink, form.top_k, kind="image", input_json=None, blob=blob)
+        candidates = predictor.candidates(loaded, ink, form.top_k)
+        stages.mark("inference")
+        return answer(loaded, store, ink, candidates, kind="image", input_json=None, blob=blob)
 
     @router.post(
         "/feedback",
