@@ -80,3 +80,27 @@ def test_stage_means_are_read_from_two_metrics_pages_for_one_route():
 
     assert stage_means_ms(page(0.5, 10, 3), page(0.8, 110, 90), "/v1/a") == pytest.approx({"parse": 3.0})
     assert stage_means_ms(page(0.5, 10, 3), page(0.5, 10, 90), "/v1/a") == {}  # no request in between
+
+
+def test_each_component_writes_its_own_section_and_keeps_the_others(tmp_path):
+    from farga.serving_benchmark import write_section
+
+    doc = tmp_path / "performance.md"
+    write_section(doc, "symbols", "## symbols\n\nfirst run\n")
+    write_section(doc, "fillmask", "## fillmask\n\nits run\n")
+    write_section(doc, "symbols", "## symbols\n\nsecond run\n")
+    text = doc.read_text()
+    assert text.startswith("# Serving performance")
+    assert "second run" in text
+    assert "first run" not in text
+    assert "its run" in text
+    assert text.index("## symbols") < text.index("## fillmask")  # a rerun keeps its place
+    assert text.count("## symbols") == 1
+
+
+def test_farga_is_compared_with_the_baseline_on_the_request_both_were_sent():
+    from farga.serving_benchmark import ratios
+
+    http = REPORT["http"] | {"farga_text_c8": level(1, 2, 50), "baseline_text_c8": level(1, 2, 25)}
+    assert ratios(http) == pytest.approx({("image", 1): 3.0, ("image", 8): 900 / 330, ("text", 8): 2.0})
+    assert ("text", 32) not in ratios({**http, "baseline_text_c32": level(1, 2, 10)})  # Farga's row is missing

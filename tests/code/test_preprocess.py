@@ -148,3 +148,28 @@ def test_drawn_strokes_have_hasyv2_stroke_width():
         width = stroke_width(render_strokes(strokes) > 0)
         # along rows or columns a diagonal stroke measures up to sqrt(2) times its width
         assert HASYV2_STROKE_PX * 0.75 <= width <= HASYV2_STROKE_PX * 1.6
+
+
+coordinate = st.floats(-5.0, 133.0, allow_nan=False, width=64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(coordinate, coordinate), min_size=2, max_size=40),
+    st.sampled_from([1, 4, 5, 6, 9, 12]),
+    st.booleans(),
+)
+def test_a_stroke_is_drawn_as_pillows_curved_line_pixel_for_pixel(points, pen: int, on_a_grid: bool):
+    """The served rendering skips Pillow's per-point Python for the bends: the canvas must not change
+    by a pixel (the model's answers for the same drawing would), straight runs, sharp turns, repeated
+    points and pens on either side of Pillow's curve threshold included."""
+    from PIL import Image, ImageDraw
+
+    from farga.symbols.strokes import draw_stroke
+
+    if on_a_grid:  # canvas pixels as a mouse gives them: collinear runs and repeated points
+        points = [(float(round(x)), float(round(y))) for x, y in points]
+    ours, pillows = Image.new("L", (128, 128), 0), Image.new("L", (128, 128), 0)
+    draw_stroke(ImageDraw.Draw(ours), points, pen)
+    ImageDraw.Draw(pillows).line(points, fill=255, width=pen, joint="curve")
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(pillows))

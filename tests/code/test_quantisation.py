@@ -1,6 +1,7 @@
 """The int8 files: weights that cannot saturate on any CPU, the float twin a service may serve
 instead, and the CPU each figure was measured on."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from farga import cpu
+from farga import cpu, onnx_runtime
 from farga.onnx_runtime import FLOAT_FILE, OnnxModel, has_float_twin
 from farga.quantize import SATURATION_FREE_WEIGHT, largest_int8_weight, quantize_weights_int8
 from farga.serving.models import ModelSource
@@ -84,10 +85,54 @@ def test_the_service_setting_picks_the_graph(tmp_path: Path, monkeypatch: pytest
         ServeSettings(root=tmp_path)
 
 
+class Slowed:
+    """An ONNX Runtime session that takes ``extra_s`` longer per run."""
+
+    def __init__(self, session: object, extra_s: float):
+        self.session, self.extra_s = session, extra_s
+
+    def run(self, *args: object) -> object:
+        time.sleep(self.extra_s)
+        return self.session.run(*args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.session, name)
+
+
+@pytest.mark.parametrize(("slow", "served"), [("int8", "float"), ("float", "int8")])
+def test_auto_serves_the_graph_measured_faster_where_it_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow: str, served: str
+):
+    """Not assumed from the CPU's flags: both graphs are timed on a sample input, and the slower one
+    (here made 2 ms slower) is not served; the answer says which graph gave it."""
+    model_dir = exported(tmp_path / "model")
+    made = onnx_runtime.new_session
+
+    def session(path: Path, threads: int) -> object:
+        graph = "float" if path.name == FLOAT_FILE else "int8"
+        return Slowed(made(path, threads), 0.002) if graph == slow else made(path, threads)
+
+    monkeypatch.setattr(onnx_runtime, "new_session", session)
+    assert ServeSettings(root=tmp_path).precision == "auto"
+    source = ModelSource("symbols", "sqlite://", model_dir, tmp_path / "cache")
+    loaded = source.load(source.current_version())
+    assert loaded.model.precision == served
+    assert loaded.model.path.name == (FLOAT_FILE if served == "float" else "model.onnx")
+    assert loaded.info["precision"] == served
+
+
+def test_auto_keeps_int8_unless_float_is_clearly_faster_and_a_single_graph_serves_as_it_is(tmp_path: Path):
+    assert onnx_runtime.chosen(int8_s=1.0, float_s=0.95) == "int8"  # within the margin: no flapping
+    assert onnx_runtime.chosen(int8_s=1.0, float_s=0.85) == "float"
+    float_only = exported(tmp_path / "float", calibrated=False)
+    model = OnnxModel.load(float_only, precision="auto")
+    assert (model.precision, model.path.name) == ("float", "model.onnx")
+
+
 def test_the_benchmark_says_which_graph_is_faster_here():
     timing = {benchmark.INT8_ONE_THREAD: {"p50_ms": 0.5}, benchmark.FLOAT_ONE_THREAD: {"p50_ms": 0.4}}
     assert benchmark.faster_graph(timing) == "float"
-    assert "FARGA_PRECISION=float" in benchmark.precision_advice(timing)[0]
+    assert "the float graph is faster" in benchmark.precision_advice(timing)[0]
     timing[benchmark.FLOAT_ONE_THREAD] = {"p50_ms": 0.9}
     assert benchmark.faster_graph(timing) == "int8"
     assert benchmark.faster_graph({"onnxruntime float (served), 1 thread": {"p50_ms": 1.0}}) is None

@@ -180,3 +180,22 @@ def test_the_behavioural_suite_passes_a_sound_model_and_fails_one_with_its_words
     families = report["families"]
     assert not families["minimum_functionality"]["passed"], families
     assert not families["directional"]["passed"], families
+
+
+def test_the_benchmarks_naive_baseline_answers_what_the_served_network_does(trained_project: Path):
+    """The baseline `farga bench fillmask` compares against serves the same network (its torch weights,
+    eagerly): the same words, in the same order, with the float graph's probabilities."""
+    from farga.fillmask.bench_baseline import Baseline
+
+    model_dir = trained_project / "models" / "fillmask"
+    baseline, twin = Baseline.load(model_dir), Predictor.load(model_dir, precision="float")
+    words = twin.vocab.display
+    for text in (f"la {MASK} de la casa", f"{MASK} és {MASK} gran ."):
+        answered = baseline.predict(text, 5)
+        (log_probs,) = twin.log_probs([split(text)], ngram_weight=0.0)
+        expected = [twin.candidates(lp, 5) for lp in log_probs]
+        assert len(answered) == text.count(MASK)
+        for ours, theirs in zip(answered, expected, strict=True):
+            assert [w for w, _ in ours] == [c["token"] for c in theirs]
+            assert [s for _, s in ours] == pytest.approx([c["score"] for c in theirs], abs=1e-4)
+            assert all(w in words for w, _ in ours)

@@ -191,7 +191,9 @@ def bench(
     component: ComponentArg,
     seconds: Annotated[int, typer.Option(help="wrk duration per level")] = 10,
     workers: Annotated[int, typer.Option(help="uvicorn workers per service")] = 2,
-    out: Annotated[Path | None, typer.Option(help="also write the report here (markdown)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="also write the report here (markdown): its section, the others kept")
+    ] = None,
 ) -> None:
     """Benchmark serving: latency and throughput of the exported model, in process and over HTTP."""
     from farga.config import Settings
@@ -205,7 +207,9 @@ def bench(
         raise fail("bench", component, exc) from exc
     typer.echo(text)
     if out is not None:
-        out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        from farga.serving_benchmark import write_section
+
+        write_section(out, component, text)
 
 
 @app.command("summary")

@@ -1,29 +1,28 @@
 """``farga bench fillmask``: latency of the served predictor, in process and over HTTP.
 
 In process, one sentence at a time (as the API gets them): the transformer alone and the served
-mixture (transformer + trigram), on validation sentences. Over HTTP, ``wrk`` on loopback against
-``farga serve`` with the exported model, at concurrency 1 and 8.
+mixture (transformer + trigram), on validation sentences. Over HTTP (``farga.serving_benchmark``),
+``wrk`` on loopback against ``farga serve`` with the exported model and against a naive baseline
+serving the same network in PyTorch eager (``bench_baseline``), at concurrency 1, 8 and 32.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from farga import cpu
 from farga.errors import FargaError
 from farga.fillmask.evaluate import split_examples
 from farga.fillmask.params import FillmaskContext, FillmaskParams
 from farga.fillmask.predictor import Predictor
-from farga.loadtest import percentiles, wrk
+from farga.loadtest import percentiles
 from farga.onnx_runtime import has_float_twin
-from farga.serving.process import running_server
+from farga.serving_benchmark import Baseline, Load, http_table, measure, ratio_table, stage_table
 
 BODY = {"text": "La capital de Catalunya és <mask>.", "top_k": 5}
+JSON = "application/json"
 
 
 def in_process(
@@ -58,38 +57,42 @@ def bench(root: Path, seconds: int, workers: int) -> str:
         ex.masked for ex in split_examples(ctx, predictor, "val", ctx.config.evaluate.positions, 0).items[:300]
     ]
     twin = Predictor.load(model_dir, precision="float") if has_float_twin(model_dir) else None
-    report: dict[str, Any] = {"in_process": in_process(predictor, sentences, twin), "http": {}}
-    if shutil.which("wrk"):
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {
-                "FARGA_COMPONENTS": "fillmask",
-                "FARGA_MODEL_DIR_FILLMASK": str(model_dir),
-                "FARGA_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            }
-            with running_server(root, workers=workers, env=env) as url:
-                for c in (1, 8):
-                    body = json.dumps(BODY).encode()
-                    report["http"][c] = wrk(
-                        f"{url}/v1/fillmask/predict", body, "application/json", c, seconds, Path(tmp)
-                    )
-    lines = [
-        f"# fillmask serving benchmark\n\n`farga bench fillmask --seconds {seconds} --workers {workers}` on "
-        f"{cpu.describe().summary()}; trigram weight "
-        f"{predictor.ngram_weight}.\n",
-        "| in process, one sentence | p50 | p99 |",
-        "|---|---|---|",
-        *(f"| {k} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms |" for k, v in report["in_process"].items()),
-    ]
-    if report["http"]:
-        lines += [
+    timings = in_process(predictor, sentences, twin)
+    body = json.dumps(BODY).encode()
+    baseline_env = {"FARGA_BASELINE_MODEL": str(model_dir)}
+    baseline = Baseline("farga.fillmask.bench_baseline:app", baseline_env, Load("text", "/predict", body, JSON))
+    loads = [Load("text", "/v1/fillmask/predict", body, JSON)]
+    measured = measure(root, "fillmask", model_dir, loads, baseline, workers, seconds)
+    return "\n".join(
+        [
+            "## fillmask",
             "",
-            "| HTTP `POST /v1/fillmask/predict` | p50 | p99 | requests/s | non-2xx |",
-            "|---|---|---|---|---|",
+            f"Measured by `farga bench fillmask --seconds {seconds} --workers {workers}` on "
+            f"{cpu.describe().summary()}, Farga with {workers} uvicorn workers, load from `wrk` on 127.0.0.1, "
+            f"{seconds} s per level; trigram weight {predictor.ngram_weight}.",
+            "",
+            "### In process, one sentence",
+            "",
+            "| predictor | p50 | p99 |",
+            "|---|---|---|",
+            *(f"| {k} | {v['p50_ms']:.1f} ms | {v['p99_ms']:.1f} ms |" for k, v in timings.items()),
+            "",
+            "### HTTP `POST /v1/fillmask/predict`",
+            "",
+            f"`farga_text`: `{BODY['text']}`, top 5. `baseline_text`: the same body to the naive baseline "
+            "(the trained network, `network.pt`, in PyTorch eager on all cores in a plain FastAPI endpoint, "
+            "the sentence tokenised per request, no trigram, no logging, one uvicorn process). Farga answers "
+            "with the served mixture (the int8 transformer and the trigram) and logs every prediction.",
+            "",
+            *http_table(measured.http),
+            "",
+            "### Where a request's time goes",
+            "",
+            *stage_table(measured.stages),
+            "",
+            "Throughput of Farga over the baseline:",
+            "",
+            *ratio_table(measured.http),
+            "",
         ]
-        lines += [
-            f"| concurrency {c} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['rps']:.0f} | {r['non_2xx']} |"
-            for c, r in report["http"].items()
-        ]
-    else:
-        lines += ["", "(HTTP skipped: wrk is not installed; `make system-deps` installs it)"]
-    return "\n".join(lines) + "\n"
+    )

@@ -19,7 +19,7 @@ import numpy as np
 from farga.fillmask.ngram import NGRAM_FILE, NgramModel, context
 from farga.fillmask.text import MASK
 from farga.fillmask.vocab import TOKENIZER_FILE, WORDS_FILE, SubwordCache, WordVocab
-from farga.onnx_runtime import OnnxModel, Precision, model_file
+from farga.onnx_runtime import OnnxModel, Precision, PrecisionChoice, model_file
 
 METADATA_KEY = "farga.fillmask"
 
@@ -47,7 +47,7 @@ class Predictor:
     settings: dict[str, Any]  # max_tokens, ngram_weight
 
     @classmethod
-    def load(cls, model_dir: Path, threads: int = 1, precision: Precision = "int8") -> Predictor:
+    def load(cls, model_dir: Path, threads: int = 1, precision: PrecisionChoice = "int8") -> Predictor:
         from tokenizers import Tokenizer
 
         onnx = OnnxModel.load(model_dir, threads=threads, precision=precision)
@@ -69,6 +69,10 @@ class Predictor:
     @property
     def provenance(self) -> dict[str, Any]:
         return self.onnx.provenance
+
+    @property
+    def precision(self) -> Precision:
+        return self.onnx.precision
 
     @property
     def max_tokens(self) -> int:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from farga.onnx_runtime import Precision
+from farga.onnx_runtime import PrecisionChoice
 from farga.serving.errors import UnavailableError
 from farga.serving.models import LoadedModel, ModelSlot, ModelSource
 from farga.serving.settings import ServeSettings
@@ -59,7 +59,7 @@ def model_slot(
     settings: ServeSettings,
     name: str,
     smoke_test: Callable[[LoadedModel], None],
-    loader: Callable[[Any, int, Precision], Any] | None = None,
+    loader: Callable[[Any, int, PrecisionChoice], Any] | None = None,
 ) -> ModelSlot:
     """The slot that holds ``name``'s champion: from the registry, or from FARGA_MODEL_DIR_<NAME>."""
     source = ModelSource(

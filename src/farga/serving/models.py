@@ -14,10 +14,11 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from farga.onnx_runtime import OnnxModel, Precision
+from farga.onnx_runtime import OnnxModel, PrecisionChoice
 
 log = logging.getLogger("farga.serving")
 LOCAL = "local"  # the version label of a model served from a fixed directory
@@ -30,7 +31,7 @@ class LoadedModel:
     model: Any  # what the component's loader returns (an OnnxModel by default); has ``provenance``
     source: str  # "registry" or "directory": public, so it names no host or path (the log does)
 
-    @property
+    @cached_property  # every answer carries it: made once per loaded model
     def info(self) -> dict[str, Any]:
         prov = self.model.provenance
         return {
@@ -40,6 +41,7 @@ class LoadedModel:
             "data_sha256": prov.get("data_sha256"),
             "data_source": prov.get("data_source"),
             "source": self.source,
+            "precision": self.model.precision,
         }
 
 
@@ -52,10 +54,10 @@ class ModelSource:
     model_dir: Path | None
     cache: Path
     threads: int = 1
-    precision: Precision = "int8"  # which graph of an int8 export serves: it, or its float twin
+    precision: PrecisionChoice = "auto"  # which graph of an int8 export serves: the faster here, it, or its float twin
     # model directory, threads, precision -> the served object; a component whose model is more
     # than one ONNX graph (a tokenizer, a vocabulary) passes its own
-    loader: Callable[[Path, int, Precision], Any] = OnnxModel.load
+    loader: Callable[[Path, int, PrecisionChoice], Any] = OnnxModel.load
 
     def current_version(self) -> str:
         """The version the source would serve now (cheap: no download)."""

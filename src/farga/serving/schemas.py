@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def storable(value: object) -> object:
@@ -39,6 +39,10 @@ class ModelInfo(BaseModel):
     data_sha256: str | None
     data_source: str | None
     source: str
+    precision: Literal["int8", "float"] = Field(
+        description="the graph that answered: int8, or the float graph it was quantised from "
+        "(FARGA_PRECISION; auto: whichever answered sooner on this CPU when the model was loaded)"
+    )
 
 
 class ErrorResponse(BaseModel):

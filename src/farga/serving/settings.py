@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from farga.config import Settings
-from farga.onnx_runtime import Precision
+from farga.onnx_runtime import PrecisionChoice
 from farga.serving.identity import trusted_networks
 
 
@@ -38,9 +38,9 @@ class ServeSettings(Settings):
     """`farga serve` migrates once before starting workers, then turns this off."""
     threads: int = 1
     """ONNX Runtime intra-op threads per worker."""
-    precision: Precision = "int8"
-    """Which graph of an int8 model serves: int8, or the float graph it was quantised from where int8
-    does not pay on this CPU (`farga bench <component>` measures both and says which is faster)."""
+    precision: PrecisionChoice = "auto"
+    """Which graph of an int8 model serves: auto (both timed where the model loads, the faster serves:
+    int8 where the CPU has int8 dot products, often float where it has not), int8, or float."""
 
     # Bounds. A worker's memory: the models (the two shipped: ~2 MB and ~30 MB with a trigram), the
     # runtime and libraries (~250 MB), a component's caches (bounded, fixed at load), one request at

@@ -8,21 +8,17 @@ of the server's CPU, as a Python client would not). Every figure is printed by o
 from __future__ import annotations
 
 import io
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from farga import cpu
 from farga.loadgen import sample_request
-from farga.loadtest import in_turns, stage_means_ms, wrk
+from farga.loadtest import in_turns
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
-from farga.serving.process import running_server
+from farga.serving_benchmark import Baseline, Load, http_table, measure, ratio_table, ratios, stage_table
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
 # requests/s figure is the inverse of one request's latency, which the p50 target already judges.
@@ -87,71 +83,44 @@ def png_body() -> tuple[bytes, str]:
 
 
 def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[int, ...]) -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed: `apt-get install wrk` (make bench does it)")
-    report: dict[str, Any] = {
+    png, png_type = png_body()
+    route = "/v1/symbols/predict"
+    loads = [
+        Load("strokes", route, sample_request("symbols"), "application/json"),
+        Load("image", route, png, png_type),
+    ]
+    baseline = Baseline(
+        "farga.symbols.bench_baseline:app",
+        {"FARGA_BASELINE_MODEL": str(float_graph(model_path))},
+        Load("image", "/predict", png, png_type),
+    )
+    report = {
         "machine": cpu.describe().summary(),
         "workers": workers,
         "seconds_per_level": seconds,
         "in_process": in_process(model_path),
-        "http": {},
-        "stages": {},
     }
-    png, png_type = png_body()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        env = {
-            "FARGA_COMPONENTS": "symbols",
-            "FARGA_MODEL_DIR_SYMBOLS": str(model_path.parent),
-            "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db",
-        }
-        with running_server(root, workers=workers, env=env) as url:
-            route = "/v1/symbols/predict"
-            for c in levels:
-                for kind, (body, content_type) in {
-                    "strokes": (sample_request("symbols"), "application/json"),
-                    "image": (png, png_type),
-                }.items():
-                    before = httpx.get(f"{url}/metrics").text
-                    report["http"][f"farga_{kind}_c{c}"] = wrk(f"{url}{route}", body, content_type, c, seconds, work)
-                    after = httpx.get(f"{url}/metrics").text
-                    report["stages"][f"farga_{kind}_c{c}"] = stage_means_ms(before, after, route)
-        # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)
-        baseline = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "farga.symbols.bench_baseline:app",
-            "--port",
-            "{port}",
-            "--log-level",
-            "warning",
-        ]
-        with running_server(
-            root, env={"FARGA_BASELINE_MODEL": str(float_graph(model_path))}, command=baseline, ready_path="/health"
-        ) as url:
-            for c in levels:
-                report["http"][f"baseline_image_c{c}"] = wrk(f"{url}/predict", png, png_type, c, seconds, work)
-    return report
+    measured = measure(root, "symbols", model_path.parent, loads, baseline, workers, seconds, levels)
+    return report | {"http": measured.http, "stages": measured.stages}
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
     ip = report["in_process"]
     lines = [
-        "# Serving performance",
+        "## symbols",
         "",
         f"Measured by `{command}` on this project's machine ({report['machine']}), "
         f"Farga with {report['workers']} uvicorn workers, load from `wrk` on 127.0.0.1, "
         f"{report['seconds_per_level']} s per level.",
         "",
-        "## In process, batch 1",
+        "### In process, batch 1",
         "",
         "| runtime | p50 | p99 |",
         "|---|---|---|",
         *[f"| {k} | {v['p50_ms']:.3f} ms | {v['p99_ms']:.3f} ms |" for k, v in ip.items()],
         "",
         *precision_advice(ip),
-        "## HTTP `POST /v1/symbols/predict`",
+        "### HTTP `POST /v1/symbols/predict`",
         "",
         "`farga_strokes`: JSON strokes (the web page's request); `farga_image`: a 200x200 PNG upload; "
         "`baseline_image`: the same PNG to the naive baseline (the same network's float weights in PyTorch "
@@ -159,30 +128,17 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "as tutorials run it, PyTorch on all cores). Farga also logs every prediction (input, model input, "
         "candidates) to its SQLite store, from a background writer in batches.",
         "",
-        "| service, request, concurrency | p50 | p99 | requests/s | non-2xx |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {k} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['rps']:.0f} | {v['non_2xx']} |"
-            for k, v in report["http"].items()
-        ],
-    ]
-    lines += stage_table(report.get("stages", {}))
-    ratios = []
-    for key in report["http"]:
-        if key.startswith("farga_image_c"):
-            level = key.removeprefix("farga_image_c")
-            base = report["http"].get(f"baseline_image_c{level}")
-            if base:
-                ratios.append(f"| {level} | {report['http'][key]['rps'] / base['rps']:.1f}x |")
-    lines += [
+        *http_table(report["http"]),
+        "",
+        "### Where a request's time goes",
+        "",
+        *stage_table(report.get("stages", {})),
         "",
         "Throughput of Farga over the baseline (same PNG request):",
         "",
-        "| concurrency | ratio |",
-        "|---|---|",
-        *ratios,
+        *ratio_table(report["http"]),
         "",
-        "## Against the targets",
+        "### Against the targets",
         "",
         "| target | measured | met |",
         "|---|---|---|",
@@ -192,52 +148,19 @@ def markdown(report: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-STAGE_ORDER = ("middleware", "parse", "validate", "render", "decode", "inference", "log", "serialise", "respond")
-
-
-def stage_table(stages: dict[str, dict[str, float]]) -> list[str]:
-    """Where a request's time goes in the service, per load level: the mean of each stage's timer
-    (``farga_request_stage_seconds``, every request) over the level. Time queued before the service
-    reads a request (in the kernel, in uvicorn) is in no stage: the client's latency minus their sum."""
-    if not stages:
-        return []
-    names = [s for s in STAGE_ORDER if any(s in row for row in stages.values())]
-    names += sorted({s for row in stages.values() for s in row} - set(names))
-    return [
-        "",
-        "## Where a request's time goes",
-        "",
-        "Mean milliseconds per request in each stage, timed inside the service on every request "
-        "(`farga_request_stage_seconds`) over the level's load: middleware (limits, client identity, the "
-        "body read), JSON parsing, validation (with multipart parsing for an upload), rendering strokes or "
-        "decoding the image, inference (preprocessing, the network, top-k), logging the prediction, "
-        "serialising the answer, and handing it back through the middleware. Time a request waits before "
-        "the service reads it is in no stage. Under load the middleware column is mostly waiting: a worker "
-        "computes one request at a time on its event loop, so a request's body is read when the requests "
-        "ahead of it are done; the other columns are each request's own work.",
-        "",
-        "| request, concurrency | " + " | ".join(names) + " | in the service |",
-        "|---|" + "---|" * (len(names) + 1),
-        *[
-            table_row([key, *[f"{row[n]:.3f}" if n in row else "" for n in names], f"{sum(row.values()):.3f}"])
-            for key, row in stages.items()
-        ],
-    ]
-
-
-def table_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
 def precision_advice(in_process: dict[str, dict[str, float]]) -> list[str]:
     """A line saying which graph to serve on this CPU (none for a float-only model)."""
     faster = faster_graph(in_process)
     if faster is None:
         return []
     int8, fp = in_process[INT8_ONE_THREAD]["p50_ms"], in_process[FLOAT_ONE_THREAD]["p50_ms"]
-    setting = "the default" if faster == "int8" else "set `FARGA_PRECISION=float`"
     measured = f"p50 {int8:.3f} ms int8, {fp:.3f} ms float"
-    return [f"On this CPU the {faster} graph is faster at batch 1 ({measured}): {setting}.", ""]
+    return [
+        f"On this CPU the {faster} graph is faster at batch 1 ({measured}); `FARGA_PRECISION=auto`, the "
+        "default, times both where the model loads and serves the faster (unless float is no more than "
+        "10% faster: then int8).",
+        "",
+    ]
 
 
 def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -252,13 +175,8 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
     if (strokes := http.get("farga_strokes_c32")) and (image := http.get("farga_image_c32")):
         ratio = strokes["rps"] / image["rps"]
         rows.append(("strokes throughput >= image throughput at concurrency 32", f"{ratio:.2f}x", ratio >= 1))
-    for key, value in http.items():
-        base = http.get(key.replace("farga_image", "baseline_image"))
-        if key.startswith("farga_image_c") and base:
-            level, ratio = int(key[13:]), value["rps"] / base["rps"]
-            # one request at a time, requests/s is 1 / latency; under load, the capacity of 2 cores
-            need = 1.2 if level < CAPACITY_FROM else 4.0
-            rows.append(
-                (f"throughput >= {need:g}x the baseline at concurrency {level}", f"{ratio:.1f}x", ratio >= need)
-            )
+    for (_, level), ratio in ratios(http).items():
+        # one request at a time, requests/s is 1 / latency; under load, the capacity of 2 cores
+        need = 1.2 if level < CAPACITY_FROM else 4.0
+        rows.append((f"throughput >= {need:g}x the baseline at concurrency {level}", f"{ratio:.1f}x", ratio >= need))
     return rows

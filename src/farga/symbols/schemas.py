@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from farga.serving.schemas import ModelInfo, Strict
 from farga.symbols.catalogue import Origin
@@ -18,10 +19,15 @@ ORIGIN = "catalogue: HASYv2's curated symbols; users: a command users drew and n
 TopK = Annotated[int, Field(ge=1, le=TOP_K_MAX, description=f"how many candidates to return (1-{TOP_K_MAX})")]
 
 
-class Point(Strict):
-    x: float = Field(description="x in any coordinate range (canvas pixels, say)")
-    y: float = Field(description="y, growing downwards as on a canvas")
-    t: float | None = Field(default=None, description="time stamp (ms); kept in the log, not used by the model")
+# A point is validated into a plain dict, not a model: a drawing is hundreds of them (an instance
+# each was most of the validation's time), and the log keeps them as they were sent.
+@with_config(ConfigDict(extra="forbid", strict=True, allow_inf_nan=False))
+class Point(TypedDict):
+    """A pen position."""
+
+    x: Annotated[float, Field(description="x in any coordinate range (canvas pixels, say)")]
+    y: Annotated[float, Field(description="y, growing downwards as on a canvas")]
+    t: NotRequired[Annotated[float | None, Field(description="time stamp (ms); kept in the log, unused by the model")]]
 
 
 class StrokesRequest(Strict):

@@ -1,12 +1,12 @@
 """The symbols API: predict from strokes or an uploaded image, take feedback, list the catalogue."""
 
 import io
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Depends, File, HTTPException, Response, UploadFile
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,7 +164,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
             "sure": sure,
             "threshold": threshold,
         }
-        serialised = json.dumps(body, separators=(",", ":"))
+        serialised = orjson.dumps(body)
         stages.mark("serialise")
         return Response(serialised, media_type="application/json")
 
@@ -184,14 +184,13 @@ def build_router(slot: ModelSlot) -> APIRouter:
     async def predict(body: StrokesRequest, loaded: Model, store: Store) -> Response:
         stages.mark("validate")
         try:
-            ink = render_strokes([[(p.x, p.y) for p in stroke] for stroke in body.strokes])
+            ink = render_strokes([[(p["x"], p["y"]) for p in stroke] for stroke in body.strokes])
         except ImageInputError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         stages.mark("render")
         candidates = predictor.candidates(loaded, ink, body.top_k)
         stages.mark("inference")
-        strokes = [[p.model_dump(exclude_none=True) for p in stroke] for stroke in body.strokes]  # the log's copy
-        return answer(loaded, store, ink, candidates, kind="strokes", input_json=strokes, blob=None)
+        return answer(loaded, store, ink, candidates, kind="strokes", input_json=body.strokes, blob=None)
 
     @router.post(
         "/predict/image",
