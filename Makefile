@@ -87,8 +87,9 @@ serve: setup  ## serve the registry's champion at http://127.0.0.1:8000 (the pag
 pipeline: setup  ## dvc repro with params.yaml as it is (full profiles, 2 cores: symbols ~53 min with AMX, ~2 h on AVX2 only; fillmask ~60)
 	$(BIN)/dvc repro
 
-bench: setup system-deps  ## serving benchmark: writes docs/performance.md
-	$(BIN)/farga bench symbols --out docs/performance.md
+bench: setup system-deps  ## serving benchmarks, Farga against a naive service: each component's section of docs/performance.md
+	$(BIN)/farga bench symbols --seconds 8 --workers 2 --out docs/performance.md
+	$(BIN)/farga bench fillmask --seconds 8 --workers 2 --out docs/performance.md
 
 reliability: setup  ## the fault and abuse suites with their figures, a 10-minute soak of the root's champions, docs/reliability.md
 	FARGA_RELIABILITY_REPORT=reports/reliability/faults.json $(PY) -m pytest -q -m faults tests/faults

@@ -10,10 +10,14 @@ component's run leaves the others' figures as they were.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +25,10 @@ from typing import Any
 import httpx
 
 from farga.loadtest import stage_means_ms, wrk
-from farga.serving.process import running_server
+from farga.serving.process import ServerProcess, running_server
 
 LEVELS = (1, 8, 32)
+PROFILED_LEVEL = 8  # where a worker is sampled: busy, and not yet queueing most of the time
 HEADER = (
     "# Serving performance\n\nEach component's section is written by `farga bench <component> --out "
     "docs/performance.md` (`make bench` runs them all) on the machine it names; figures from different "
@@ -55,6 +60,7 @@ class Baseline:
 class HttpReport:
     http: dict[str, dict[str, Any]] = field(default_factory=dict)  # row -> wrk's figures
     stages: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> stage -> mean ms
+    profiles: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> library -> share of samples
 
 
 def measure(
@@ -77,13 +83,31 @@ def measure(
             f"FARGA_MODEL_DIR_{component.upper()}": str(model_dir),
             "FARGA_DATABASE_URL": f"sqlite:///{work}/bench.db",
         }
-        with running_server(root, workers=workers, env=env) as url:
+        server = ServerProcess(root, workers=workers, env=env)
+        try:
+            url = server.start().url
+            pids = server.worker_pids()
             for c in levels:
                 for load in loads:
                     row = f"farga_{load.name}_c{c}"
-                    before = httpx.get(f"{url}/metrics").text
-                    report.http[row] = wrk(f"{url}{load.path}", load.body, load.content_type, c, seconds, work)
+                    before, cpu_before = httpx.get(f"{url}/metrics").text, cpu_seconds(pids)
+                    with ThreadPoolExecutor(1) as pool:
+                        running = pool.submit(wrk, f"{url}{load.path}", load.body, load.content_type, c, seconds, work)
+                        time.sleep(min(1.0, seconds / 2))
+                        split = connections_per_worker(server.port, pids)
+                        report.http[row] = running.result()
+                    report.http[row]["connections"] = split
+                    requests = report.http[row]["rps"] * seconds
+                    report.http[row]["cpu_ms"] = 1000 * (cpu_seconds(pids) - cpu_before) / max(requests, 1)
                     report.stages[row] = stage_means_ms(before, httpx.get(f"{url}/metrics").text, load.path)
+            for load in loads:  # a pass of its own, so that the sampler's cost is in no figure above
+                row = f"farga_{load.name}_c{PROFILED_LEVEL}"
+                sampler = sampling(pids[0], seconds, work / f"{row}.txt")
+                wrk(f"{url}{load.path}", load.body, load.content_type, PROFILED_LEVEL, seconds, work)
+                if sampler is not None:
+                    report.profiles[row] = sampled(sampler, work / f"{row}.txt")
+        finally:
+            server.stop()
         # run as tutorials run it: `uvicorn main:app`, one process, PyTorch on its default threads (all cores)
         command = [sys.executable, "-m", "uvicorn", baseline.app, "--port", "{port}", "--log-level", "warning"]
         with running_server(root, env=baseline.env, command=command, ready_path="/health") as url:
@@ -95,14 +119,96 @@ def measure(
     return report
 
 
+def connections_per_worker(port: int, pids: list[int]) -> list[int]:
+    """How the load's open connections are spread over the workers (``ss``; [] where it is missing):
+    a worker's queue, and so the latency of its requests, grows with its share."""
+    if shutil.which("ss") is None:
+        return []
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"sport = :{port}"], capture_output=True, text=True, check=False
+    ).stdout
+    owners = [int(pid) for pid in re.findall(r"pid=(\d+)", listing)]
+    return [owners.count(pid) for pid in pids]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used (every thread: the event loop, the log's
+    writer, ONNX Runtime's): per request, what serving one costs the machine, whatever waits."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def sampling(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy recording one worker for ``seconds`` (None where py-spy is not installed)."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        return None
+    args = [spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "250", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen([*args, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def sampled(sampler: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
+    """The share of a worker's samples each library was running in (the innermost frame's), best first."""
+    sampler.wait(timeout=120)
+    counts: dict[str, int] = {}
+    for line in out.read_text().splitlines() if out.exists() else []:
+        stack, _, n = line.rpartition(" ")
+        frame = stack.rsplit(";", 1)[-1]
+        counts[library(frame)] = counts.get(library(frame), 0) + int(n)
+    total = sum(counts.values()) or 1
+    return {name: n / total for name, n in sorted(counts.items(), key=lambda kv: -kv[1])}
+
+
+def library(frame: str) -> str:
+    """``run (onnxruntime/capi/x.py:406)`` -> onnxruntime; farga's modules by package (farga.serving)."""
+    match = re.search(r"\((.*?):\d+\)", frame)
+    if match is None:
+        return "other"
+    parts = Path(match[1]).parts
+    if "farga" in parts:
+        inner = parts[parts.index("farga") + 1 :]
+        return "farga." + inner[0].removesuffix(".py") if inner else "farga"
+    return parts[0].removesuffix(".py")
+
+
 def http_table(http: dict[str, dict[str, Any]]) -> list[str]:
+    """wrk's figures per row, and the workers' CPU per request (Farga's rows)."""
+
+    def cpu(v: dict[str, Any]) -> str:
+        return f"{v['cpu_ms']:.2f} ms" if "cpu_ms" in v else ""
+
+    def split(v: dict[str, Any]) -> str:
+        return ":".join(str(n) for n in v.get("connections", []))
+
     return [
-        "| service, request, concurrency | p50 | p99 | requests/s | non-2xx |",
-        "|---|---|---|---|---|",
+        "| service, request, concurrency | p50 | p99 | requests/s | non-2xx | worker CPU per request "
+        "| connections per worker |",
+        "|---|---|---|---|---|---|---|",
         *[
-            f"| {k} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['rps']:.0f} | {v['non_2xx']} |"
+            f"| {k} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['rps']:.0f} | {v['non_2xx']} | {cpu(v)} "
+            f"| {split(v)} |"
             for k, v in http.items()
         ],
+    ]
+
+
+def profile_table(profiles: dict[str, dict[str, float]], top: int = 10) -> list[str]:
+    """Where one worker's time went by library, from py-spy's samples at the profiled level."""
+    if not profiles:
+        return ["(No sampling profile: py-spy is not installed, or may not trace processes here.)"]
+    names = list(dict.fromkeys(name for shares in profiles.values() for name in list(shares)[:top]))
+    return [
+        f"One worker sampled by `py-spy` (250 Hz, innermost frame) at concurrency {PROFILED_LEVEL}: the share "
+        "of its samples in each library, its threads together (the event loop, the prediction log's writer). "
+        "`asyncio`/`uvloop` and `python` time includes waiting for the next request.",
+        "",
+        "| library | " + " | ".join(profiles) + " |",
+        "|---|" + "---|" * len(profiles),
+        *[table_row([name, *[f"{100 * shares.get(name, 0):.1f}%" for shares in profiles.values()]]) for name in names],
     ]
 
 

@@ -104,3 +104,28 @@ def test_farga_is_compared_with_the_baseline_on_the_request_both_were_sent():
     http = REPORT["http"] | {"farga_text_c8": level(1, 2, 50), "baseline_text_c8": level(1, 2, 25)}
     assert ratios(http) == pytest.approx({("image", 1): 3.0, ("image", 8): 900 / 330, ("text", 8): 2.0})
     assert ("text", 32) not in ratios({**http, "baseline_text_c32": level(1, 2, 10)})  # Farga's row is missing
+
+
+def test_a_sampled_frame_is_put_to_its_library_and_the_shares_add_up(tmp_path):
+    import subprocess
+    import sys
+
+    from farga.serving_benchmark import library, profile_table, sampled
+
+    assert library("Session.run (onnxruntime/capi/onnxruntime_inference_collection.py:406)") == "onnxruntime"
+    assert library("flush (farga/serving/protocol.py:35)") == "farga.serving"
+    assert library("wait (threading.py:331)") == "threading"
+    assert library("") == "other"
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "main (x.py:1);run (asyncio/runners.py:118);Session.run (onnxruntime/capi/s.py:406) 6\n"
+        "main (x.py:1);render_strokes (farga/symbols/strokes.py:51) 3\n"
+        "main (x.py:1);observe (prometheus_client/metrics.py:679) 1\n"
+    )
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    shares = sampled(done, raw)
+    assert list(shares) == ["onnxruntime", "farga.symbols", "prometheus_client"]
+    assert shares == pytest.approx({"onnxruntime": 0.6, "farga.symbols": 0.3, "prometheus_client": 0.1})
+    table = profile_table({"farga_strokes_c8": shares})
+    assert "| onnxruntime | 60.0% |" in table
+    assert "py-spy" in profile_table({})[0]  # no profile: said, not left out silently

@@ -6,13 +6,14 @@ answered once more with ``Connection: close`` (the client then knows not to reus
 connection finds the door closed and is refused before anything is sent), for at most
 ``drain_s``; only then does uvicorn's shutdown run (in-flight requests, then the app's lifespan,
 which writes the prediction log's queue). The supervisor of several workers closes its copy of
-the listening socket too, or connections would queue behind it and be reset at its exit.
+the address too.
 
-Closing a listening socket resets the connections the kernel has completed but nobody has accepted
-yet, and their clients have already sent a request. Several workers share one socket, so those
-pile up while the last open worker's event loop is busy (70 ms seen on a loaded 2-core machine:
-two requests failed). Each worker therefore accepts everything waiting before it lets go of the
-socket, and answers it like any other connection during the drain.
+Each worker listens on a socket of its own (SO_REUSEPORT; the kernel spreads new connections over
+them). Closing a listening socket resets the connections the kernel has completed but nobody has
+accepted yet, and their clients have already sent a request: those pile up while a worker's event
+loop is busy (70 ms seen on a loaded 2-core machine: two requests failed). Each worker therefore
+accepts everything waiting before it lets go of its socket, and answers it like any other
+connection during the drain.
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ class DrainingProcess(multiprocess.Process):
             self._server = DrainingServer(config=self.config)
         return self._server
 
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve on a listening socket of this worker's own, on the supervisor's address."""
+        own = [listener_beside(shared) for shared in sockets or []]
+        for shared in sockets or []:
+            shared.close()
+        super().target(own)
+
+
+def reuse_port_socket(family: socket.AddressFamily) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    # asyncio does not disable Nagle on connections accepted from a socket it did not make (40 ms
+    # stalls); accepted sockets inherit this
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.set_inheritable(True)
+    return sock
+
+
+def listener_beside(shared: socket.socket) -> socket.socket:
+    sock = reuse_port_socket(shared.family)
+    sock.bind(shared.getsockname())
+    return sock
+
 
 class DrainingMultiprocess(multiprocess.Multiprocess):
     """uvicorn's supervisor, whose workers drain, and which lets go of the socket when told to stop."""
@@ -96,9 +121,12 @@ def run(config: uvicorn.Config, drain_s: float) -> None:
     if config.workers == 1:
         DrainingServer(config).run()
         return
-    sock = config.bind_socket()
-    # uvicorn's shared listening socket reaches the workers without its protocol number, so asyncio
-    # does not disable Nagle on accepted connections (40 ms stalls); accepted sockets inherit this.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # The supervisor holds the address (bound, never listening: it takes no connection); each worker
+    # listens on a socket of its own beside it (SO_REUSEPORT), and the kernel spreads new connections
+    # over the workers' sockets. On one shared socket whichever worker woke first took every waiting
+    # connection: 8 keep-alive connections were seen split 8:0, 7:1 and 6:2 between two workers, one
+    # worker queueing while the other idled.
+    sock = reuse_port_socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+    sock.bind((config.host, config.port))
     multiprocess.Process = DrainingProcess  # type: ignore[misc]  # the supervisor makes its workers by this name
     DrainingMultiprocess(config, sockets=[sock]).run()

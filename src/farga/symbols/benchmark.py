@@ -18,7 +18,16 @@ from farga import cpu
 from farga.loadgen import sample_request
 from farga.loadtest import in_turns
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
-from farga.serving_benchmark import Baseline, Load, http_table, measure, ratio_table, ratios, stage_table
+from farga.serving_benchmark import (
+    Baseline,
+    Load,
+    http_table,
+    measure,
+    profile_table,
+    ratio_table,
+    ratios,
+    stage_table,
+)
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
 # requests/s figure is the inverse of one request's latency, which the p50 target already judges.
@@ -101,7 +110,7 @@ def run(root: Path, model_path: Path, seconds: int, workers: int, levels: tuple[
         "in_process": in_process(model_path),
     }
     measured = measure(root, "symbols", model_path.parent, loads, baseline, workers, seconds, levels)
-    return report | {"http": measured.http, "stages": measured.stages}
+    return report | {"http": measured.http, "stages": measured.stages, "profiles": measured.profiles}
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
@@ -133,6 +142,10 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "### Where a request's time goes",
         "",
         *stage_table(report.get("stages", {})),
+        "",
+        "### Where a worker's CPU goes, sampled",
+        "",
+        *profile_table(report.get("profiles", {})),
         "",
         "Throughput of Farga over the baseline (same PNG request):",
         "",
