@@ -16,6 +16,7 @@ the writer retries its batch until the database is back.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 import time
@@ -27,7 +28,6 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
-import orjson
 from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -53,12 +53,6 @@ __all__ = [
 def new_prediction_id() -> str:
     """32 hex digits: the creation time in milliseconds, then 80 random bits (time-ordered, like UUIDv7)."""
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
-
-
-def to_json(value: object) -> str:
-    """The JSON text a JSON column stores: orjson, a few microseconds where the standard library took
-    tens, on every logged prediction (its input and its candidates), in the worker's own process."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def created_recently(prediction_id: str, within_s: float) -> bool:
@@ -147,7 +141,6 @@ class FeedbackStore(Retention, FeedbackQueries):
             url,
             pool_pre_ping=True,
             pool_timeout=5,
-            json_serializer=to_json,
             # a server that does not answer fails a request in seconds, not at the kernel's TCP timeout
             connect_args={"connect_timeout": 3} if postgres else {},
         )
@@ -334,5 +327,5 @@ def _input_bytes(row: dict[str, Any]) -> int:
     """What a queued row holds in memory, roughly: its blobs and its JSON input's text."""
     size = 512 + len(row.get("input_blob") or b"") + len(row.get("model_input") or b"")
     if row.get("input_json") is not None:
-        size += len(orjson.dumps(row["input_json"], option=orjson.OPT_NON_STR_KEYS))
+        size += len(json.dumps(row["input_json"]))
     return size

@@ -1,12 +1,12 @@
 """The symbols API: predict from strokes or an uploaded image, take feedback, list the catalogue."""
 
 import io
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Depends, File, HTTPException, Response, UploadFile
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
@@ -164,7 +164,7 @@ def build_router(slot: ModelSlot) -> APIRouter:
             "sure": sure,
             "threshold": threshold,
         }
-        serialised = orjson.dumps(body)
+        serialised = json.dumps(body, separators=(",", ":"))
         stages.mark("serialise")
         return Response(serialised, media_type="application/json")
 
