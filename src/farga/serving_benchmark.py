@@ -175,6 +175,26 @@ def library(frame: str) -> str:
     return parts[0].removesuffix(".py")
 
 
+def http_sections(report: HttpReport, compared: str) -> list[str]:
+    """A component's HTTP figures as its report shows them: the levels, where a request's time goes,
+    where a worker's CPU goes, and the ratios to the baseline (``compared``: on which request)."""
+    return [
+        *http_table(report.http),
+        "",
+        "### Where a request's time goes",
+        "",
+        *stage_table(report.stages),
+        "",
+        "### Where a worker's CPU goes, sampled",
+        "",
+        *profile_table(report.profiles),
+        "",
+        f"Throughput of Farga over the baseline{compared}:",
+        "",
+        *ratio_table(report.http),
+    ]
+
+
 def http_table(http: dict[str, dict[str, Any]]) -> list[str]:
     """wrk's figures per row, and the workers' CPU per request (Farga's rows)."""
 

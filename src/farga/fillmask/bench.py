@@ -19,7 +19,7 @@ from farga.fillmask.params import FillmaskContext, FillmaskParams
 from farga.fillmask.predictor import Predictor
 from farga.loadtest import percentiles
 from farga.onnx_runtime import has_float_twin
-from farga.serving_benchmark import Baseline, Load, http_table, measure, profile_table, ratio_table, stage_table
+from farga.serving_benchmark import Baseline, Load, http_sections, measure
 
 BODY = {"text": "La capital de Catalunya és <mask>.", "top_k": 5}
 JSON = "application/json"
@@ -84,19 +84,7 @@ def bench(root: Path, seconds: int, workers: int) -> str:
             "the sentence tokenised per request, no trigram, no logging, one uvicorn process). Farga answers "
             "with the served mixture (the int8 transformer and the trigram) and logs every prediction.",
             "",
-            *http_table(measured.http),
-            "",
-            "### Where a request's time goes",
-            "",
-            *stage_table(measured.stages),
-            "",
-            "### Where a worker's CPU goes, sampled",
-            "",
-            *profile_table(measured.profiles),
-            "",
-            "Throughput of Farga over the baseline:",
-            "",
-            *ratio_table(measured.http),
+            *http_sections(measured, ""),
             "",
         ]
     )

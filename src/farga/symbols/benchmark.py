@@ -18,16 +18,7 @@ from farga import cpu
 from farga.loadgen import sample_request
 from farga.loadtest import in_turns
 from farga.onnx_runtime import OnnxModel, graph_file, has_float_twin
-from farga.serving_benchmark import (
-    Baseline,
-    Load,
-    http_table,
-    measure,
-    profile_table,
-    ratio_table,
-    ratios,
-    stage_table,
-)
+from farga.serving_benchmark import Baseline, HttpReport, Load, http_sections, measure, ratios
 
 # Throughput is capacity: compared where the load keeps both services busy. At concurrency 1 the
 # requests/s figure is the inverse of one request's latency, which the p50 target already judges.
@@ -137,19 +128,9 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "as tutorials run it, PyTorch on all cores). Farga also logs every prediction (input, model input, "
         "candidates) to its SQLite store, from a background writer in batches.",
         "",
-        *http_table(report["http"]),
-        "",
-        "### Where a request's time goes",
-        "",
-        *stage_table(report.get("stages", {})),
-        "",
-        "### Where a worker's CPU goes, sampled",
-        "",
-        *profile_table(report.get("profiles", {})),
-        "",
-        "Throughput of Farga over the baseline (same PNG request):",
-        "",
-        *ratio_table(report["http"]),
+        *http_sections(
+            HttpReport(report["http"], report.get("stages", {}), report.get("profiles", {})), " (same PNG request)"
+        ),
         "",
         "### Against the targets",
         "",
