@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 import time
@@ -12,7 +13,8 @@ import pytest
 
 from api_support import ADMIN_KEY, CROSS, drawing, metric, png
 from farga.config import Settings
-from farga.serving.process import running_server
+from farga.serving.process import ServerProcess, running_server
+from farga.serving_benchmark import connections_per_worker
 
 pytestmark = pytest.mark.api
 
@@ -47,6 +49,32 @@ def test_two_workers_serve_log_and_count_together(served: Path):
     assert metric(text, "farga_predictions_total") == 21
     assert metric(text, "farga_feedback_total") == 1
     assert re.search(r'farga_model_info\{component="symbols",.*version="1"', text)
+
+
+def test_two_workers_even_out_a_clients_keep_alive_connections(served: Path):
+    """The kernel places connections by a hash (16 land 8:8 one time in five); each worker then lets
+    go of what it holds over its share, with Connection: close, and the client's reconnections settle."""
+    server = ServerProcess(served, workers=2).start()
+    try:
+        connections = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(16)]
+        for _ in range(50):  # rounds of one request per connection, until a round moves none
+            moved = 0
+            for i, connection in enumerate(connections):
+                connection.request("GET", "/healthz")
+                response = connection.getresponse()
+                assert response.status == 200
+                assert response.read()  # the request that moves it is answered in full
+                if response.getheader("connection") == "close":
+                    connection.close()
+                    connections[i] = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                    moved += 1
+            if not moved:
+                break
+        assert sorted(connections_per_worker(server.port, server.worker_pids())) == [8, 8]
+        for connection in connections:
+            connection.close()
+    finally:
+        server.stop()
 
 
 def test_the_champion_is_swapped_under_load_without_a_failed_request(served: Path):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farga.serving import stages
+from farga.serving.connection_share import Balance
 from farga.serving.errors import error_response
 from farga.serving.shutdown import DRAINING
 
@@ -141,8 +142,9 @@ COMMON_HEADERS = [
 
 
 class ResponseHeadersMiddleware:
-    """Headers every response carries; the page (HTML) also gets its content security policy, and
-    while the worker drains for shutdown every answer says ``Connection: close``."""
+    """Headers every response carries; the page (HTML) also gets its content security policy. An
+    answer says ``Connection: close`` while the worker drains for shutdown, and when the worker holds
+    more than its share of the service's connections (connection_share)."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -156,7 +158,7 @@ class ResponseHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 headers += COMMON_HEADERS
-                if DRAINING.is_set():
+                if DRAINING.is_set() or Balance.should_let_go():
                     headers.append((b"connection", b"close"))
                 content_type = dict(headers).get(b"content-type", b"")
                 page = scope["path"] == "/" or scope["path"].startswith("/static/")

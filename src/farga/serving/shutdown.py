@@ -21,11 +21,15 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import multiprocess
+
+from farga.serving.connection_share import Balance, ConnectionShare, make_slots
 
 DRAINING = threading.Event()  # set in a worker once it is stopping: answers carry Connection: close
 
@@ -68,6 +72,12 @@ class DrainingServer(uvicorn.Server):
 
 
 class DrainingProcess(multiprocess.Process):
+    slots: Path | None = None  # the supervisor's connection slots (connection_share), set before it starts workers
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        self.slots = DrainingProcess.slots  # on the instance: what a spawned worker gets is what is pickled
+        super().__init__(config, sockets)
+
     @property
     def server(self) -> uvicorn.Server:
         if self._server is None:
@@ -75,10 +85,13 @@ class DrainingProcess(multiprocess.Process):
         return self._server
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:
-        """Serve on a listening socket of this worker's own, on the supervisor's address."""
+        """Serve on a listening socket of this worker's own, on the supervisor's address, holding no
+        more than its share of the connections."""
         own = [listener_beside(shared) for shared in sockets or []]
         for shared in sockets or []:
             shared.close()
+        if self.slots is not None:
+            Balance.share = ConnectionShare(self.slots, self.server.server_state.connections)
         super().target(own)
 
 
@@ -125,8 +138,12 @@ def run(config: uvicorn.Config, drain_s: float) -> None:
     # listens on a socket of its own beside it (SO_REUSEPORT), and the kernel spreads new connections
     # over the workers' sockets. On one shared socket whichever worker woke first took every waiting
     # connection: 8 keep-alive connections were seen split 8:0, 7:1 and 6:2 between two workers, one
-    # worker queueing while the other idled.
+    # worker queueing while the other idled. The hash can still split them unevenly, and then the
+    # workers even it out themselves (connection_share).
     sock = reuse_port_socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
     sock.bind((config.host, config.port))
     multiprocess.Process = DrainingProcess  # type: ignore[misc]  # the supervisor makes its workers by this name
-    DrainingMultiprocess(config, sockets=[sock]).run()
+    with tempfile.TemporaryDirectory(prefix="farga-connections-") as folder:
+        DrainingProcess.slots = Path(folder) / "slots"
+        make_slots(DrainingProcess.slots, config.workers)
+        DrainingMultiprocess(config, sockets=[sock]).run()
