@@ -175,8 +175,12 @@ def main() -> None:
     for sentence in train:
         counts.add(sentence)
     counts.learn_endings()
-    console.print(f"{len(train):,} training lines; held-out dev lines by genre: {({g: len(s) for g, s in dev.items()})}")
-    table = Table("genre", "words", "accented", "ambiguous", "unseen", *(f"{m}: all / ambiguous / unseen" for m in MODELS))
+    console.print(
+        f"{len(train):,} training lines; held-out dev lines by genre: { ({g: len(s) for g, s in dev.items()}) }"
+    )
+    table = Table(
+        "genre", "words", "accented", "ambiguous", "unseen", *(f"{m}: all / ambiguous / unseen" for m in MODELS)
+    )
     overall = {m: Counter[str]() for m in MODELS}
     for genre, sentences in sorted(dev.items()):
         tally = errors(counts, sentences)

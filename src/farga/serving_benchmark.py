@@ -287,7 +287,8 @@ def write_section(path: Path, component: str, text: str) -> None:
     old = path.read_text(encoding="utf-8") if path.exists() else HEADER
     if start in old and end in old:
         before, rest = old.split(start, 1)
-        new = before + section + rest.split(end, 1)[1].lstrip("\n")
+        after = rest.split(end, 1)[1].lstrip("\n")
+        new = before + section + ("\n" + after if after else "")
     else:
         new = (old.rstrip("\n") + "\n\n" if old.strip() else "") + section
     path.write_text(new, encoding="utf-8")

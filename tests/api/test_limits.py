@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import CROSS, drawing, png, settings_for
+from api_support import CROSS, drawing, metric, png, settings_for
 from farga.app import create_app
 from farga.serving.identity import client_key, forwarded_client, trusted_networks
 from farga.serving.limits import Rate, RateLimitMiddleware
@@ -27,6 +27,17 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(served: Path):
     assert int(limited.headers["retry-after"]) >= 1
     assert "too many predict requests" in limited.json()["detail"]
     assert other_kind.status_code == 200  # reads are not limited
+
+
+def test_made_up_methods_are_one_metric_label_not_a_series_each(served: Path):
+    with TestClient(create_app(settings_for(served))) as client:
+        for i in range(20):
+            assert client.request(f"MADEUP{i}", "/healthz").status_code == 405
+        client.get("/healthz")
+        text = client.get("/metrics").text
+    assert "MADEUP" not in text
+    assert metric(text, "farga_http_request_duration_seconds_count", route="/healthz", method="other") == 20
+    assert metric(text, "farga_http_request_duration_seconds_count", route="/healthz", method="GET") >= 1
 
 
 def test_the_rate_limiter_keeps_a_bounded_number_of_clients():

@@ -96,6 +96,7 @@ def test_each_component_writes_its_own_section_and_keeps_the_others(tmp_path):
     assert "its run" in text
     assert text.index("## symbols") < text.index("## fillmask")  # a rerun keeps its place
     assert text.count("## symbols") == 1
+    assert "<!-- end farga bench symbols -->\n\n<!-- farga bench fillmask -->" in text  # sections apart
 
 
 def test_farga_is_compared_with_the_baseline_on_the_request_both_were_sent():

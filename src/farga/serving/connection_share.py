@@ -3,8 +3,8 @@
 The kernel places each new connection on one worker's socket by a hash of its addresses
 (SO_REUSEPORT), and a keep-alive connection then stays with that worker for its whole life. A
 client's eight connections were seen split 1:7, 2:6 and 3:5 between two workers: the worker with
-seven queued requests while the other idled, and the p99 of eight concurrent strokes requests was
-15 to 26 ms, where an even split gives about 10 (docs/performance.md).
+seven queued requests while the other idled. Even, the split took about 2 ms off the p99 of eight
+concurrent requests, and no run was left to the hash's luck (docs/experiments/2026-12-07-serving-speed.md).
 
 So each worker publishes how many connections it holds, in a slot of its own in a small file the
 supervisor makes, and a worker holding more than its share (all the workers' connections over their
