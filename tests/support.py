@@ -70,11 +70,13 @@ def tool(name: str, hint: str) -> str:
 
 
 def venv_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment plus ``extra``, with this virtual environment's tools first on PATH."""
+    """This environment plus ``extra``, with this virtual environment's tools first on PATH (unless ``extra``
+    sets a PATH of its own: another environment's tools first, say)."""
     import os
     import sys
 
-    return {**os.environ, **(extra or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, **(extra or {})}
 
 
 def sh(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
