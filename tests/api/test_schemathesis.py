@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from api_support import ADMIN_KEY
+from farga import components
 from farga.serving.process import running_server
 
 pytestmark = pytest.mark.api
@@ -27,12 +28,17 @@ CHECKS = ",".join(
 )
 
 
-def test_the_api_honours_its_schema(served: Path):
+def test_the_api_honours_its_schema(served: Path, tmp_path: Path):
     schemathesis = Path(sys.executable).parent / "schemathesis"
+    # chains long and many enough to follow every component's predict -> feedback link
+    config = tmp_path / "schemathesis.toml"
+    config.write_text("[phases.stateful]\nmax-steps = 20\n\n[phases.stateful.generation]\nmax-examples = 120\n")
     with running_server(served, env={"FARGA_API_KEY": ADMIN_KEY}) as url:
         done = subprocess.run(
             [
                 str(schemathesis),
+                "--config-file",
+                str(config),
                 "run",
                 f"{url}/openapi.json",
                 "--checks",
@@ -54,5 +60,6 @@ def test_the_api_honours_its_schema(served: Path):
         )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
-    assert re.search(r"API Links:\s+2 covered / 2 selected", output), output[-3000:]  # predict -> feedback, both
+    links = len(components.available())  # each component's predict -> feedback, every one followed
+    assert re.search(rf"API Links:\s+{links} covered / {links} selected", output), output[-3000:]
     assert "No issues found" in output or "passed" in output, output[-3000:]

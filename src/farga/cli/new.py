@@ -19,11 +19,15 @@ def component(
     title: Annotated[str | None, typer.Option(help="its tab's title on the page")] = None,
     page_order: Annotated[int, typer.Option(help="where its tab sits on the page (lower first)")] = 100,
     install: Annotated[
-        bool, typer.Option(help="re-install the package so its entry point is live, and regenerate the pages")
+        bool,
+        typer.Option(
+            help="re-install the package (its entry point live), regenerate the pages and run its pipeline "
+            "on generated data (dvc repro NAME-register, seconds)"
+        ),
     ] = True,
 ) -> None:
     """A working component from templates/component: code, tests in each layer, its params section, its
-    DVC stages and its entry point. Then `dvc repro NAME-register` trains and registers it on generated data."""
+    DVC stages and its entry point; trained and registered on generated data, so that it serves at once."""
     from farga.config import Settings
     from farga.dev.scaffold import Answers, new_component
 
@@ -37,8 +41,8 @@ def component(
         console.print(f"created {path.relative_to(root)}")
     for path in made.edited:
         console.print(f"edited  {path.relative_to(root)}")
+    trained = f"trained and registered on generated data (reports/{name}/)" if install else "not trained yet"
     console.print(
-        f"[green]{name} is ready.[/green] Next: `dvc repro {name}-register` (trains and registers it on generated "
-        f"data), `make run` (its tab is on the page), then bring your data, model and metric: "
-        "docs/adding-a-component.md."
+        f"[green]{name} is ready[/green], {trained}. Next: `make run` (its tab is on the page), commit it, then bring "
+        "your data, model and metric: docs/adding-a-component.md."
     )

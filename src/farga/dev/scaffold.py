@@ -89,7 +89,9 @@ def append(path: Path, fragment: str) -> None:
 
 def new_component(root: Path, answers: Answers, install: bool = True) -> Made:
     """Render the template into ``root`` and wire the component in; ``install`` re-installs the package
-    so that its entry point is seen at once (and regenerates the pages that list components)."""
+    so that its entry point is seen at once, regenerates the pages that list components, and runs its
+    pipeline on the generated data (seconds), so that its stages have results that match their code
+    (`farga dev lock-check`) and the service has a champion to show."""
     from copier import run_copy
 
     root = root.resolve()
@@ -120,7 +122,24 @@ def new_component(root: Path, answers: Answers, install: bool = True) -> Made:
         if done.returncode != 0:
             raise ScaffoldError(f"the component is generated, but `pip install -e .` failed:\n{done.stderr[-2000:]}")
         made.edited += regenerate_pages(root)
+        made.edited += [root / "dvc.lock", *run_pipeline(root, answers.name)]
     return made
+
+
+def tools_first() -> dict[str, str]:
+    """This environment, with this interpreter's tools (farga, dvc) first on PATH: DVC's stages call `farga`."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def run_pipeline(root: Path, name: str) -> list[Path]:
+    """`dvc repro NAME-register`: its reports (cards, metrics, the registry's decision) are what it wrote."""
+    done = subprocess.run(["dvc", "repro", f"{name}-register"], cwd=root, env=tools_first() | {"FARGA_ROOT": str(root)},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise ScaffoldError(
+            f"`dvc repro {name}-register` failed after generation:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+        )
+    return sorted((root / "reports" / name).glob("*"))
 
 
 def formatted(root: Path, files: list[Path]) -> None:
@@ -134,7 +153,7 @@ def formatted(root: Path, files: list[Path]) -> None:
 def regenerate_pages(root: Path) -> list[Path]:
     """The pages generated from the installed components (docs/configuration.md lists every section), in a
     new process: this one's import system has not seen the entry point just installed."""
-    env = {**os.environ, "FARGA_ROOT": str(root)}
+    env = tools_first() | {"FARGA_ROOT": str(root)}
     done = subprocess.run([sys.executable, "-m", "farga", "dev", "report"], cwd=root, env=env, capture_output=True,
                           text=True, check=False)  # fmt: skip
     if done.returncode != 0:
