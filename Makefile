@@ -97,8 +97,8 @@ reliability: setup  ## the fault and abuse suites with their figures, a 10-minut
 	$(BIN)/farga dev soak --minutes 10 --out reports/reliability/soak.json
 	$(BIN)/farga dev reliability
 
-test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%)
-	$(PY) -m pytest --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q --durations=30
+test: setup system-deps lint  ## static analysis, then every test layer with coverage (fails under 85%), test files shared by two processes
+	$(PY) -m pytest -n 2 --dist loadfile --cov=farga --cov-report=term:skip-covered --cov-fail-under=85 -q --durations=30
 
 lint: setup  ## the pre-commit checks on every file (ruff with security rules, mypy --strict, secrets, large files), the package's layers (import-linter) and the lock check
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure

@@ -250,9 +250,12 @@ def test_metrics_count_requests_predictions_and_feedback(client: TestClient):
 def test_a_request_s_time_is_accounted_for_stage_by_stage(client: TestClient, route: str, send, own: list[str]):
     """Every stage of a prediction is observed once per request, and together they are its latency
     (the stages run back to back on the latency middleware's clock: no gap is left unaccounted)."""
-    counts, share = stage_times(client, route, lambda: send(client))
-    assert counts == dict.fromkeys(["middleware", *own, "inference", "log", "serialise", "respond"], 1.0)
-    assert 0.9 < share <= 1.0
+    measured = [stage_times(client, route, lambda: send(client)) for _ in range(5)]
+    for counts, share in measured:
+        assert counts == dict.fromkeys(["middleware", *own, "inference", "log", "serialise", "respond"], 1.0)
+        assert share <= 1.0
+    # a gap in the stages would show in every request; another process taking the core lowers only some
+    assert max(share for _, share in measured) > 0.9
 
 
 def test_admin_reload_needs_the_key(client: TestClient):

@@ -167,6 +167,7 @@ def test_a_promotion_reaches_every_replica_within_the_reload_interval(
     before = champion(pipeline, "symbols")
     assert [served_version(s.url) for s in servers] == [before, before]
     mlflow.set_tracking_uri(tracking_server)
+    mlflow.set_registry_uri(tracking_server)  # not the registry an earlier test in this process set
     client = MlflowClient(tracking_uri=tracking_server, registry_uri=tracking_server)
     source = client.get_model_version("symbols", before)
     new = mlflow.register_model(source.source, "symbols").version  # the same model, a new version
