@@ -96,10 +96,10 @@ def new_component(root: Path, answers: Answers, install: bool = True) -> Made:
 
     root = root.resolve()
     check_name(root, answers.name)
-    before = {p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    before = rendered_into(root)
     with contextlib.chdir(root):  # the answers file records the template's path within the checkout
         worker = run_copy(str(TEMPLATE), ".", data=answers.data(), defaults=True, quiet=True, unsafe=False)
-    created = sorted(p for p in root.rglob("*") if p.is_file() and p not in before and ".git" not in p.parts)
+    created = sorted(rendered_into(root) - before)
     made = Made(answers.name, created)
     formatted(root, [p for p in created if p.suffix == ".py"])
     fragments = jinja2.Environment(
@@ -124,6 +124,12 @@ def new_component(root: Path, answers: Answers, install: bool = True) -> Made:
         made.edited += regenerate_pages(root)
         made.edited += [root / "dvc.lock", *run_pipeline(root, answers.name)]
     return made
+
+
+def rendered_into(root: Path) -> set[Path]:
+    """The files under the folders the template writes to (not data, models or a virtual environment)."""
+    folders = [root / top for top in ("src", "tests", ".copier-answers")]
+    return {p for folder in folders for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 def tools_first() -> dict[str, str]:
