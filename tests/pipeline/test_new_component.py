@@ -46,19 +46,31 @@ def copy_checkout(dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
+    """The copy with the component generated, the environment its commands run in, and its venv's bin/."""
     root = copy_checkout(tmp_path_factory.mktemp("checkout"))
     venv = tmp_path_factory.mktemp("venv")
     sh(sys.executable, "-m", "venv", "--without-pip", "--clear", str(venv), cwd=root)
     where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     purelib = Path(sh(str(venv / "bin" / "python"), "-c", where, cwd=root).strip())
     (purelib / "this-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    python = str(venv / "bin" / "python")
-    sh(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(root), cwd=root)
-    env = {"FARGA_ROOT": str(root), "PATH": f"{venv / 'bin'}:{venv_env()['PATH']}"}
-    out = sh(str(venv / "bin" / "farga"), "new", "component", NAME, cwd=root, env=env)
+    bin_dir = venv / "bin"
+    sh(
+        str(bin_dir / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-e",
+        str(root),
+        cwd=root,
+    )
+    env = {"FARGA_ROOT": str(root), "PATH": f"{bin_dir}:{venv_env()['PATH']}"}
+    out = sh(str(bin_dir / "farga"), "new", "component", NAME, cwd=root, env=env)
     assert f"{NAME} is ready" in out
-    return root, env
+    return root, env, bin_dir
 
 
 def changed(root: Path) -> set[str]:
@@ -67,7 +79,7 @@ def changed(root: Path) -> set[str]:
 
 
 def test_generation_touches_its_own_files_and_only_the_door_besides(generated):
-    root, _ = generated
+    root, _, _ = generated
     own = {
         p for p in changed(root) if p.startswith((f"src/farga/{NAME}/", f"reports/{NAME}/")) or f"/test_{NAME}_" in p
     }
@@ -82,7 +94,7 @@ def test_generation_touches_its_own_files_and_only_the_door_besides(generated):
 
 
 def test_a_second_generation_of_the_same_name_is_refused(generated):
-    root, env = generated
+    root, env, _ = generated
     done = subprocess.run(["farga", "new", "component", NAME, "--no-install"], cwd=root, env=venv_env(env),
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 1
@@ -90,8 +102,8 @@ def test_a_second_generation_of_the_same_name_is_refused(generated):
 
 
 def test_the_generated_code_passes_the_linters_and_its_own_tests(generated):
-    root, env = generated
-    python = env["PATH"].split(":")[0] + "/python"
+    root, env, bin_dir = generated
+    python = str(bin_dir / "python")
     files = [f"src/farga/{NAME}", *(str(p.relative_to(root)) for p in root.glob(f"tests/*/test_{NAME}_*.py"))]
     sh(python, "-m", "ruff", "check", *files, cwd=root, env=env)
     sh(python, "-m", "ruff", "format", "--check", *files, cwd=root, env=env)
@@ -106,7 +118,7 @@ def test_the_generated_code_passes_the_linters_and_its_own_tests(generated):
 
 
 def test_it_is_trained_and_registered_and_the_service_answers_and_keeps_feedback(generated):
-    root, env = generated
+    root, env, bin_dir = generated
     out = sh("dvc", "repro", f"{NAME}-register", cwd=root, env=env, timeout=900)
     assert "Running stage" not in out  # `farga new` ran it: nothing is stale
     registry = json.loads((root / "reports" / NAME / "registry.json").read_text())
@@ -114,7 +126,7 @@ def test_it_is_trained_and_registered_and_the_service_answers_and_keeps_feedback
     assert registry["version"] == "1"
     metrics = json.loads((root / "reports" / NAME / "metrics.json").read_text())
     assert metrics["test_top1"] > metrics["anchor_test_top1"]
-    serve = [env["PATH"].split(":")[0] + "/farga", "serve", "--port", "{port}"]
+    serve = [str(bin_dir / "farga"), "serve", "--port", "{port}"]
     with running_server(root, command=serve, env={"FARGA_COMPONENTS": NAME}) as url, httpx.Client(base_url=url) as http:
         listed = {c["name"]: c for c in http.get("/v1/components").json()}
         assert listed[NAME]["page"] == f"/static/{NAME}/tab.js"

@@ -1,9 +1,10 @@
 """`farga new component NAME`: a working component rendered from the repository's template.
 
 The template (``templates/component``, rendered with copier) holds the component's folder and its tests;
-outside them, generation touches exactly four things, the door every component comes through: its entry
-point and its place in the import-linter contracts (pyproject.toml), its section of params.yaml and its
-stages in dvc.yaml (rendered from ``templates/component/fragments``), and the generated pages. copier
+outside them, generation touches only the door every component comes through: its entry point and its
+place in the import-linter contracts (pyproject.toml), its section of params.yaml and its stages in
+dvc.yaml (rendered from ``templates/component/fragments``), the generated pages, and its first run's
+lock entries and reports. copier
 records the answers in ``.copier-answers/NAME.yml``, so a component can take a later template's changes
 (``copier recopy``, then review the diff).
 """
